@@ -1,0 +1,51 @@
+"""Commands as data: argv lists quoted once, when rendered. Secrets render as [REDACTED] in text
+meant for people (str/repr/describe) and are only ever written to the remote side through stdin."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+
+class Secret(str):
+    """A string that never shows itself in logs, errors or reprs."""
+
+    def __repr__(self) -> str:
+        return "Secret('[REDACTED]')"
+
+    def redacted(self) -> str:
+        return "[REDACTED]"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One remote step. `argv` is quoted by `render()`; `shell` is a trusted, already-built shell
+    fragment (from our own builders only, never user text); `stdin` bytes are fed to the step."""
+
+    name: str
+    argv: tuple[str, ...] = ()
+    shell: str | None = None
+    stdin: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.argv) == (self.shell is not None):
+            raise ValueError("Command needs exactly one of argv or shell")
+        if any(isinstance(a, Secret) for a in self.argv):
+            raise ValueError(f"{self.name}: secrets must not be passed in argv; write them through stdin")
+
+    def render(self) -> str:
+        """The shell text of this step (user values quoted)."""
+        if self.shell is not None:
+            return self.shell
+        return shlex.join(self.argv)
+
+    def describe(self) -> str:
+        return self.render() + (" <stdin>" if self.stdin else "")
+
+
+def cmd(name: str, *argv: str, stdin: bytes | None = None) -> Command:
+    return Command(name=name, argv=tuple(argv), stdin=stdin)
+
+
+def sh(name: str, script: str, stdin: bytes | None = None) -> Command:
+    return Command(name=name, shell=script, stdin=stdin)
