@@ -1,0 +1,112 @@
+"""The project: a folder with `orc.yaml`, found in the working directory or its parents (as git finds
+`.git`), or named by --config / ORC_CONFIG. Paths in it are relative to the file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from orchestrator.errors import ConfigError
+
+CONFIG_NAME = "orc.yaml"
+
+
+class SSHSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host_key_policy: Literal["strict", "accept-new"] = "strict"
+    known_hosts: str | None = None  # extra known_hosts file of the project (beside ~/.ssh/known_hosts)
+    connect_timeout: float = 5.0
+    command_timeout: float = 120.0
+    max_parallel: int = 32
+    connect_retries: int = 2
+    ssh_config: str | None = None  # default ~/.ssh/config
+
+
+class ProxySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    group: str | None = None  # inventory group that runs HAProxy; None: every host
+    service_cidr: str = "10.233.0.0/24"
+    node_port_range: str = "30000-32767"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    inventory: str = "inventory/"
+    store: str = "sqlite:.orc/state.db"
+    templates: str = "templates/"
+    infra_image: str = "registry.k8s.io/pause:3.9"
+    grace_period: float = 40.0  # seconds a host may fail probes before it is NotReady
+    interval: float = 10.0  # --watch resync interval
+    ssh: SSHSettings = Field(default_factory=SSHSettings)
+    proxy: ProxySettings = Field(default_factory=ProxySettings)
+    scheduler: dict[str, Any] = Field(default_factory=dict)  # weights and strategy, see scheduler
+
+
+class Project:
+    """A loaded project: its folder, settings and resolved paths."""
+
+    def __init__(self, root: Path, settings: Settings, config_file: Path | None):
+        self.root = root
+        self.settings = settings
+        self.config_file = config_file
+
+    def path(self, rel: str) -> Path:
+        p = Path(os.path.expanduser(rel))
+        return p if p.is_absolute() else self.root / p
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".orc"
+
+    @property
+    def inventory_path(self) -> Path:
+        return self.path(self.settings.inventory)
+
+    @property
+    def templates_path(self) -> Path:
+        return self.path(self.settings.templates)
+
+    @property
+    def store_url(self) -> str:
+        url = self.settings.store
+        if url.startswith("sqlite:"):
+            return "sqlite:" + str(self.path(url[len("sqlite:"):]))
+        return url
+
+
+def find_config(start: Path) -> Path | None:
+    for d in [start, *start.parents]:
+        f = d / CONFIG_NAME
+        if f.is_file():
+            return f
+    return None
+
+
+def load_project(config_path: str | None = None, cwd: Path | None = None) -> Project:
+    """Load orc.yaml (explicit path, else search upward). With none found, a project of defaults
+    rooted at the working directory, so `orc -i inventory.ini hosts` works anywhere."""
+    cwd = cwd or Path.cwd()
+    if config_path:
+        f = Path(config_path)
+        if not f.is_file():
+            raise ConfigError(f"config file {config_path} not found (given by --config or ORC_CONFIG)")
+    else:
+        f = find_config(cwd)
+    if f is None:
+        return Project(cwd, Settings(), None)
+    try:
+        raw = yaml.safe_load(f.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{f}: not valid YAML: {e}") from e
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{f}: must be a mapping of settings")
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as e:
+        msgs = [f"{f}: {'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors()]
+        raise ConfigError("\n".join(msgs)) from e
+    return Project(f.parent.resolve(), settings, f.resolve())
