@@ -17,9 +17,8 @@ import yaml
 
 from orchestrator.errors import LabError
 from orchestrator.lab import daemons, image, network, system
-from orchestrator.lab.spec import BASE_IMAGE, BRIDGE, DATA_ROOT, NETNS_PREFIX, RUN_ROOT, LabHost, LabSpec
+from orchestrator.lab.spec import BASE_IMAGE, LabHost, LabSpec
 
-STATE_FILE = DATA_ROOT / "state.json"
 INVENTORY_MARKER = "# written by `orc lab up`"
 
 Progress = Callable[[str], None]
@@ -47,29 +46,39 @@ def _quiet(_: str) -> None:
     pass
 
 
-def _state() -> dict:
+def _state_file(spec: LabSpec) -> Path:
+    return spec.data_dir / "state.json"
+
+
+def load_state(name: str = "lab") -> dict:
     try:
-        return json.loads(STATE_FILE.read_text())
+        return json.loads(_state_file(LabSpec(name=name)).read_text())
     except (OSError, ValueError):
         return {}
 
 
-def _save_state(state: dict) -> None:
-    DATA_ROOT.mkdir(parents=True, exist_ok=True)
-    STATE_FILE.write_text(json.dumps(state, indent=2) + "\n")
+def spec_of(name: str = "lab") -> LabSpec:
+    """The spec of an existing lab (as `up` recorded it), or the default one."""
+    st = load_state(name)
+    return LabSpec(hosts=st.get("hosts", 3), name=name, subnet=st.get("subnet", 0))
 
 
-def existing_hosts() -> list[LabHost]:
-    idx = sorted(int(n[len(NETNS_PREFIX):]) for n in network.our_netns())
-    return [LabHost(i) for i in idx]
+def _save_state(spec: LabSpec, state: dict) -> None:
+    spec.data_dir.mkdir(parents=True, exist_ok=True)
+    _state_file(spec).write_text(json.dumps(state, indent=2) + "\n")
+
+
+def existing_hosts(spec: LabSpec) -> list[LabHost]:
+    p = spec.netns_prefix
+    return [spec.host(i) for i in sorted(int(n[len(p):]) for n in network.our_netns(spec))]
 
 
 def up(spec: LabSpec, inventory_path: Path, progress: Progress = _quiet) -> list[HostStatus]:
     system.check_prerequisites()
-    DATA_ROOT.mkdir(parents=True, exist_ok=True)
-    RUN_ROOT.mkdir(parents=True, exist_ok=True)
+    spec.data_dir.mkdir(parents=True, exist_ok=True)
+    spec.run_dir.mkdir(parents=True, exist_ok=True)
     hosts = spec.lab_hosts()
-    extra = [h for h in existing_hosts() if h.index > spec.hosts]
+    extra = [h for h in existing_hosts(spec) if h.index > spec.hosts]
     for h in extra:
         progress(f"removing {h.name} (beyond --hosts {spec.hosts})")
         _remove_host(h)
@@ -79,10 +88,10 @@ def up(spec: LabSpec, inventory_path: Path, progress: Progress = _quiet) -> list
         system.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "orc-lab-client", "-f",
                     str(spec.client_key)])
 
-    progress(f"network: bridge {BRIDGE}, {len(hosts)} namespaces")
-    network.ensure_bridge()
+    progress(f"network: bridge {spec.bridge}, {len(hosts)} namespaces")
+    network.ensure_bridge(spec)
     for h in hosts:
-        network.ensure_host_netns(h)
+        network.ensure_host_netns(spec, h)
         daemons.write_sshd_config(h, spec)
 
     progress("starting dockerd and sshd on every host")
@@ -102,9 +111,9 @@ def up(spec: LabSpec, inventory_path: Path, progress: Progress = _quiet) -> list
 
     write_known_hosts(spec, hosts)
     write_inventory(spec, hosts, inventory_path)
-    _save_state({"hosts": spec.hosts, "inventory": str(inventory_path.resolve())})
+    _save_state(spec, {"hosts": spec.hosts, "subnet": spec.subnet, "inventory": str(inventory_path.resolve())})
     progress(f"inventory written to {inventory_path}")
-    return status()
+    return status(spec)
 
 
 def write_known_hosts(spec: LabSpec, hosts: list[LabHost]) -> None:
@@ -116,7 +125,7 @@ def write_known_hosts(spec: LabSpec, hosts: list[LabHost]) -> None:
 
 
 def inventory_doc(spec: LabSpec, hosts: list[LabHost]) -> dict:
-    return {"all": {"children": {"lab": {
+    return {"all": {"children": {spec.name: {
         "hosts": {h.name: {
             "ansible_host": h.address,
             "labels": {"rack": h.rack},
@@ -146,26 +155,26 @@ def write_inventory(spec: LabSpec, hosts: list[LabHost], path: Path) -> None:
     path.write_text(text)
 
 
-def status() -> list[HostStatus]:
-    present = set(network.our_netns())
+def status(spec: LabSpec) -> list[HostStatus]:
+    present = set(network.our_netns(spec))
     out = []
-    for h in existing_hosts() or LabSpec(_state().get("hosts", 3)).lab_hosts():
+    for h in existing_hosts(spec) or spec.lab_hosts():
         out.append(HostStatus(h.name, h.address, h.rack, h.netns in present,
                               daemons.sshd_pid(h), daemons.dockerd_pid(h)))
     return out
 
 
-def stop_host(h: LabHost) -> None:
+def stop_host(spec: LabSpec, h: LabHost) -> None:
     """Take a host down as a power cut would look from outside: sshd and dockerd gone, containers too."""
-    if h.netns not in network.our_netns():
+    if h.netns not in network.our_netns(spec):
         raise LabError(f"{h.name} is not part of the lab")
     daemons.stop_sshd(h)
     daemons.stop_dockerd(h, remove_containers=False)
     daemons.kill_leftovers(h)
 
 
-def start_host(h: LabHost) -> None:
-    if h.netns not in network.our_netns():
+def start_host(spec: LabSpec, h: LabHost) -> None:
+    if h.netns not in network.our_netns(spec):
         raise LabError(f"{h.name} is not part of the lab; run `orc lab up --hosts N`")
     daemons.start_dockerd(h)
     daemons.start_sshd(h)
@@ -176,31 +185,34 @@ def _remove_host(h: LabHost) -> None:
     daemons.stop_sshd(h)
     daemons.stop_dockerd(h, remove_containers=True)
     daemons.kill_leftovers(h)
-    network.remove_host_netns(h.netns)
+    network.remove_host_netns(h)
     system.unmount_all(h.data_dir)
     system.unmount_all(h.run_dir)
     shutil.rmtree(h.data_dir, ignore_errors=True)
     shutil.rmtree(h.run_dir, ignore_errors=True)
 
 
-def down(progress: Progress = _quiet) -> None:
+def down(spec: LabSpec, progress: Progress = _quiet) -> None:
     system.check_prerequisites()
-    state = _state()
-    hosts = existing_hosts()
+    state = load_state(spec.name)
+    hosts = existing_hosts(spec)
     progress(f"removing {len(hosts)} hosts")
     if hosts:
         with ThreadPoolExecutor(max_workers=min(8, len(hosts))) as pool:
             for _ in pool.map(_remove_host, hosts):
                 pass
     # Anything still holding our paths (a host dir left from a crashed run).
-    leftovers = system.pids_matching(str(RUN_ROOT) + "/") + system.pids_matching(str(DATA_ROOT) + "/")
+    leftovers = system.pids_matching(str(spec.run_dir) + "/") + system.pids_matching(str(spec.data_dir) + "/")
     if leftovers:
         system.terminate(leftovers, grace=5)
-    network.remove_bridge()
-    system.unmount_all(DATA_ROOT)
-    system.unmount_all(RUN_ROOT)
+    network.remove_bridge(spec)
+    system.unmount_all(spec.data_dir)
+    system.unmount_all(spec.run_dir)
     inv = state.get("inventory")
     if inv and Path(inv).is_file() and Path(inv).read_text().startswith(INVENTORY_MARKER):
         Path(inv).unlink()
-    shutil.rmtree(DATA_ROOT, ignore_errors=True)
-    shutil.rmtree(RUN_ROOT, ignore_errors=True)
+    shutil.rmtree(spec.data_dir, ignore_errors=True)
+    shutil.rmtree(spec.run_dir, ignore_errors=True)
+    for parent in (spec.data_dir.parent, spec.run_dir.parent):
+        if parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()

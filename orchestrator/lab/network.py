@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from orchestrator.lab import system
-from orchestrator.lab.spec import BRIDGE, GATEWAY, NETNS_PREFIX, LabHost
+from orchestrator.lab.spec import LabHost, LabSpec
 
-FORWARD_RULE = ["FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT"]
+
+def forward_rule(spec: LabSpec) -> list[str]:
+    return ["FORWARD", "-i", spec.bridge, "-o", spec.bridge, "-j", "ACCEPT"]
 
 
 def netns_list() -> list[str]:
@@ -13,31 +15,33 @@ def netns_list() -> list[str]:
     return [line.split()[0] for line in out.splitlines() if line.strip()]
 
 
-def our_netns() -> list[str]:
-    return [n for n in netns_list() if n.startswith(NETNS_PREFIX) and n[len(NETNS_PREFIX):].isdigit()]
+def our_netns(spec: LabSpec) -> list[str]:
+    p = spec.netns_prefix
+    return [n for n in netns_list() if n.startswith(p) and n[len(p):].isdigit()]
 
 
-def ensure_bridge() -> None:
-    if not system.ok(["ip", "link", "show", BRIDGE]):
-        system.run(["ip", "link", "add", BRIDGE, "type", "bridge"])
-    addrs = system.run(["ip", "-o", "-4", "addr", "show", "dev", BRIDGE]).stdout.decode()
-    if f"{GATEWAY}/24" not in addrs:
-        system.run(["ip", "addr", "add", f"{GATEWAY}/24", "dev", BRIDGE])
-    system.run(["ip", "link", "set", BRIDGE, "up"])
+def ensure_bridge(spec: LabSpec) -> None:
+    br = spec.bridge
+    if not system.ok(["ip", "link", "show", br]):
+        system.run(["ip", "link", "add", br, "type", "bridge"])
+    addrs = system.run(["ip", "-o", "-4", "addr", "show", "dev", br]).stdout.decode()
+    if f"{spec.gateway}/24" not in addrs:
+        system.run(["ip", "addr", "add", f"{spec.gateway}/24", "dev", br])
+    system.run(["ip", "link", "set", br, "up"])
     # A Docker engine in the root namespace sets FORWARD to DROP, which silently drops bridged traffic
     # between the hosts: let the bridge forward to itself. Removed again by `down`.
-    if not system.ok(["iptables", "-C", *FORWARD_RULE]):
-        system.run(["iptables", "-I", *FORWARD_RULE])
+    if not system.ok(["iptables", "-C", *forward_rule(spec)]):
+        system.run(["iptables", "-I", *forward_rule(spec)])
 
 
-def remove_bridge() -> None:
-    while system.ok(["iptables", "-C", *FORWARD_RULE]):
-        system.run(["iptables", "-D", *FORWARD_RULE])
-    if system.ok(["ip", "link", "show", BRIDGE]):
-        system.run(["ip", "link", "del", BRIDGE])
+def remove_bridge(spec: LabSpec) -> None:
+    while system.ok(["iptables", "-C", *forward_rule(spec)]):
+        system.run(["iptables", "-D", *forward_rule(spec)])
+    if system.ok(["ip", "link", "show", spec.bridge]):
+        system.run(["ip", "link", "del", spec.bridge])
 
 
-def ensure_host_netns(h: LabHost) -> None:
+def ensure_host_netns(spec: LabSpec, h: LabHost) -> None:
     if h.netns not in netns_list():
         system.run(["ip", "netns", "add", h.netns])
     nsexec = ["ip", "netns", "exec", h.netns]
@@ -45,7 +49,7 @@ def ensure_host_netns(h: LabHost) -> None:
         if system.ok(["ip", "link", "show", h.veth]):
             system.run(["ip", "link", "del", h.veth])
         system.run(["ip", "link", "add", h.veth, "type", "veth", "peer", "name", "eth0", "netns", h.netns])
-    system.run(["ip", "link", "set", h.veth, "master", BRIDGE])
+    system.run(["ip", "link", "set", h.veth, "master", spec.bridge])
     system.run(["ip", "link", "set", h.veth, "up"])
     system.run([*nsexec, "ip", "link", "set", "lo", "up"])
     addrs = system.run([*nsexec, "ip", "-o", "-4", "addr", "show", "dev", "eth0"]).stdout.decode()
@@ -53,17 +57,15 @@ def ensure_host_netns(h: LabHost) -> None:
         system.run([*nsexec, "ip", "addr", "add", f"{h.address}/24", "dev", "eth0"])
     system.run([*nsexec, "ip", "link", "set", "eth0", "up"])
     routes = system.run([*nsexec, "ip", "route", "show", "default"]).stdout.decode()
-    if GATEWAY not in routes:
-        system.run([*nsexec, "ip", "route", "replace", "default", "via", GATEWAY])
+    if spec.gateway not in routes:
+        system.run([*nsexec, "ip", "route", "replace", "default", "via", spec.gateway])
 
 
-def remove_host_netns(name: str) -> None:
-    if name in netns_list():
-        system.run(["ip", "netns", "del", name], check=False)
-    idx = name[len(NETNS_PREFIX):]
-    veth = f"orv{idx}"
-    if system.ok(["ip", "link", "show", veth]):
-        system.run(["ip", "link", "del", veth], check=False)
+def remove_host_netns(h: LabHost) -> None:
+    if h.netns in netns_list():
+        system.run(["ip", "netns", "del", h.netns], check=False)
+    if system.ok(["ip", "link", "show", h.veth]):
+        system.run(["ip", "link", "del", h.veth], check=False)
 
 
 def netns_pids(name: str) -> list[int]:

@@ -5,11 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-BRIDGE = "orlab0"
-SUBNET_PREFIX = "10.99.0"
-GATEWAY = f"{SUBNET_PREFIX}.1"
-NETNS_PREFIX = "orh"
-VETH_PREFIX = "orv"
 DATA_ROOT = Path("/var/lib/orc-lab")  # docker data, ssh keys, logs
 RUN_ROOT = Path("/run/orc-lab")  # sockets, pid files (short paths: unix sockets are limited to 108 bytes)
 BASE_IMAGE = "local/busybox:1"
@@ -18,23 +13,25 @@ RACKS = 3
 
 @dataclass(frozen=True)
 class LabHost:
+    lab: str  # the lab's name: "lab" (the default), "tlab" for the test suite's own
+    subnet: int  # third octet of 10.99.X.0/24
     index: int  # 1-based
 
     @property
     def name(self) -> str:
-        return f"lab{self.index}"
+        return f"{self.lab}{self.index}"
 
     @property
     def netns(self) -> str:
-        return f"{NETNS_PREFIX}{self.index}"
+        return f"or{self.lab}{self.index}"
 
     @property
     def veth(self) -> str:
-        return f"{VETH_PREFIX}{self.index}"
+        return f"or{self.lab}v{self.index}"
 
     @property
     def address(self) -> str:
-        return f"{SUBNET_PREFIX}.{10 + self.index}"
+        return f"10.99.{self.subnet}.{10 + self.index}"
 
     @property
     def rack(self) -> str:
@@ -42,11 +39,11 @@ class LabHost:
 
     @property
     def data_dir(self) -> Path:
-        return DATA_ROOT / "hosts" / self.name
+        return DATA_ROOT / self.lab / "hosts" / self.name
 
     @property
     def run_dir(self) -> Path:
-        return RUN_ROOT / self.name
+        return RUN_ROOT / self.lab / self.name
 
     @property
     def docker_sock(self) -> Path:
@@ -80,18 +77,56 @@ class LabHost:
 
 @dataclass(frozen=True)
 class LabSpec:
+    """A lab on this machine. Several may coexist (the test suite builds its own, named "tlab", beside a
+    user's "lab") as long as names and subnets differ."""
+
     hosts: int = 3
+    name: str = "lab"
+    subnet: int = 0
 
     def __post_init__(self) -> None:
         if not 1 <= self.hosts <= 200:
             raise ValueError("--hosts must be between 1 and 200")
+        if not (self.name.isalpha() and self.name.islower() and 1 <= len(self.name) <= 6):
+            raise ValueError("a lab name is 1-6 lower-case letters")
+        if not 0 <= self.subnet <= 254:
+            raise ValueError("subnet must be 0-254 (10.99.X.0/24)")
 
     def lab_hosts(self) -> list[LabHost]:
-        return [LabHost(i) for i in range(1, self.hosts + 1)]
+        return [self.host(i) for i in range(1, self.hosts + 1)]
+
+    def host(self, index: int) -> LabHost:
+        return LabHost(self.name, self.subnet, index)
+
+    def host_named(self, name: str) -> LabHost:
+        rest = name[len(self.name):]
+        if not name.startswith(self.name) or not rest.isdigit():
+            raise ValueError(f"{name!r} is not a host of lab {self.name!r} ({self.name}1, {self.name}2, ...)")
+        return self.host(int(rest))
+
+    @property
+    def bridge(self) -> str:
+        return f"or{self.name}0"
+
+    @property
+    def gateway(self) -> str:
+        return f"10.99.{self.subnet}.1"
+
+    @property
+    def netns_prefix(self) -> str:
+        return f"or{self.name}"
+
+    @property
+    def data_dir(self) -> Path:
+        return DATA_ROOT / self.name
+
+    @property
+    def run_dir(self) -> Path:
+        return RUN_ROOT / self.name
 
     @property
     def ssh_dir(self) -> Path:
-        return DATA_ROOT / "ssh"
+        return self.data_dir / "ssh"
 
     @property
     def client_key(self) -> Path:
@@ -100,9 +135,3 @@ class LabSpec:
     @property
     def known_hosts(self) -> Path:
         return self.ssh_dir / "known_hosts"
-
-
-def host_from_name(name: str) -> LabHost:
-    if not name.startswith("lab") or not name[3:].isdigit():
-        raise ValueError(f"{name!r} is not a lab host name (lab1, lab2, ...)")
-    return LabHost(int(name[3:]))

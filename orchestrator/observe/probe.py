@@ -1,0 +1,161 @@
+"""The host probe: commands (one batch, one round trip) and pure parsers of their output, in the manner of
+pyinfra's facts. `probe_commands()` builds the batch; `parse_probe()` turns the BatchResult into HostFacts."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from orchestrator.commands.base import Command, sh
+from orchestrator.inventory.host import Host
+from orchestrator.observe.facts import MANAGED, ContainerInfo, Gpu, HostFacts
+from orchestrator.transport.base import BatchResult
+
+SYSTEM = sh("system", r"""echo "hostname=$(hostname)"
+echo "arch=$(uname -m)"
+echo "kernel=$(uname -r)"
+echo "cpus=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)"
+. /etc/os-release 2>/dev/null && echo "os=$PRETTY_NAME"
+sed -n 's/^\(MemTotal\|MemAvailable\): *\([0-9]*\) kB/\1=\2/p' /proc/meminfo""")
+
+# Docker's version and root, then the free space and kind (SSD or rotational) of the disk under that root.
+DOCKER_DISK = sh("docker", r"""info=$(docker info --format '{{.ServerVersion}}|{{.DockerRootDir}}' 2>&1) && ok=1 || ok=0
+if [ $ok = 1 ]; then echo "docker=${info}"; root=${info#*|}; else echo "docker_error=$(echo "$info" | tail -n 1)"; root=/var/lib/docker; fi
+[ -d "$root" ] || root=/
+echo "df=$(df -Pk "$root" | awk 'NR==2 {print $2" "$4" "$1}')"
+src=$(df -P "$root" | awk 'NR==2 {print $1}')
+dev=$(basename "$(readlink -f "$src" 2>/dev/null || echo "$src")")
+sys=/sys/class/block/$dev
+[ -e "$sys/queue/rotational" ] || sys=$(dirname "$(readlink -f "$sys" 2>/dev/null)" 2>/dev/null)
+[ -e "$sys/queue/rotational" ] && echo "rotational=$(cat "$sys/queue/rotational")"
+exit $((1 - ok))""")
+
+GPUS = sh("gpus", "if command -v nvidia-smi >/dev/null 2>&1; then nvidia-smi -L; fi")
+
+CONTAINERS = sh("containers", f"""ids=$(docker ps -aq --no-trunc --filter label={MANAGED}=true 2>/dev/null)
+[ -z "$ids" ] || docker inspect --format '{{{{json .}}}}' $ids""")
+
+IMAGES = sh("images", "docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null")
+
+ARCH_LABEL = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
+_GPU_RE = re.compile(r"^GPU (\d+): (.*?) \(UUID: ([^)]+)\)")
+
+
+def probe_commands() -> list[Command]:
+    return [SYSTEM, DOCKER_DISK, GPUS, CONTAINERS, IMAGES]
+
+
+def _kv(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        k, sep, v = line.partition("=")
+        if sep:
+            out[k.strip()] = v.strip()
+    return out
+
+
+def parse_gpus(text: str) -> tuple[Gpu, ...]:
+    gpus = []
+    for line in text.splitlines():
+        m = _GPU_RE.match(line.strip())
+        if m:
+            gpus.append(Gpu(int(m.group(1)), m.group(2).strip(), m.group(3).strip()))
+    return tuple(gpus)
+
+
+def parse_containers(text: str) -> tuple[ContainerInfo, ...]:
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        out.append(container_from_inspect(d))
+    return tuple(out)
+
+
+def container_from_inspect(d: dict[str, Any]) -> ContainerInfo:
+    state = d.get("State") or {}
+    ports: dict[str, int] = {}
+    for port, binds in ((d.get("NetworkSettings") or {}).get("Ports") or {}).items():
+        for b in binds or []:
+            if b.get("HostPort"):
+                ports.setdefault(port, int(b["HostPort"]))
+    health = (state.get("Health") or {}).get("Status")
+    return ContainerInfo(
+        id=d.get("Id", ""),
+        name=d.get("Name", "").lstrip("/"),
+        image=(d.get("Config") or {}).get("Image", ""),
+        state=state.get("Status", "unknown"),
+        exit_code=int(state.get("ExitCode") or 0),
+        started_at=state.get("StartedAt", ""),
+        finished_at=state.get("FinishedAt", ""),
+        restart_count=int(d.get("RestartCount") or 0),
+        health=health,
+        labels=dict((d.get("Config") or {}).get("Labels") or {}),
+        ports=ports,
+    )
+
+
+def label_value(text: str) -> str:
+    """Make free text (a GPU model) a valid Kubernetes label value: [A-Za-z0-9._-], <= 63, alnum ends."""
+    v = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")[:63]
+    return v.rstrip("-._")
+
+
+def automatic_labels(host: Host, facts: dict[str, Any]) -> dict[str, str]:
+    labels = {"kubernetes.io/hostname": host.name, "kubernetes.io/os": "linux"}
+    if facts.get("arch"):
+        labels["kubernetes.io/arch"] = ARCH_LABEL.get(facts["arch"], label_value(facts["arch"]))
+    gpus: tuple[Gpu, ...] = facts.get("gpus", ())
+    labels["orc.io/gpu-count"] = str(len(gpus))
+    if gpus:
+        labels["orc.io/gpu-model"] = label_value(gpus[0].model)
+    if facts.get("disk_kind"):
+        labels["orc.io/disk"] = facts["disk_kind"]
+    return labels
+
+
+def parse_probe(host: Host, result: BatchResult) -> HostFacts:
+    system = _kv(result["system"].stdout)
+    dk = _kv(result["docker"].stdout)
+    f: dict[str, Any] = {
+        "hostname": system.get("hostname", ""),
+        "arch": system.get("arch", ""),
+        "kernel": system.get("kernel", ""),
+        "os": system.get("os", ""),
+        "cpus": int(system.get("cpus") or 0),
+        "memory_bytes": int(system.get("MemTotal") or 0) * 1024,
+        "memory_available_bytes": int(system.get("MemAvailable") or 0) * 1024,
+    }
+    if "docker" in dk:
+        version, _, root = dk["docker"].partition("|")
+        f["docker_version"], f["docker_root"] = version, root
+    else:
+        f["docker_error"] = dk.get("docker_error") or result["docker"].stderr.strip() or "docker not available"
+    df = dk.get("df", "").split()
+    if len(df) >= 2 and df[0].isdigit() and df[1].isdigit():
+        f["disk_total_bytes"], f["disk_free_bytes"] = int(df[0]) * 1024, int(df[1]) * 1024
+    if dk.get("rotational") in ("0", "1"):
+        f["disk_kind"] = "hdd" if dk["rotational"] == "1" else "ssd"
+    f["gpus"] = parse_gpus(result["gpus"].stdout)
+    f["containers"] = parse_containers(result["containers"].stdout)
+    f["images"] = frozenset(x for x in result["images"].stdout.split() if x and not x.startswith("<none>"))
+    labels = {**automatic_labels(host, f), **host.labels}
+    capacity: dict[str, Any] = {
+        "cpu": host.capacity.get("cpu", str(f["cpus"])),
+        "memory": host.capacity.get("memory", str(f["memory_bytes"])),
+        "ephemeral-storage": host.capacity.get("ephemeral-storage", str(f.get("disk_free_bytes", 0))),
+        "nvidia.com/gpu": host.capacity.get("gpus", host.capacity.get("nvidia.com/gpu", str(len(f["gpus"])))),
+    }
+    return HostFacts(name=host.name, address=host.address, reachable=True, labels=labels, capacity=capacity,
+                     probe_seconds=result.duration, **f)
+
+
+def unreachable(host: Host, reason: str, error: str) -> HostFacts:
+    return HostFacts(name=host.name, address=host.address, reachable=False, reason=reason, error=error,
+                     labels={**host.labels})
