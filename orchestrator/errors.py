@@ -64,6 +64,7 @@ class LabError(OrcError):
 class TransportError(OrcError):
     def __init__(self, host: str, message: str):
         self.host = host
+        self.message = message
         super().__init__(f"{host}: {message}")
 
 

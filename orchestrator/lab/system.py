@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -121,19 +122,15 @@ def terminate(pids: Sequence[int], *, grace: float = 10.0) -> None:
     """SIGTERM, wait up to `grace`, then SIGKILL what is left."""
     live = [p for p in pids if pid_alive(p)]
     for p in live:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(p, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + grace
     while live and time.monotonic() < deadline:
         live = [p for p in live if pid_alive(p)]
         time.sleep(0.05)
     for p in live:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(p, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + 5
     while any(pid_alive(p) for p in live) and time.monotonic() < deadline:
         time.sleep(0.05)

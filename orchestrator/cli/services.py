@@ -1,0 +1,37 @@
+"""Builders of the services commands use (inventory, transport), from the project and CLI options.
+Imports are local: a command pays only for what it uses."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrator.cli.context import AppContext
+    from orchestrator.inventory.host import Host
+    from orchestrator.transport.ssh import SSHTransport
+
+
+def load_hosts(obj: AppContext, pattern: str | None = None) -> list[Host]:
+    from orchestrator.errors import ConfigError
+    from orchestrator.inventory.loader import load_inventory
+
+    source = obj.inventory_source()
+    try:
+        inv = load_inventory(source)
+    except FileNotFoundError as e:
+        raise ConfigError(f"inventory {source} not found: pass -i FILE, set `inventory:` in orc.yaml, "
+                          "or run `orc lab up` for a local test cluster") from e
+    hosts = inv.select(pattern) if pattern else inv.hosts()
+    if not hosts:
+        raise ConfigError(f"no hosts in {source}" + (f" match {pattern!r}" if pattern else ""))
+    return hosts
+
+
+def make_transport(obj: AppContext) -> SSHTransport:
+    from orchestrator.transport.ssh import SSHTransport
+
+    project = obj.project
+    settings = project.settings.ssh
+    if settings.known_hosts:
+        settings = settings.model_copy(update={"known_hosts": str(project.path(settings.known_hosts))})
+    return SSHTransport(settings)

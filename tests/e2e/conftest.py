@@ -1,0 +1,68 @@
+"""The end-to-end tests' own lab cluster: `tlab` (3 hosts on 10.99.1.0/24), beside any lab of the user's.
+It is built once per session and always removed at the end, also when tests fail."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from orchestrator.lab import cluster
+from orchestrator.lab.spec import LabSpec
+
+TOOLS = ["ip", "iptables", "nsenter", "dockerd", "sshd", "busybox", "ssh-keygen"]
+
+
+def _missing() -> str | None:
+    if os.geteuid() != 0:
+        return "end-to-end tests need root (network namespaces, dockerd)"
+    from orchestrator.lab.system import which
+
+    gone = [t for t in TOOLS if which(t) is None]
+    if gone:
+        return f"missing tools {gone}: run scripts/setup.sh"
+    return None
+
+
+@dataclass(frozen=True)
+class Lab:
+    spec: LabSpec
+    inventory: Path
+    workdir: Path  # a project folder with orc.yaml pointing at the inventory
+
+    def host(self, i: int):  # type: ignore[no-untyped-def]
+        return self.spec.host(i)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    why = _missing()
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    spec = LabSpec(hosts=3, name="tlab", subnet=1)
+    work = tmp_path_factory.mktemp("tlab-project")
+    inventory = work / "inventory" / "tlab.yaml"
+    (work / "orc.yaml").write_text("inventory: inventory/tlab.yaml\nssh:\n  connect_timeout: 3\n")
+    try:
+        cluster.up(spec, inventory)
+        yield Lab(spec, inventory, work)
+    finally:
+        cluster.down(spec)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture
+def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """HOME pointing at an empty folder: the user's ~/.ssh (config, known_hosts) plays no part."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("ORC_CONFIG", raising=False)
+    monkeypatch.delenv("ORC_INVENTORY", raising=False)
+    return home
