@@ -52,7 +52,12 @@ class Transport(Protocol):
     counters: TransportCounters
 
     def run_batch(
-        self, host: Host, steps: Sequence[Command], *, stop_on_error: bool = False, timeout: float | None = None
+        self,
+        host: Host,
+        steps: Sequence[Command],
+        *,
+        stop_on_error: bool = False,
+        timeout: float | None = None,
     ) -> BatchResult:
         """Run every step on `host` in ONE exec channel; return each step's exit code, stdout, stderr.
         Raises HostUnreachable (with .reason) when the host cannot be reached."""
