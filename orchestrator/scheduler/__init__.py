@@ -1,0 +1,63 @@
+"""The scheduler: pure placement of pods on hosts (no SSH, no clock, seeded randomness only).
+
+result = schedule(pods, nodes, SchedulerConfig.from_dict(settings.scheduler), seed=0)
+result.placements      # Placement(pod, node, score, gpu_devices)
+result.unschedulable   # Unschedulable(pod, reasons).message == "0/5 hosts are available: ..."
+explain(pod, nodes)    # one Explanation per host
+"""
+
+from orchestrator.scheduler.config import DEFAULT_WEIGHTS, SchedulerConfig
+from orchestrator.scheduler.framework import Pipeline
+from orchestrator.scheduler.scheduler import explain, schedule
+from orchestrator.scheduler.types import (
+    HOSTNAME_LABEL,
+    RACK_LABEL,
+    ZONE_LABEL,
+    Explanation,
+    LabelRequirement,
+    NodeInfo,
+    NodeSelectorRequirement,
+    NodeSelectorTerm,
+    PlacedPod,
+    Placement,
+    PodAffinityTerm,
+    PodRequest,
+    PodSelector,
+    PreferredSchedulingTerm,
+    Resources,
+    ScheduleResult,
+    Taint,
+    Toleration,
+    TopologySpreadConstraint,
+    Unschedulable,
+    WeightedPodAffinityTerm,
+)
+
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "HOSTNAME_LABEL",
+    "RACK_LABEL",
+    "ZONE_LABEL",
+    "Explanation",
+    "LabelRequirement",
+    "NodeInfo",
+    "NodeSelectorRequirement",
+    "NodeSelectorTerm",
+    "Pipeline",
+    "PlacedPod",
+    "Placement",
+    "PodAffinityTerm",
+    "PodRequest",
+    "PodSelector",
+    "PreferredSchedulingTerm",
+    "Resources",
+    "ScheduleResult",
+    "SchedulerConfig",
+    "Taint",
+    "Toleration",
+    "TopologySpreadConstraint",
+    "Unschedulable",
+    "WeightedPodAffinityTerm",
+    "explain",
+    "schedule",
+]
