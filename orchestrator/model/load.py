@@ -1,0 +1,180 @@
+"""Reading manifests: files, folders (recursively *.yaml, *.yml, *.json) or `-` for stdin, multi-document
+YAML and `kind: List`; then validating every document at once into typed objects.
+
+Every problem of every document is reported together, each line as kubectl prints it:
+`<Kind> "<name>" is invalid: <field.path>: <what is wrong>`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+from pydantic import ValidationError as PydanticValidationError
+
+from orchestrator.errors import ValidationError
+from orchestrator.model.fields import go_value, required, translate, unsupported
+from orchestrator.model.objects import KINDS, K8sObject, Object, Workload
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+class Document(dict):
+    """One manifest document (a plain dict) that remembers where it came from, for error messages."""
+
+    def __init__(
+        self, data: dict[str, Any], source: str = "<input>", index: int = 1, item: int | None = None
+    ):
+        super().__init__(data)
+        self.source = source
+        self.index = index
+        self.item = item
+
+    @property
+    def origin(self) -> str:
+        """e.g. `manifests/web.yaml#2` (second document) or `list.yaml#1.items[3]`."""
+        text = f"{self.source}#{self.index}"
+        return text if self.item is None else f"{text}.items[{self.item}]"
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in MANIFEST_SUFFIXES)
+    return [path]
+
+
+def _parse_text(text: str, source: str) -> list[Any]:
+    if source.endswith(".json"):
+        return [json.loads(text)]
+    return list(yaml.safe_load_all(text))
+
+
+def load_documents(sources: list[str], stdin: IO[str] | None = None) -> list[dict[str, Any]]:
+    """Every non-empty document of every source, in order; `kind: List` is flattened into its items.
+
+    Raises orchestrator.errors.ValidationError listing every path that does not exist or cannot be parsed."""
+    docs: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for source in sources:
+        if source == "-":
+            inputs: Iterable[tuple[str, str]] = [("<stdin>", (stdin or sys.stdin).read())]
+        else:
+            path = Path(source)
+            if not path.exists():
+                errors.append(f'the path "{source}" does not exist')
+                continue
+            inputs = []
+            for f in _files(path):
+                try:
+                    inputs.append((str(f), f.read_text(encoding="utf-8")))
+                except (OSError, UnicodeDecodeError) as e:
+                    errors.append(f"error reading {f}: {e}")
+        for name, text in inputs:
+            try:
+                parsed = _parse_text(text, name)
+            except (yaml.YAMLError, json.JSONDecodeError) as e:
+                errors.append(f"error parsing {name}: {_parse_error(e)}")
+                continue
+            index = 0
+            for data in parsed:
+                if data is None:
+                    continue
+                index += 1
+                docs.extend(_expand(data, name, index))
+    if errors:
+        raise ValidationError(errors)
+    return docs
+
+
+def _parse_error(e: Exception) -> str:
+    mark = getattr(e, "problem_mark", None)
+    if isinstance(e, yaml.MarkedYAMLError) and mark is not None:
+        return f"line {mark.line + 1}, column {mark.column + 1}: {e.problem}"
+    return " ".join(str(e).split())
+
+
+def _expand(data: Any, source: str, index: int) -> list[Any]:
+    if isinstance(data, dict) and data.get("kind") == "List" and isinstance(data.get("items"), list):
+        return [
+            Document(item, source, index, i) if isinstance(item, dict) else item
+            for i, item in enumerate(data["items"])
+        ]
+    return [Document(data, source, index) if isinstance(data, dict) else data]
+
+
+def _label(doc: Any, position: int) -> str:
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if isinstance(name, str) and name:
+        return name
+    return doc.origin if isinstance(doc, Document) else f"document {position + 1}"
+
+
+def validate_document(doc: Any, position: int = 0) -> tuple[K8sObject | None, list[str]]:
+    """One document: the object, or the kubectl-style lines that say why it is not valid."""
+    label = _label(doc, position)
+    if not isinstance(doc, dict):
+        body = f"Invalid value: {go_value(doc)}: a manifest must be a map with apiVersion, kind, metadata and spec"
+        return None, [f'Object "{label}" is invalid: <root>: {body}']
+    kind = doc.get("kind")
+    if not kind:
+        return None, [
+            f'Object "{label}" is invalid: kind: {required("must be one of " + ", ".join(sorted(KINDS)))}'
+        ]
+    if kind not in KINDS:
+        return None, [
+            f'{go_value(kind)[1:-1]} "{label}" is invalid: kind: {unsupported(kind, sorted(KINDS))}'
+        ]
+    cls = KINDS[kind]
+    prefix = f'{kind} "{label}" is invalid: '
+    version = doc.get("apiVersion")
+    if not version:
+        return None, [prefix + f"apiVersion: {required(f'use {cls.API_VERSION!r}')}"]
+    if version != cls.API_VERSION:
+        return None, [prefix + f"apiVersion: {unsupported(version, [cls.API_VERSION])}"]
+    obj: K8sObject | None = None
+    lines: list[str] = []
+    try:
+        obj = cls.model_validate(dict(doc))
+    except PydanticValidationError as e:
+        lines = [line for err in e.errors() for line in translate(err)]
+    if issubclass(cls, Workload):
+        lines += [f"{path}: {body}" for path, body in cls.template_label_errors(doc)]
+    if lines:
+        return None, [prefix + line for line in lines]
+    return obj, []
+
+
+def parse_objects(docs: list[dict[str, Any]]) -> list[Object]:
+    """Validate every document and return the typed objects (Pod, ReplicationController / ReplicaSet /
+    Deployment, Service) in order. Raises orchestrator.errors.ValidationError listing every problem of
+    every document, including two documents that define the same object."""
+    objects: list[Object] = []
+    errors: list[str] = []
+    seen: dict[str, K8sObject] = {}
+    for position, doc in enumerate(docs):
+        obj, problems = validate_document(doc, position)
+        errors += problems
+        if obj is None:
+            continue
+        if obj.key in seen:
+            first = seen[obj.key]
+            errors.append(
+                f'{obj.kind} "{obj.name}" is invalid: metadata.name: Duplicate value: {go_value(obj.name)}: '
+                f"{first.kind} {go_value(first.name)} is defined twice (both are {obj.key})"
+            )
+            continue
+        seen[obj.key] = obj
+        objects.append(obj)  # type: ignore[arg-type]
+    if errors:
+        raise ValidationError(errors)
+    return objects
+
+
+def load_objects(sources: list[str], stdin: IO[str] | None = None) -> list[Object]:
+    """load_documents then parse_objects: what `orc apply -f` does."""
+    return parse_objects(load_documents(sources, stdin))

@@ -1,0 +1,391 @@
+"""The pod spec: containers (image, command, env, ports, resources, probes, mounts), volumes and placement."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from orchestrator.labels import validate_dns1123_label
+from orchestrator.model.fields import (
+    FieldErrors,
+    IntOrString,
+    K8sModel,
+    OneOf,
+    duplicate,
+    forbidden,
+    invalid,
+    not_found,
+    required,
+    unsupported,
+)
+from orchestrator.model.meta import ObjectMeta, label_map_errors
+from orchestrator.model.scheduling import Affinity, Toleration, TopologySpreadConstraint
+from orchestrator.resources import QuantityError, parse_quantity
+
+RESOURCE_NAMES = ("cpu", "memory", "ephemeral-storage", "nvidia.com/gpu")
+WHOLE_RESOURCES = ("nvidia.com/gpu",)  # counted in whole devices; requests must equal limits
+_QUANTITY_MSG = (
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$' "
+    "(e.g. 500m, 0.5, 128Mi, 1.5Gi)"
+)
+_ENV_NAME_RE = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
+_ENV_NAME_MSG = (
+    "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and "
+    "must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for "
+    "validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')"
+)
+_PORT_NAME_RE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+
+
+def port_range_errors(path: str, port: int, allow_zero: bool = False) -> FieldErrors:
+    if allow_zero and port == 0:
+        return []
+    if 1 <= port <= 65535:
+        return []
+    return [(path, invalid(port, "must be between 1 and 65535, inclusive"))]
+
+
+def port_name_errors(path: str, name: str) -> FieldErrors:
+    """An IANA service name, as Kubernetes requires for named ports."""
+    msgs = []
+    if len(name) > 15:
+        msgs.append("must be no more than 15 characters")
+    if not re.fullmatch(r"[-a-z0-9]+", name):
+        msgs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if "--" in name:
+        msgs.append("must not contain consecutive hyphens")
+    if not re.search(r"[a-z]", name):
+        msgs.append("must contain at least one letter (a-z)")
+    if name.startswith("-") or name.endswith("-"):
+        msgs.append("must not begin or end with a hyphen")
+    return [(path, invalid(name, m)) for m in msgs]
+
+
+def int_or_name_port_errors(path: str, port: int | str) -> FieldErrors:
+    if isinstance(port, int):
+        return port_range_errors(path, port)
+    return port_name_errors(path, port)
+
+
+def _nonnegative(path: str, value: int | None) -> FieldErrors:
+    if value is not None and value < 0:
+        return [(path, invalid(value, "must be greater than or equal to 0"))]
+    return []
+
+
+class SecretKeySelector(K8sModel):
+    name: str
+    key: str
+    optional: bool | None = None
+
+    def check(self) -> FieldErrors:
+        errors: FieldErrors = [] if self.name else [("name", required())]
+        return errors + ([] if self.key else [("key", required())])
+
+
+class EnvVarSource(K8sModel):
+    secret_key_ref: SecretKeySelector
+
+
+class EnvVar(K8sModel):
+    name: str
+    value: str | None = None
+    value_from: EnvVarSource | None = None
+
+    def check(self) -> FieldErrors:
+        errors: FieldErrors = []
+        if not self.name:
+            errors.append(("name", required()))
+        elif not _ENV_NAME_RE.fullmatch(self.name):
+            errors.append(("name", invalid(self.name, _ENV_NAME_MSG)))
+        if self.value and self.value_from is not None:
+            errors.append(("valueFrom", invalid("", "may not be specified when `value` is not empty")))
+        return errors
+
+
+class ContainerPort(K8sModel):
+    container_port: int
+    host_port: int | None = None
+    name: str | None = None
+    protocol: OneOf("TCP", "UDP") | None = None  # type: ignore[valid-type]
+
+    def check(self) -> FieldErrors:
+        errors = port_range_errors("containerPort", self.container_port)
+        if self.host_port is not None:
+            errors += port_range_errors("hostPort", self.host_port, allow_zero=True)
+        if self.name is not None:
+            errors += port_name_errors("name", self.name)
+        return errors
+
+
+class ResourceRequirements(K8sModel):
+    requests: dict[str, Any] | None = None
+    limits: dict[str, Any] | None = None
+
+    def check(self) -> FieldErrors:
+        errors: FieldErrors = []
+        parsed: dict[str, dict[str, Any]] = {"requests": {}, "limits": {}}
+        for part in ("requests", "limits"):
+            for name, q in (getattr(self, part) or {}).items():
+                path = f"{part}[{name}]"
+                if name not in RESOURCE_NAMES:
+                    errors.append((path, unsupported(name, RESOURCE_NAMES)))
+                    continue
+                try:
+                    value = parse_quantity(q)
+                except QuantityError as e:
+                    detail = (
+                        "must be greater than or equal to 0" if "greater than" in str(e) else _QUANTITY_MSG
+                    )
+                    errors.append((path, invalid(q, detail)))
+                    continue
+                if name in WHOLE_RESOURCES and value != value.to_integral_value():
+                    errors.append((path, invalid(q, "must be an integer")))
+                    continue
+                parsed[part][name] = (q, value)
+        for name, (q, value) in parsed["requests"].items():
+            if name not in parsed["limits"]:
+                continue
+            limit_text, limit = parsed["limits"][name]
+            if name in WHOLE_RESOURCES and value != limit:
+                errors.append(
+                    (f"requests[{name}]", invalid(q, f"must be equal to {name} limit of {limit_text}"))
+                )
+            elif value > limit:
+                errors.append(
+                    (
+                        "requests",
+                        invalid(str(q), f"must be less than or equal to {name} limit of {limit_text}"),
+                    )
+                )
+        return errors
+
+
+class HTTPHeader(K8sModel):
+    name: str
+    value: str
+
+
+class HTTPGetAction(K8sModel):
+    path: str | None = None
+    port: IntOrString
+    host: str | None = None
+    scheme: OneOf("HTTP", "HTTPS") | None = None  # type: ignore[valid-type]
+    http_headers: list[HTTPHeader] | None = None
+
+    def check(self) -> FieldErrors:
+        return int_or_name_port_errors("port", self.port)
+
+
+class TCPSocketAction(K8sModel):
+    port: IntOrString
+    host: str | None = None
+
+    def check(self) -> FieldErrors:
+        return int_or_name_port_errors("port", self.port)
+
+
+class ExecAction(K8sModel):
+    command: list[str]
+
+    def check(self) -> FieldErrors:
+        return [] if self.command else [("command", required())]
+
+
+class Probe(K8sModel):
+    http_get: HTTPGetAction | None = None
+    tcp_socket: TCPSocketAction | None = None
+    exec: ExecAction | None = None
+    initial_delay_seconds: int | None = None
+    period_seconds: int | None = None
+    timeout_seconds: int | None = None
+    success_threshold: int | None = None
+    failure_threshold: int | None = None
+
+    def check(self) -> FieldErrors:
+        handlers = [h for h in (self.http_get, self.tcp_socket, self.exec) if h is not None]
+        errors: FieldErrors = []
+        if not handlers:
+            errors.append(("", required("must specify a handler type (httpGet, tcpSocket or exec)")))
+        elif len(handlers) > 1:
+            errors.append(("", forbidden("may not specify more than 1 handler type")))
+        for field, alias in (
+            ("initial_delay_seconds", "initialDelaySeconds"),
+            ("period_seconds", "periodSeconds"),
+            ("timeout_seconds", "timeoutSeconds"),
+            ("success_threshold", "successThreshold"),
+            ("failure_threshold", "failureThreshold"),
+        ):
+            errors += _nonnegative(alias, getattr(self, field))
+        return errors
+
+    @property
+    def named_port(self) -> str | None:
+        action = self.http_get or self.tcp_socket
+        return action.port if action is not None and isinstance(action.port, str) else None
+
+
+class VolumeMount(K8sModel):
+    name: str
+    mount_path: str
+    read_only: bool | None = None
+    sub_path: str | None = None
+
+    def check(self) -> FieldErrors:
+        errors: FieldErrors = [] if self.mount_path else [("mountPath", required())]
+        if self.sub_path and (self.sub_path.startswith("/") or ".." in self.sub_path.split("/")):
+            errors.append(("subPath", invalid(self.sub_path, "must be a relative path without '..'")))
+        return errors
+
+
+class Container(K8sModel):
+    name: str
+    image: str | None = None
+    command: list[str] | None = None
+    args: list[str] | None = None
+    env: list[EnvVar] | None = None
+    ports: list[ContainerPort] | None = None
+    resources: ResourceRequirements | None = None
+    liveness_probe: Probe | None = None
+    readiness_probe: Probe | None = None
+    volume_mounts: list[VolumeMount] | None = None
+    working_dir: str | None = None
+    image_pull_policy: OneOf("Always", "IfNotPresent", "Never") | None = None  # type: ignore[valid-type]
+
+    def check(self) -> FieldErrors:
+        errors: FieldErrors = []
+        if not self.name:
+            errors.append(("name", required()))
+        else:
+            errors += [("name", invalid(self.name, m)) for m in validate_dns1123_label(self.name)]
+        if not self.image or not self.image.strip():
+            errors.append(("image", required()))
+        elif self.image != self.image.strip():
+            errors.append(("image", invalid(self.image, "must not have leading or trailing whitespace")))
+        port_names = [p.name for p in self.ports or [] if p.name]
+        for probe_name in ("livenessProbe", "readinessProbe"):
+            probe = self.liveness_probe if probe_name == "livenessProbe" else self.readiness_probe
+            if probe is None:
+                continue
+            named = probe.named_port
+            if named is not None and named not in port_names:
+                kind = "httpGet" if probe.http_get else "tcpSocket"
+                errors.append((f"{probe_name}.{kind}.port", not_found(named)))
+        if self.liveness_probe and self.liveness_probe.success_threshold not in (None, 1):
+            errors.append(
+                (
+                    "livenessProbe.successThreshold",
+                    invalid(self.liveness_probe.success_threshold, "must be 1"),
+                )
+            )
+        return errors
+
+
+class EmptyDirVolumeSource(K8sModel):
+    medium: OneOf("", "Memory") | None = None  # type: ignore[valid-type]
+    size_limit: str | int | None = None
+
+    def check(self) -> FieldErrors:
+        if self.size_limit is None:
+            return []
+        try:
+            parse_quantity(self.size_limit)
+        except QuantityError:
+            return [("sizeLimit", invalid(self.size_limit, _QUANTITY_MSG))]
+        return []
+
+
+HOST_PATH_TYPES = (
+    "",
+    "DirectoryOrCreate",
+    "Directory",
+    "FileOrCreate",
+    "File",
+    "Socket",
+    "CharDevice",
+    "BlockDevice",
+)
+
+
+class HostPathVolumeSource(K8sModel):
+    path: str
+    type: OneOf(*HOST_PATH_TYPES) | None = None  # type: ignore[valid-type]
+
+    def check(self) -> FieldErrors:
+        if not self.path:
+            return [("path", required())]
+        if not self.path.startswith("/"):
+            return [("path", invalid(self.path, "must be an absolute path"))]
+        return []
+
+
+class Volume(K8sModel):
+    name: str
+    empty_dir: EmptyDirVolumeSource | None = None
+    host_path: HostPathVolumeSource | None = None
+
+    def check(self) -> FieldErrors:
+        errors = [("name", invalid(self.name, m)) for m in validate_dns1123_label(self.name)]
+        sources = [s for s in (self.empty_dir, self.host_path) if s is not None]
+        if not sources:
+            errors.append(("", required("must specify a volume type (emptyDir or hostPath)")))
+        elif len(sources) > 1:
+            errors.append(("", forbidden("may not specify more than 1 volume type")))
+        return errors
+
+
+class PodSpec(K8sModel):
+    containers: list[Container]
+    volumes: list[Volume] | None = None
+    node_selector: dict[str, Any] | None = None
+    node_name: str | None = None
+    affinity: Affinity | None = None
+    topology_spread_constraints: list[TopologySpreadConstraint] | None = None
+    tolerations: list[Toleration] | None = None
+    restart_policy: OneOf("Always", "OnFailure", "Never") | None = None  # type: ignore[valid-type]
+    termination_grace_period_seconds: int | None = None
+
+    def check(self) -> FieldErrors:
+        errors: FieldErrors = []
+        if not self.containers:
+            errors.append(("containers", required()))
+        seen: set[str] = set()
+        for i, c in enumerate(self.containers):
+            if c.name in seen:
+                errors.append((f"containers[{i}].name", duplicate(c.name)))
+            seen.add(c.name)
+        volumes: set[str] = set()
+        for i, v in enumerate(self.volumes or []):
+            if v.name in volumes:
+                errors.append((f"volumes[{i}].name", duplicate(v.name)))
+            volumes.add(v.name)
+        host_ports: set[str] = set()
+        port_names: set[str] = set()
+        for i, c in enumerate(self.containers):
+            for j, m in enumerate(c.volume_mounts or []):
+                if m.name not in volumes:
+                    errors.append((f"containers[{i}].volumeMounts[{j}].name", not_found(m.name)))
+            for j, p in enumerate(c.ports or []):
+                if p.host_port:
+                    hp = f"{p.host_port}/{p.protocol or 'TCP'}"
+                    if hp in host_ports:
+                        errors.append((f"containers[{i}].ports[{j}].hostPort", duplicate(hp)))
+                    host_ports.add(hp)
+                if p.name:
+                    if p.name in port_names:
+                        errors.append((f"containers[{i}].ports[{j}].name", duplicate(p.name)))
+                    port_names.add(p.name)
+        errors += label_map_errors(self.node_selector, "nodeSelector")
+        errors += _nonnegative("terminationGracePeriodSeconds", self.termination_grace_period_seconds)
+        if self.node_name is not None and not self.node_name:
+            errors.append(("nodeName", invalid(self.node_name, "must name an inventory host")))
+        return errors
+
+
+class PodTemplateSpec(K8sModel):
+    metadata: ObjectMeta | None = None
+    spec: PodSpec
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return self.metadata.label_dict if self.metadata else {}
