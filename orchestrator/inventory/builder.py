@@ -132,6 +132,11 @@ class InventoryBuilder:
                     host.groups.remove("ungrouped")
             elif not member - {"all"}:
                 self.add_host(name, "ungrouped", None, host.origin)
+        for clash in sorted(set(self.groups) & set(self.hosts)):
+            self.warnings.append(
+                f"{self.hosts[clash].origin}: {clash!r} is both a group and a host; "
+                "vars written for the host go to the group (as in Ansible): rename one"
+            )
         self._compute_depths()
 
     def _compute_depths(self) -> None:

@@ -135,8 +135,8 @@ def parse_folder(folder: Path, builder: InventoryBuilder) -> None:
 
 
 def parse_file(path: Path, builder: InventoryBuilder) -> None:
-    """Parse one file into `builder`, trying YAML (by extension) then INI; a failed attempt leaves
-    `builder` untouched."""
+    """Parse one file into `builder`, trying YAML (by extension) then INI; a failed YAML attempt leaves
+    `builder` untouched for the INI one."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
@@ -150,22 +150,21 @@ def parse_file(path: Path, builder: InventoryBuilder) -> None:
         try:
             doc = load_yaml(text, str(path))
             yaml_mapping = isinstance(doc.data, dict)
-            _attempt(builder, lambda b: parse_yaml_inventory(doc, str(path), b))
+            if not yaml_mapping:  # refused before anything is added
+                parse_yaml_inventory(doc, str(path), builder)
+            else:
+                trial = copy.deepcopy(builder)
+                parse_yaml_inventory(doc, str(path), trial)
+                builder.__dict__.update(trial.__dict__)
             return
         except ConfigError as e:
             yaml_error = e
     try:
-        _attempt(builder, lambda b: parse_ini(text, str(path), b))
+        parse_ini(text, str(path), builder)  # the last attempt: a failure here is raised anyway
     except ConfigError as ini_error:
         if yaml_error is not None and (ext or yaml_mapping):
             raise yaml_error from None
         raise ini_error from None
-
-
-def _attempt(builder: InventoryBuilder, parse: Any) -> None:
-    trial = copy.deepcopy(builder)
-    parse(trial)
-    builder.__dict__.update(trial.__dict__)
 
 
 def _sort_key(group: Group) -> tuple[int, int, str]:
