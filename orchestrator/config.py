@@ -39,6 +39,7 @@ class Settings(BaseModel):
     store: str = "sqlite:.orc/state.db"
     templates: str = "templates/"
     infra_image: str = "registry.k8s.io/pause:3.9"
+    infra_command: list[str] = Field(default_factory=list)  # empty: the image's own (pause needs none)
     grace_period: float = 40.0  # seconds a host may fail probes before it is NotReady
     interval: float = 10.0  # --watch resync interval
     ssh: SSHSettings = Field(default_factory=SSHSettings)

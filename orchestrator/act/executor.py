@@ -1,0 +1,69 @@
+"""Act: each host's actions (plus any extra steps, e.g. its proxy config) in ONE batched round trip, hosts
+in parallel. A failed action never stops the others; it is reported and retried by the next pass."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from orchestrator.commands.base import Command
+from orchestrator.commands.pod import create_pod, delete_pod, restart_container
+from orchestrator.errors import TransportError
+from orchestrator.inventory.host import Host
+from orchestrator.plan.types import Action, CreatePod, DeletePod, Plan, RestartContainer
+from orchestrator.transport.base import Transport
+from orchestrator.transport.parallel import run_parallel
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How pods are started on hosts (from orc.yaml)."""
+
+    infra_image: str
+    infra_command: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    action: Action | None  # None: an extra step (named in `step`)
+    host: str
+    ok: bool
+    step: str
+    error: str = ""
+
+
+def render(action: Action, runtime: Runtime) -> Command:
+    if isinstance(action, CreatePod):
+        return create_pod(action.pod, runtime.infra_image, runtime.infra_command)
+    if isinstance(action, DeletePod):
+        return delete_pod(action.name, action.uid)
+    if isinstance(action, RestartContainer):
+        return restart_container(action.pod, action.container)
+    raise TypeError(f"unknown action {action!r}")
+
+
+def execute(plan: Plan, hosts: Sequence[Host], transport: Transport, runtime: Runtime,
+            extra: dict[str, list[Command]] | None = None, max_workers: int = 32) -> list[ActionResult]:
+    extra = extra or {}
+    by_host = plan.by_host()
+    work = {h.name: h for h in hosts if by_host.get(h.name) or extra.get(h.name)}
+
+    def run(host: Host) -> list[ActionResult]:
+        actions = by_host.get(host.name, [])
+        steps = [render(a, runtime) for a in actions] + extra.get(host.name, [])
+        owners: list[Action | None] = [*actions, *([None] * len(extra.get(host.name, [])))]
+        try:
+            result = transport.run_batch(host, steps)
+        except TransportError as e:
+            return [ActionResult(a, host.name, False, s.name, e.message) for a, s in zip(owners, steps, strict=True)]
+        return [ActionResult(a, host.name, s.ok, s.name, "" if s.ok else (s.stderr.strip() or f"exit {s.exit_code}"))
+                for a, s in zip(owners, result.steps, strict=True)]
+
+    results = run_parallel(list(work.values()), run, max_workers=max_workers)
+    out: list[ActionResult] = []
+    for name, r in results.items():
+        if isinstance(r, Exception):
+            out += [ActionResult(a, name, False, a.verb, repr(r)) for a in by_host.get(name, [])]
+        else:
+            out += r
+    return out

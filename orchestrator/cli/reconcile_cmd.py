@@ -1,0 +1,176 @@
+"""`orc plan` and `orc reconcile [--watch]`."""
+
+from __future__ import annotations
+
+import sys
+from typing import IO, Any
+
+import click
+
+from orchestrator.cli.context import AppContext
+from orchestrator.cli.output import dump, print_table
+from orchestrator.errors import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL
+
+LOCK_NAME = "reconcile"
+
+
+def _engine(obj: AppContext, events_out: IO[str] | None = None, reap_orphans: bool = False) -> Any:
+    from orchestrator.act.events import EventLog
+    from orchestrator.cli.services import load_hosts, make_transport
+    from orchestrator.engine import Engine
+    from orchestrator.store import open_store
+
+    project = obj.project
+    store = open_store(project.store_url)
+    return Engine(project, load_hosts(obj), make_transport(obj), store, EventLog(events_out),
+                  reap_orphans=reap_orphans)
+
+
+def _action_rows(result: Any) -> list[list[str]]:
+    rows = []
+    for host, actions in sorted(result.plan.by_host().items()):
+        for a in actions:
+            rows.append([host, a.verb, a.target, a.reason])
+    return rows
+
+
+@click.command()
+@click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table")
+@click.pass_obj
+def plan(obj: AppContext, output: str) -> None:
+    """Show what one reconcile pass would do, per host, executing nothing.
+
+    \b
+    It probes every host (read-only) and plans from the stored desired state:
+      orc plan            HOST  ACTION  TARGET  REASON
+      orc plan -o json    the same as data
+    """
+    engine = _engine(obj)
+    try:
+        result = engine.plan()
+    finally:
+        engine.transport.close()
+    rows = _action_rows(result)
+    if output != "table":
+        dump({"actions": [dict(zip(["host", "action", "target", "reason"], r, strict=True)) for r in rows],
+              "pending": result.plan.pending, "warnings": result.plan.warnings,
+              "unreachable": result.unreachable}, output)
+        return
+    if rows:
+        print_table(["HOST", "ACTION", "TARGET", "REASON"], rows)
+    else:
+        click.echo("No changes: the cluster matches the desired state.")
+    for target, why in sorted(result.plan.pending.items()):
+        click.echo(f"pending: {target}: {why}")
+    for w in result.plan.warnings:
+        click.echo(f"warning: {w}", err=True)
+    for h in result.unreachable:
+        f = result.snapshot.hosts[h]
+        click.echo(f"warning: {h} unreachable ({f.reason}): {f.error}", err=True)
+
+
+@click.command()
+@click.option("--watch", is_flag=True, help="Keep converging: react to docker events, desired-state changes "
+              "and lost hosts within seconds; resync every --interval.")
+@click.option("--interval", type=float, default=None, help="Seconds between passes in --watch (orc.yaml "
+              "`interval`, default 10).")
+@click.option("--events", "events_path", type=click.Path(dir_okay=False, writable=True),
+              help="Append every event as a JSON line to this file ('-' for stdout).")
+@click.option("--metrics-file", type=click.Path(dir_okay=False), help="Write Prometheus metrics after each "
+              "pass (node_exporter textfile format, written atomically).")
+@click.option("--metrics-port", type=int, help="With --watch: also serve the metrics over HTTP on "
+              "127.0.0.1:PORT/metrics.")
+@click.option("--reap-orphans", is_flag=True, help="Remove containers labelled as ours that belong to no pod.")
+@click.option("-q", "--quiet", is_flag=True, help="Print failures only.")
+@click.pass_obj
+def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path: str | None,
+              metrics_file: str | None, metrics_port: int | None, reap_orphans: bool, quiet: bool) -> int:
+    """Observe every host, plan, act: one pass (or --watch to keep at it).
+
+    Built for cron: prints nothing when nothing changed, one line per change otherwise; holds a lock so
+    two runs never act at once (the second exits 3 at once).
+
+    \b
+    Exit codes: 0 converged, 1 an action failed (retried next pass), 3 another reconcile holds the lock,
+    4 some hosts unreachable (the rest converged).
+
+    \b
+    A crontab line (every minute, mail only news):
+      * * * * *  cd /srv/cluster && /opt/orc/.venv/bin/orc reconcile --events /var/log/orc/events.jsonl
+    """
+    from orchestrator.act.events import human
+
+    out = sys.stdout if events_path == "-" else open(events_path, "a") if events_path else None  # noqa: SIM115
+    engine = _engine(obj, out, reap_orphans)
+    metrics = None
+    if metrics_file or metrics_port:
+        from orchestrator.metrics import Metrics
+
+        metrics = Metrics(metrics_file)
+        if metrics_port and watch:
+            metrics.serve(metrics_port)
+    try:
+        with engine.store.lock(LOCK_NAME, ttl=3600) as lock:
+            if not watch:
+                result = engine.run_pass(fence=lock.fence)
+                _report(result, engine, quiet, human, obj.verbose)
+                if metrics:
+                    metrics.record(result)
+                return _exit_code(result)
+            return _watch(engine, lock, interval or obj.project.settings.interval, quiet, human, obj.verbose,
+                          metrics)
+    finally:
+        engine.transport.close()
+        if out is not None and out is not sys.stdout:
+            out.close()
+
+
+def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int) -> None:
+    pass_events = engine.events.records
+    for ev in pass_events:
+        line = human(ev)
+        if ev["event"] in ("action", "step") and not ev["ok"]:
+            click.echo(line, err=True)
+        elif ev["event"] in ("action", "step") and not quiet or ev["event"] == "pending" and (verbose or (result.changed and not quiet)):
+            click.echo(line)
+    engine.events.records.clear()
+    for h in result.unreachable:
+        f = result.snapshot.hosts[h]
+        click.echo(f"{h}: unreachable ({f.reason}): {f.error}", err=True)
+    for w in result.plan.warnings:
+        if verbose or result.changed:
+            click.echo(f"warning: {w}", err=True)
+    if verbose:
+        trips = ", ".join(f"{h}={n}" for h, n in sorted(result.round_trips.items()))
+        click.echo(f"pass: {result.duration:.2f}s, {len(result.results)} actions, round trips {trips}", err=True)
+
+
+def _exit_code(result: Any) -> int:
+    if result.failed:
+        return EXIT_FAILED
+    if result.unreachable:
+        return EXIT_PARTIAL
+    return EXIT_OK
+
+
+def _watch(engine: Any, lock: Any, interval: float, quiet: bool, human: Any, verbose: int, metrics: Any) -> int:
+    from orchestrator.watch import Triggers, follow_docker_events, follow_store
+
+    triggers = Triggers()
+    follow_docker_events(engine.transport, engine.hosts, triggers)
+    follow_store(engine.store, triggers)
+    try:
+        while True:
+            result = engine.run_pass(fence=lock.fence)
+            _report(result, engine, quiet, human, verbose)
+            if metrics:
+                metrics.record(result)
+            lock.refresh()
+            wait = interval if not (result.changed or result.unreachable) else min(interval, 2.0)
+            reasons = triggers.wait(wait)
+            if reasons and verbose:
+                click.echo(f"woken by: {'; '.join(reasons[:5])}", err=True)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        triggers.stop()

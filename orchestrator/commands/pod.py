@@ -1,0 +1,184 @@
+"""Pods on docker, as commands (pure; tested by exact strings).
+
+A pod is an infra container holding the network namespace (and publishing every port of the pod) plus
+one container per spec container joined to it with `--network container:`. Names are deterministic, so
+docker itself refuses a duplicate: infra `orc_<pod>`, app containers `orc_<pod>_<container>` (neither pod
+nor container names may contain `_`, so the two never collide). emptyDir volumes are docker volumes
+labelled with the pod uid. Every container carries the labels the snapshot is rebuilt from."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shlex
+from collections.abc import Sequence
+
+from orchestrator.commands.base import Command, sh
+from orchestrator.model.helpers import host_ports
+from orchestrator.model.pod import Container, PodSpec, Probe
+from orchestrator.observe.facts import LABEL_PREFIX, MANAGED
+from orchestrator.plan.types import PodRun
+from orchestrator.resources import cpu_millis, parse_quantity, to_bytes
+
+RESTART = {"Always": "unless-stopped", "OnFailure": "on-failure", "Never": "no"}
+PULL = {"Always": "always", "IfNotPresent": "missing", "Never": "never"}
+
+
+def infra_name(pod: str) -> str:
+    return f"orc_{pod}"
+
+
+def container_name(pod: str, container: str) -> str:
+    return f"orc_{pod}_{container}"
+
+
+def volume_name(uid: str, volume: str) -> str:
+    return f"orc_{uid}_{volume}"
+
+
+def pod_labels(run: PodRun, container: str) -> list[str]:
+    labels = {
+        MANAGED: "true",
+        "orc.pod": run.name,
+        "orc.pod-uid": run.uid,
+        "orc.owner": run.owner or "",
+        "orc.spec-hash": run.spec_hash,
+        "orc.container": container,
+    }
+    labels.update({LABEL_PREFIX + k: v for k, v in run.labels.items()})
+    out: list[str] = []
+    for k, v in labels.items():
+        out += ["--label", f"{k}={v}"]
+    return out
+
+
+def _ports(spec: PodSpec) -> list[str]:
+    out: list[str] = []
+    for c in spec.containers:
+        for p in c.ports or []:
+            proto = (p.protocol or "TCP").lower()
+            out += ["-p", f"{p.host_port}:{p.container_port}/{proto}" if p.host_port else f"{p.container_port}/{proto}"]
+    return out
+
+
+def probe_command(probe: Probe, ports: dict[str, int]) -> str:
+    """A shell test for docker's HEALTHCHECK. exec runs as given; tcpSocket and httpGet use whichever of
+    nc, wget or curl the image has (the image needs /bin/sh and one of them)."""
+    if probe.exec is not None:
+        return shlex.join(probe.exec.command)
+    action = probe.http_get or probe.tcp_socket
+    assert action is not None
+    port = action.port if isinstance(action.port, int) else ports[action.port]
+    host = getattr(action, "host", None) or "127.0.0.1"
+    if probe.tcp_socket is not None:
+        return f"nc -z -w 1 {shlex.quote(host)} {port}"
+    path = probe.http_get.path or "/" if probe.http_get else "/"
+    url = shlex.quote(f"http://{host}:{port}{path}")
+    req = shlex.quote(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n")
+    return (f"if command -v curl >/dev/null; then curl -fsS -o /dev/null {url}; "
+            f"elif command -v wget >/dev/null && ! command -v nc >/dev/null; then wget -q -O /dev/null {url}; "
+            f"else printf {req} | nc -w 2 {shlex.quote(host)} {port} | head -n 1 | grep -q ' [23][0-9][0-9] '; fi")
+
+
+def _health(c: Container, ports: dict[str, int]) -> list[str]:
+    """Liveness wins the one health check docker has; a readiness probe alone becomes it otherwise.
+    The loop restarts a container whose liveness check fails, and a service skips an unready one."""
+    probe = c.liveness_probe or c.readiness_probe
+    if probe is None:
+        return []
+    return ["--health-cmd", probe_command(probe, ports),
+            "--health-interval", f"{probe.period_seconds or 10}s",
+            "--health-timeout", f"{probe.timeout_seconds or 1}s",
+            "--health-retries", str(probe.failure_threshold or 3),
+            "--health-start-period", f"{probe.initial_delay_seconds or 0}s",
+            "--label", f"orc.probe={'liveness' if c.liveness_probe else 'readiness'}"]
+
+
+def _resources(c: Container, gpus: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    limits = (c.resources.limits or {}) if c.resources else {}
+    if "cpu" in limits:
+        out += ["--cpus", f"{cpu_millis(parse_quantity(limits['cpu'])) / 1000:g}"]
+    if "memory" in limits:
+        out += ["--memory", str(to_bytes(parse_quantity(limits["memory"])))]
+    if gpus and "nvidia.com/gpu" in limits:
+        out += ["--gpus", f"device={','.join(gpus)}"]
+    return out
+
+
+def env_file(c: Container, extra: dict[str, str]) -> str:
+    """The container's env as a docker --env-file (written from the batch's stdin, never in argv)."""
+    env = dict(extra)
+    for e in c.env or []:
+        if e.value_from is None:
+            env[e.name] = e.value or ""
+    return "".join(f"{k}={v}\n" for k, v in env.items())
+
+
+def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str]) -> list[str]:
+    ports = {p.name: p.container_port for cc in run.spec.containers for p in cc.ports or [] if p.name}
+    argv = ["docker", "run", "-d", "--name", container_name(run.name, c.name),
+            "--network", f"container:{infra_name(run.name)}",
+            "--restart", RESTART[run.spec.restart_policy or "Always"],
+            "--env-file", env_path, *pod_labels(run, c.name), *_resources(c, gpus), *_health(c, ports)]
+    if c.image_pull_policy:
+        argv += ["--pull", PULL[c.image_pull_policy]]
+    if c.working_dir:
+        argv += ["-w", c.working_dir]
+    volumes = {v.name: v for v in run.spec.volumes or []}
+    for m in c.volume_mounts or []:
+        v = volumes[m.name]
+        source = v.host_path.path if v.host_path else volume_name(run.uid, v.name)
+        argv += ["-v", f"{source}:{m.mount_path}" + (":ro" if m.read_only else "")]
+    if c.command:
+        argv += ["--entrypoint", c.command[0], c.image or ""]
+        argv += [*c.command[1:], *(c.args or [])]
+    else:
+        argv += [c.image or "", *(c.args or [])]
+    return argv
+
+
+def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = ()) -> Command:
+    """One step that creates the whole pod or, when any part fails, removes what it made and fails."""
+    q = shlex.join
+    lines = [
+        f"orc_undo() {{ docker rm -f {q([infra_name(run.name)] + [container_name(run.name, c.name) for c in run.spec.containers])} "
+        f">/dev/null 2>&1; docker volume rm $(docker volume ls -q --filter label=orc.pod-uid={shlex.quote(run.uid)}) >/dev/null 2>&1; }}",
+        "orc_fail() { echo \"$1\" >&2; orc_undo; exit 1; }",
+    ]
+    for v in run.spec.volumes or []:
+        if v.empty_dir is not None:
+            opts = ["--opt", "type=tmpfs", "--opt", "device=tmpfs"] if v.empty_dir.medium == "Memory" else []
+            lines.append(q(["docker", "volume", "create", "--label", f"orc.pod-uid={run.uid}", *opts,
+                            volume_name(run.uid, v.name)]) + " >/dev/null || orc_fail 'volume " + v.name + "'")
+    infra = ["docker", "run", "-d", "--name", infra_name(run.name), "--hostname", run.name[:63],
+             "--restart", "unless-stopped", *pod_labels(run, ""), "--label", "orc.infra=true",
+             "--label", f"orc.containers={','.join(c.name for c in run.spec.containers)}",
+             "--label", f"orc.requests={json.dumps(run.requests, sort_keys=True, separators=(',', ':'))}",
+             "--label", f"orc.host-ports={','.join(f'{p}/{proto}' for p, proto in host_ports(run.spec))}",
+             *_ports(run.spec), infra_image, *infra_command]
+    lines.append(q(infra) + " >/dev/null || orc_fail 'infra container'")
+    lines.append("orc_env=$(mktemp) || orc_fail 'mktemp'")
+    for c in run.spec.containers:
+        data = base64.b64encode(env_file(c, run.env).encode()).decode()
+        lines.append(f"printf '%s' {data} | base64 -d > \"$orc_env\" || orc_fail 'env file'" if data
+                     else ": > \"$orc_env\"")
+        run_argv = q(_container_run(run, c, "ORC_ENV_FILE", run.gpu_devices)).replace("ORC_ENV_FILE", '"$orc_env"')
+        lines.append(f"{run_argv} >/dev/null || {{ rm -f \"$orc_env\"; orc_fail 'container {c.name}'; }}")
+    lines.append('rm -f "$orc_env"')
+    lines.append(f"echo created {shlex.quote(run.name)}")
+    return sh(f"create pod/{run.name}", "\n".join(lines))
+
+
+def delete_pod(name: str, uid: str) -> Command:
+    """Remove every container and volume of one pod instance (by uid: another instance of the same name on
+    this host, if any, is another pod)."""
+    u = shlex.quote(f"label=orc.pod-uid={uid}")
+    script = (f"ids=$(docker ps -aq --filter {u}); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null || exit 1\n"
+              f"vols=$(docker volume ls -q --filter {u}); [ -z \"$vols\" ] || docker volume rm $vols >/dev/null\n"
+              f"echo deleted {shlex.quote(name)}")
+    return sh(f"delete pod/{name}", script)
+
+
+def restart_container(pod: str, container: str) -> Command:
+    return Command(name=f"restart pod/{pod} {container}", argv=("docker", "restart", "-t", "5", container))

@@ -1,0 +1,29 @@
+"""Bookkeeping the planner keeps between passes (in the store, key `_meta/reconcile`): small facts that
+the hosts cannot tell us, never the truth about what runs (that is rebuilt from the hosts each pass)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+BOOK_KEY = "_meta/reconcile"
+
+
+@dataclass
+class Book:
+    host_failures: dict[str, float] = field(default_factory=dict)  # host -> time of its first failed probe
+    evicted: dict[str, str] = field(default_factory=dict)  # pod uid -> host it was lost with (and replaced)
+    bindings: dict[str, str] = field(default_factory=dict)  # bare pod name -> the host it was scheduled to
+    # Pods believed to run on each host as of the last pass, including those created by it: what counts
+    # for a host we cannot see now (within the grace period), so a lagging view never creates twice.
+    assumed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"host_failures": self.host_failures, "evicted": self.evicted, "bindings": self.bindings,
+                "assumed": self.assumed}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> Book:
+        d = d or {}
+        return cls(dict(d.get("host_failures", {})), dict(d.get("evicted", {})), dict(d.get("bindings", {})),
+                   {h: list(v) for h, v in d.get("assumed", {}).items()})

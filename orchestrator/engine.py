@@ -1,0 +1,131 @@
+"""One reconcile pass: observe every host (one round trip each) → plan (pure) → act (one round trip per
+host with work) → record what the hosts cannot tell us. `--watch` repeats it on docker events and timers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.act.events import EventLog
+from orchestrator.act.executor import ActionResult, Runtime, execute
+from orchestrator.config import Project
+from orchestrator.controllers.book import BOOK_KEY, Book
+from orchestrator.controllers.desired import DesiredState, load_desired
+from orchestrator.inventory.host import Host
+from orchestrator.observe.hosts import probe_all
+from orchestrator.observe.snapshot import ClusterSnapshot
+from orchestrator.plan.planner import PlannerConfig, plan
+from orchestrator.plan.types import CreatePod, DeletePod, Plan
+from orchestrator.plan.views import PodView
+from orchestrator.scheduler import SchedulerConfig
+from orchestrator.store import keys
+from orchestrator.transport.base import Transport
+
+
+@dataclass
+class PassResult:
+    plan: Plan
+    snapshot: ClusterSnapshot
+    results: list[ActionResult] = field(default_factory=list)
+    duration: float = 0.0
+    round_trips: dict[str, int] = field(default_factory=dict)  # host -> exec channels this pass
+    desired: DesiredState | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.results)
+
+    @property
+    def failed(self) -> list[ActionResult]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def unreachable(self) -> list[str]:
+        return sorted(h for h, f in self.snapshot.hosts.items() if not f.reachable)
+
+
+class Engine:
+    def __init__(self, project: Project, hosts: Sequence[Host], transport: Transport, store: Any,
+                 events: EventLog | None = None, clock: Callable[[], float] = time.time,
+                 reap_orphans: bool = False):
+        self.project = project
+        self.hosts = list(hosts)
+        self.transport = transport
+        self.store = store
+        self.events = events or EventLog()
+        self.clock = clock
+        s = project.settings
+        self.runtime = Runtime(s.infra_image, tuple(s.infra_command))
+        self.config = PlannerConfig(grace_period=s.grace_period, scheduler=SchedulerConfig.from_dict(s.scheduler),
+                                    reap_orphans=reap_orphans)
+
+    def observe(self) -> ClusterSnapshot:
+        facts = probe_all(self.transport, self.hosts, max_workers=self.project.settings.ssh.max_parallel)
+        return ClusterSnapshot.build(facts, self.clock())
+
+    def book(self) -> Book:
+        rec = self.store.get(BOOK_KEY)
+        return Book.from_dict(rec.value if rec else None)
+
+    def plan(self) -> PassResult:
+        """Observe and plan; nothing executed (`orc plan`)."""
+        start = time.monotonic()
+        desired = load_desired(self.store)
+        snapshot = self.observe()
+        p = plan(desired, snapshot, self.book(), snapshot.taken_at, self.config)
+        return PassResult(p, snapshot, duration=time.monotonic() - start, desired=desired)
+
+    def run_pass(self, fence: tuple[str, int] | None = None) -> PassResult:
+        before = dict(self.transport.counters.per_host_exec)
+        start = time.monotonic()
+        desired = load_desired(self.store)
+        book = self.book()
+        snapshot = self.observe()
+        p = plan(desired, snapshot, book, snapshot.taken_at, self.config)
+        results = execute(p, self.hosts, self.transport, self.runtime,
+                          max_workers=self.project.settings.ssh.max_parallel) if p.actions else []
+        pods = believed_pods(snapshot, book, p, results, self.config.grace_period)
+        new_book = Book(host_failures=p.book["host_failures"], evicted=p.book["evicted"],
+                        bindings=p.book["bindings"], assumed=pods)
+        stored = snapshot.to_dict()
+        stored["pods"] = [d for host_pods in pods.values() for d in host_pods]
+        self.store.put(BOOK_KEY, new_book.to_dict(), fence=fence)
+        self.store.put(keys.SNAPSHOT, stored, fence=fence)
+        after = self.transport.counters.per_host_exec
+        trips = {h.name: after.get(h.name, 0) - before.get(h.name, 0) for h in self.hosts}
+        result = PassResult(p, snapshot, results, time.monotonic() - start, trips, desired)
+        self._emit(result)
+        return result
+
+    def _emit(self, r: PassResult) -> None:
+        for res in r.results:
+            a = res.action
+            if a is None:
+                self.events.emit("step", host=res.host, step=res.step, ok=res.ok, error=res.error)
+            else:
+                self.events.emit("action", host=res.host, verb=a.verb, target=a.target, reason=a.reason,
+                                 ok=res.ok, error=res.error)
+        for target, why in sorted(r.plan.pending.items()):
+            self.events.emit("pending", target=target, reason=why)
+
+
+def believed_pods(snapshot: ClusterSnapshot, book: Book, p: Plan, results: list[ActionResult],
+                  grace: float) -> dict[str, list[dict[str, Any]]]:
+    """What runs on each host after this pass, as far as we know: seen pods, less those deleted, plus those
+    created; for a host we cannot see yet (within the grace period), what we believed before."""
+    deleted = {r.action.uid for r in results if r.ok and isinstance(r.action, DeletePod)}
+    created = [r.action for r in results if r.ok and isinstance(r.action, CreatePod)]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for h, f in snapshot.hosts.items():
+        if f.ready:
+            views = [PodView.of(x) for x in snapshot.pods if x.host == h and x.uid not in deleted]
+            for a in created:
+                if a.host == h:
+                    views.append(PodView(a.pod.name, a.pod.uid, h, a.pod.owner, a.pod.spec_hash, a.pod.labels,
+                                         "Pending", False, a.pod.requests, (), snapshot.taken_at))
+            out[h] = [v.to_dict() for v in views]
+        elif h in p.book["host_failures"] and snapshot.taken_at - p.book["host_failures"][h] < grace:
+            out[h] = [{**d, "phase": "Unknown", "ready": False} for d in book.assumed.get(h, [])]
+    return out

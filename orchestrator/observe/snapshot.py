@@ -1,0 +1,155 @@
+"""The cluster as observed: every host's facts and the pods rebuilt from docker labels alone.
+
+A pod instance is identified by its uid (label `orc.pod-uid`); its infra container lists the app
+containers it should have (`orc.containers`), so a pod missing one is seen as Incomplete."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from orchestrator.observe.facts import ContainerInfo, HostFacts
+
+
+_ISO = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$")
+
+
+def _ts(text: str) -> float | None:
+    """Docker's RFC 3339 times (nanoseconds, `Z`) as unix seconds; its zero time as None."""
+    m = _ISO.match(text or "")
+    if not m or text.startswith("0001-"):
+        return None
+    tz = m.group(3) if m.group(3) not in (None, "Z") else "+00:00"
+    return datetime.fromisoformat(m.group(1) + (m.group(2) or "")[:7] + tz).timestamp()
+
+
+@dataclass(frozen=True)
+class ObservedPod:
+    name: str
+    uid: str
+    host: str
+    owner: str | None
+    spec_hash: str
+    labels: dict[str, str]
+    infra: ContainerInfo | None
+    containers: tuple[ContainerInfo, ...]  # app containers
+    expected: tuple[str, ...]  # app container names the pod should have
+
+    @property
+    def complete(self) -> bool:
+        have = {c.labels.get("orc.container") for c in self.containers}
+        return self.infra is not None and all(n in have for n in self.expected)
+
+    @property
+    def phase(self) -> str:
+        if not self.complete:
+            return "Incomplete"
+        assert self.infra is not None
+        every = (self.infra, *self.containers)
+        if all(c.running for c in every):
+            return "Running"
+        if any(c.state in ("exited", "dead") and c.exit_code != 0 for c in every):
+            return "Failed"
+        if all(c.state == "exited" and c.exit_code == 0 for c in self.containers):
+            return "Succeeded"
+        return "Pending"
+
+    @property
+    def ready(self) -> bool:
+        return self.phase == "Running" and all(c.health in (None, "healthy") for c in self.containers)
+
+    @property
+    def unhealthy(self) -> tuple[ContainerInfo, ...]:
+        """Running containers whose liveness check fails: the loop restarts them."""
+        return tuple(c for c in self.containers
+                     if c.running and c.health == "unhealthy" and c.labels.get("orc.probe") == "liveness")
+
+    @property
+    def restarts(self) -> int:
+        return sum(c.restart_count for c in self.containers)
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return dict(self.infra.ports) if self.infra else {}
+
+    @property
+    def started_at(self) -> float | None:
+        return _ts(self.infra.started_at) if self.infra else None
+
+    @property
+    def requests(self) -> dict[str, int]:
+        """What the pod asked for when placed (label `orc.requests` on the infra container), so placement
+        accounting needs no desired state."""
+        try:
+            return {k: int(v) for k, v in json.loads(self.infra.labels.get("orc.requests", "{}")).items()} \
+                if self.infra else {}
+        except (ValueError, AttributeError):
+            return {}
+
+    @property
+    def host_ports(self) -> list[tuple[int, str]]:
+        text = self.infra.labels.get("orc.host-ports", "") if self.infra else ""
+        out = []
+        for item in filter(None, text.split(",")):
+            port, _, proto = item.partition("/")
+            if port.isdigit():
+                out.append((int(port), proto or "TCP"))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        ready = sum(1 for c in self.containers if c.running and c.health in (None, "healthy"))
+        return {"name": self.name, "uid": self.uid, "host": self.host, "owner": self.owner,
+                "phase": self.phase, "ready": self.ready, "containers_ready": f"{ready}/{len(self.expected)}",
+                "restarts": self.restarts, "started_at": self.started_at, "ip": None,
+                "labels": dict(self.labels), "ports": self.ports, "spec_hash": self.spec_hash,
+                "requests": self.requests, "host_ports": [f"{p}/{proto}" for p, proto in self.host_ports]}
+
+
+def pods_of(facts: HostFacts) -> list[ObservedPod]:
+    groups: dict[str, list[ContainerInfo]] = defaultdict(list)
+    for c in facts.managed_containers:
+        uid = c.labels.get("orc.pod-uid")
+        if uid:
+            groups[uid].append(c)
+    pods = []
+    for uid, cs in groups.items():
+        infra = next((c for c in cs if c.labels.get("orc.infra") == "true"), None)
+        apps = tuple(sorted((c for c in cs if c.labels.get("orc.infra") != "true"), key=lambda c: c.name))
+        first = infra or cs[0]
+        expected = tuple(x for x in (infra.labels.get("orc.containers", "") if infra else "").split(",") if x)
+        pods.append(ObservedPod(
+            name=first.labels.get("orc.pod", ""), uid=uid, host=facts.name,
+            owner=first.labels.get("orc.owner") or None, spec_hash=first.labels.get("orc.spec-hash", ""),
+            labels=first.pod_labels, infra=infra, containers=apps, expected=expected))
+    return sorted(pods, key=lambda p: (p.name, p.uid))
+
+
+@dataclass
+class ClusterSnapshot:
+    taken_at: float
+    hosts: dict[str, HostFacts]
+    pods: list[ObservedPod] = field(default_factory=list)
+    orphans: list[tuple[str, ContainerInfo]] = field(default_factory=list)  # ours, but no pod labels
+
+    @classmethod
+    def build(cls, facts: list[HostFacts], taken_at: float) -> ClusterSnapshot:
+        pods: list[ObservedPod] = []
+        orphans: list[tuple[str, ContainerInfo]] = []
+        for f in facts:
+            pods += pods_of(f)
+            orphans += [(f.name, c) for c in f.managed_containers if not c.labels.get("orc.pod-uid")]
+        return cls(taken_at, {f.name: f for f in facts}, pods, orphans)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form `orc get` reads (see orchestrator/cli/observed.py)."""
+        return {
+            "taken_at": self.taken_at,
+            "hosts": [{"name": f.name, "status": f.status, "address": f.address, "labels": dict(f.labels),
+                       "capacity": dict(f.capacity), "reason": f.reason, "error": f.error}
+                      for f in self.hosts.values()],
+            "pods": [p.to_dict() for p in self.pods],
+        }

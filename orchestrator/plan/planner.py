@@ -1,0 +1,226 @@
+"""plan(desired, snapshot, book, now, config) -> Plan. Pure: no SSH, no clock, seeded randomness only.
+
+The passes, in order (level-triggered, as Kubernetes' controllers):
+ 1. host health: a host failing probes for longer than the grace period is lost; its pods no longer count
+    and are remembered as evicted, so that when it comes back they are removed, never left as duplicates;
+ 2. what counts: pods seen on ready hosts (incomplete, failed and evicted ones are removed instead), plus
+    pods assumed on hosts we cannot see but have not yet given up (the expectations that keep a lagging
+    view from creating twice); duplicates of one pod name keep one instance;
+ 3. controllers: each replication controller creates what is missing and deletes extras (unready first,
+    then on the host with most of its pods, then the newest); pods whose controller is gone are deleted;
+ 4. bare pods: scheduled once and bound; recreated on their host if they vanish from it; a changed spec
+    replaces the pod on the same host; a pod no longer desired is deleted;
+ 5. placement: all new pods in one scheduler batch, so each placement is accounted before the next.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from orchestrator.controllers.book import Book
+from orchestrator.controllers.desired import DesiredState
+from orchestrator.controllers.placement import node_info, placed_pod, pod_request, requests_of
+from orchestrator.model.helpers import spec_hash
+from orchestrator.model.pod import PodSpec
+from orchestrator.observe.snapshot import ClusterSnapshot
+from orchestrator.plan.types import CreatePod, DeletePod, Plan, PodRun, RestartContainer
+from orchestrator.plan.views import PodView
+from orchestrator.scheduler import SchedulerConfig, schedule
+
+SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generateName alphabet: no vowels, no 0/1/3
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    grace_period: float = 40.0
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    reap_orphans: bool = False
+    cordoned: frozenset[str] = frozenset()
+
+
+@dataclass
+class _Pending:
+    name: str
+    owner: str | None
+    labels: dict[str, str]
+    spec: PodSpec
+    spec_hash: str
+    reason: str
+    node_name: str | None = None  # pinned (bare pod bound to its host)
+
+
+def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: float,
+         config: PlannerConfig | None = None, seed: int | None = None) -> Plan:
+    config = config or PlannerConfig()
+    rng = random.Random(int(now * 1000) if seed is None else seed)
+    out = Plan()
+
+    # 1. host health
+    ready = {h for h, f in snapshot.hosts.items() if f.ready}
+    failures = {h: book.host_failures.get(h, now) for h, f in snapshot.hosts.items() if not f.ready}
+    lost = {h for h, since in failures.items() if now - since >= config.grace_period}
+    unknown = set(failures) - lost
+    for h in sorted(lost):
+        if book.assumed.get(h):
+            out.warnings.append(f"host {h} lost (failing for {now - failures[h]:.0f}s): "
+                                f"{len(book.assumed[h])} pods replaced elsewhere")
+    evicted = dict(book.evicted)
+    for h in lost:
+        for d in book.assumed.get(h, []):
+            evicted[d["uid"]] = h
+
+    # 2. what counts
+    seen = [PodView.of(p) for p in snapshot.pods if p.host in ready]
+    counted: list[PodView] = []
+    for v in seen:
+        if v.uid in evicted:
+            out.actions.append(DeletePod(v.host, v.name, v.uid, "its host was lost and the pod replaced"))
+        elif v.phase == "Incomplete":
+            out.actions.append(DeletePod(v.host, v.name, v.uid, "incomplete (a container is missing)"))
+        elif v.phase == "Failed" and v.owner:
+            out.actions.append(DeletePod(v.host, v.name, v.uid, "failed"))
+        else:
+            counted.append(v)
+    counted += [PodView.from_dict(d) for h in sorted(unknown) for d in book.assumed.get(h, [])]
+    counted = _dedupe(counted, out)
+    for p in snapshot.pods:
+        if p.host in ready and p.complete:
+            for c in p.unhealthy:
+                out.actions.append(RestartContainer(p.host, p.name, c.name, "liveness probe failed"))
+    for host, c in snapshot.orphans:
+        if config.reap_orphans:
+            out.actions.append(DeletePod(host, c.name, c.labels.get("orc.pod-uid", ""), "orphan"))
+        else:
+            out.warnings.append(f"orphan container {c.name} on {host} (labelled as ours, no pod): "
+                                "`orc reconcile --reap-orphans` removes it")
+
+    pending: list[_Pending] = []
+    deleting: set[str] = set()
+    taken_names = {v.name for v in counted} | {v.name for v in seen}
+
+    # 3. replication controllers
+    by_owner: dict[str, list[PodView]] = defaultdict(list)
+    for v in counted:
+        if v.owner:
+            by_owner[v.owner].append(v)
+    for key, w in sorted(desired.workloads.items()):
+        mine = by_owner.get(key, [])
+        diff = w.replicas - len(mine)
+        template_hash = spec_hash(w.template)
+        if diff > 0:
+            for _ in range(diff):
+                name = _new_name(w.name, taken_names, rng)
+                pending.append(_Pending(name, key, dict(w.template.labels), w.template.spec, template_hash,
+                                        f"{key}: {len(mine)}/{w.replicas} replicas"))
+        elif diff < 0:
+            for v in _victims(mine, -diff):
+                deleting.add(v.uid)
+                out.actions.append(DeletePod(v.host, v.name, v.uid, f"{key}: {len(mine)}/{w.replicas} replicas"))
+    for owner, pods in sorted(by_owner.items()):
+        if owner not in desired.workloads:
+            for v in pods:
+                if v.seen:
+                    deleting.add(v.uid)
+                    out.actions.append(DeletePod(v.host, v.name, v.uid, f"{owner} was deleted"))
+
+    # 4. bare pods
+    bindings = {n: h for n, h in book.bindings.items() if n in desired.pods}
+    bare = {v.name: v for v in counted if not v.owner}
+    for name, pod in sorted(desired.pods.items()):
+        want = spec_hash(pod.spec)
+        v = bare.get(name)
+        bound = bindings.get(name)
+        if v is not None:
+            bindings[name] = v.host
+            if v.seen and v.spec_hash != want:
+                deleting.add(v.uid)
+                out.actions.append(DeletePod(v.host, v.name, v.uid, "spec changed: replaced on the same host"))
+                pending.append(_Pending(name, None, dict(pod.labels), pod.spec, want, "spec changed", v.host))
+        elif bound in lost:
+            out.pending[f"pod/{name}"] = f"its host {bound} was lost (a bare pod is not rescheduled)"
+        elif bound in unknown:
+            pass  # its host cannot be seen yet: wait
+        else:
+            pin = bound if bound in ready else pod.spec.node_name
+            pending.append(_Pending(name, None, dict(pod.labels), pod.spec, want, "not running", pin))
+    for name, v in sorted(bare.items()):
+        if name not in desired.pods and v.seen:
+            deleting.add(v.uid)
+            out.actions.append(DeletePod(v.host, v.name, v.uid, "pod was deleted"))
+
+    # 5. placement
+    if pending:
+        _place(pending, snapshot, ready, counted, deleting, config, rng, out, bindings)
+
+    out.book = {
+        "host_failures": failures,
+        "evicted": {u: h for u, h in evicted.items() if h not in ready or any(v.uid == u for v in seen)},
+        "bindings": bindings,
+    }
+    return out
+
+
+def _dedupe(views: list[PodView], out: Plan) -> list[PodView]:
+    """One instance per pod name: keep the one seen, ready, oldest; delete the others we can reach."""
+    groups: dict[str, list[PodView]] = defaultdict(list)
+    for v in views:
+        groups[v.name].append(v)
+    keep = []
+    for name, vs in groups.items():
+        vs.sort(key=lambda v: (not v.seen, not v.ready, v.started_at or float("inf"), v.uid))
+        keep.append(vs[0])
+        for extra in vs[1:]:
+            if extra.seen:
+                out.actions.append(DeletePod(extra.host, name, extra.uid, f"duplicate of {name} on {vs[0].host}"))
+    return keep
+
+
+def _victims(pods: list[PodView], n: int) -> list[PodView]:
+    """Which extras to delete: reachable ones only; unready first, then from the host running most of the
+    controller's pods, then the newest."""
+    per_host = Counter(v.host for v in pods)
+    candidates = [v for v in pods if v.seen]
+    candidates.sort(key=lambda v: (v.ready, -per_host[v.host], -(v.started_at or 0), v.name))
+    return candidates[:n]
+
+
+def _new_name(base: str, taken: set[str], rng: random.Random) -> str:
+    while True:
+        name = f"{base}-{''.join(rng.choice(SUFFIX_ALPHABET) for _ in range(5))}"
+        if name not in taken:
+            taken.add(name)
+            return name
+
+
+def _place(pending: list[_Pending], snapshot: ClusterSnapshot, ready: set[str], counted: list[PodView],
+           deleting: set[str], config: PlannerConfig, rng: random.Random, out: Plan,
+           bindings: dict[str, str]) -> None:
+    placed: dict[str, list] = defaultdict(list)
+    for v in counted:
+        if v.uid not in deleting:
+            placed[v.host].append(placed_pod(v.name, v.owner, v.labels, v.requests, v.host_ports))
+    nodes = [node_info(f, placed.get(h, []), cordoned=h in config.cordoned)
+             for h, f in sorted(snapshot.hosts.items())]
+    requests = []
+    for p in pending:
+        req = pod_request(p.name, p.owner, p.labels, p.spec)
+        if p.node_name and p.node_name != req.node_name:
+            req = type(req)(**{**req.__dict__, "node_name": p.node_name})
+        requests.append(req)
+    result = schedule(requests, nodes, config.scheduler, seed=rng.getrandbits(32))
+    by_name = {p.name: p for p in pending}
+    for pl in result.placements:
+        p = by_name[pl.pod.name]
+        run = PodRun(name=p.name, uid=str(uuid.UUID(int=rng.getrandbits(128), version=4)), owner=p.owner,
+                     labels=p.labels, spec=p.spec, spec_hash=p.spec_hash, requests=requests_of(p.spec),
+                     gpu_devices=tuple(pl.gpu_devices))
+        out.actions.append(CreatePod(pl.node, run, p.reason))
+        if p.owner is None:
+            bindings[p.name] = pl.node
+    for u in result.unschedulable:
+        p = by_name[u.pod.name]
+        key = f"pod/{p.name}" if p.owner is None else f"{p.owner}: pod {p.name}"
+        out.pending[key] = u.message

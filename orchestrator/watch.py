@@ -1,0 +1,92 @@
+"""What wakes `orc reconcile --watch` before its interval: `docker events` of our containers on any host
+(followed over SSH, one stream per host), a stream that breaks (a host going away), or a change of the
+desired state in the store (`orc apply`, `orc scale` from another process)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from orchestrator.commands.base import Command
+from orchestrator.inventory.host import Host
+from orchestrator.observe.facts import MANAGED
+from orchestrator.transport.base import Transport
+
+DOCKER_EVENTS = Command(name="docker events", argv=(
+    "docker", "events", "--filter", f"label={MANAGED}=true", "--filter", "type=container",
+    "--filter", "event=die", "--filter", "event=destroy", "--filter", "event=health_status",
+    "--filter", "event=oom", "--format", "{{.Action}} {{.Actor.Attributes.name}}"))
+
+
+class Triggers:
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._stop = threading.Event()
+        self.reasons: list[str] = []
+        self._lock = threading.Lock()
+
+    def fire(self, reason: str) -> None:
+        with self._lock:
+            self.reasons.append(reason)
+        self._event.set()
+
+    def wait(self, timeout: float, debounce: float = 0.3) -> list[str]:
+        """Block until something fires or `timeout` passes; gather what fires within `debounce` after."""
+        if self._event.wait(timeout):
+            time.sleep(debounce)
+        with self._lock:
+            reasons, self.reasons = self.reasons, []
+            self._event.clear()
+        return reasons
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._event.set()
+
+
+def follow_docker_events(transport: Transport, hosts: Sequence[Host], triggers: Triggers,
+                         retry: float = 2.0) -> list[threading.Thread]:
+    def follow(host: Host) -> None:
+        while not triggers.stopped:
+            try:
+                for line in transport.stream(host, DOCKER_EVENTS):
+                    if triggers.stopped:
+                        return
+                    triggers.fire(f"{host.name}: {line.strip()}")
+                triggers.fire(f"{host.name}: event stream ended")
+            except Exception as e:  # noqa: BLE001 - any failure of the stream is news about the host
+                triggers.fire(f"{host.name}: event stream broken ({type(e).__name__})")
+            for _ in range(int(retry * 10)):
+                if triggers.stopped:
+                    return
+                time.sleep(0.1)
+
+    threads = [threading.Thread(target=follow, args=(h,), daemon=True, name=f"events-{h.name}") for h in hosts]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def follow_store(store: Any, triggers: Triggers) -> threading.Thread:
+    """Desired-state changes (anything outside `_meta/`) wake the loop."""
+    def follow() -> None:
+        start = store.revision() + 1
+        while not triggers.stopped:
+            try:
+                for ev in store.watch("", start_revision=start, timeout=1.0):
+                    start = ev.record.revision + 1
+                    if not ev.record.key.startswith("_meta/"):
+                        triggers.fire(f"store: {ev.type} {ev.record.key}")
+            except Exception:  # noqa: BLE001 - compacted or busy: start again from now
+                start = store.revision() + 1
+                time.sleep(1.0)
+
+    t = threading.Thread(target=follow, daemon=True, name="store-watch")
+    t.start()
+    return t
