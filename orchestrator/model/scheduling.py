@@ -164,8 +164,9 @@ class PodAffinity(K8sModel):
 
 
 class Affinity(K8sModel):
+    """podAffinity (attraction) is not scheduled yet: it is rejected by name rather than ignored."""
+
     node_affinity: NodeAffinity | None = None
-    pod_affinity: PodAffinity | None = None
     pod_anti_affinity: PodAffinity | None = None
 
 

@@ -57,6 +57,57 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def lab_pods(lab: Lab, owner: str | None = None) -> dict[str, list[str]]:
+    """host -> pod names running there (by their infra containers), straight from each dockerd."""
+    from orchestrator.lab import daemons
+
+    out = {}
+    for h in lab.spec.lab_hosts():
+        args = ["ps", "-a", "--filter", "label=orc.infra=true", "--format", '{{.Label "orc.pod"}}']
+        if owner:
+            args[3:3] = ["--filter", f"label=orc.owner={owner}"]
+        cp = daemons.docker(h, *args, check=False)
+        out[h.name] = sorted(cp.stdout.decode().split()) if cp.returncode == 0 else []
+    return out
+
+
+def remove_managed(lab: Lab) -> None:
+    from orchestrator.lab import daemons
+
+    for h in lab.spec.lab_hosts():
+        if not daemons.dockerd_pid(h):
+            continue
+        ids = daemons.docker(h, "ps", "-aq", "--filter", "label=orc.managed=true", check=False).stdout.split()
+        if ids:
+            daemons.docker(h, "rm", "-f", *[i.decode() for i in ids], check=False)
+        vols = daemons.docker(h, "volume", "ls", "-q", check=False).stdout.split()
+        vols = [v.decode() for v in vols if v.startswith(b"orc_")]
+        if vols:
+            daemons.docker(h, "volume", "rm", *vols, check=False)
+
+
+@pytest.fixture
+def project(lab: Lab, tmp_path: Path, clean_env: Path) -> Iterator[Path]:
+    """A fresh project (its own store) on the shared lab; every container of ours is removed afterwards and
+    every lab host is running again, also when the test fails."""
+    from orchestrator.lab import daemons
+
+    (tmp_path / "orc.yaml").write_text(
+        f"inventory: {lab.inventory}\n"
+        "infra_image: local/busybox:1\n"
+        'infra_command: [sleep, "2147483647"]\n'
+        "grace_period: 4\n"
+        "interval: 1\n"
+        "ssh:\n  connect_timeout: 2\n")
+    try:
+        yield tmp_path
+    finally:
+        for h in lab.spec.lab_hosts():
+            if not (daemons.sshd_pid(h) and daemons.dockerd_pid(h)):
+                cluster.start_host(lab.spec, h)
+        remove_managed(lab)
+
+
 @pytest.fixture
 def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """HOME pointing at an empty folder: the user's ~/.ssh (config, known_hosts) plays no part."""

@@ -1,0 +1,191 @@
+"""The reconcile engine on the real lab: RCs converge, heal and scale; reconcile is quiet, locked and
+crash-safe."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import EXIT_LOCKED
+from orchestrator.lab import cluster, daemons
+from tests.e2e.conftest import lab_pods
+from tests.e2e.helpers import orc
+
+pytestmark = pytest.mark.e2e
+
+RC = """\
+apiVersion: v1
+kind: ReplicationController
+metadata: {{name: web}}
+spec:
+  replicas: {replicas}
+  selector: {{app: web}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers:
+      - name: httpd
+        image: local/busybox:1
+        command: [sh, -c, "hostname > /tmp/index.html && exec httpd -f -p 80 -h /tmp"]
+        ports: [{{containerPort: 80}}]
+        resources: {{requests: {{cpu: 100m, memory: 32Mi}}}}
+"""
+
+
+def apply_rc(project: Path, replicas: int) -> None:
+    (project / "rc.yaml").write_text(RC.format(replicas=replicas))
+    cp = orc("apply", "-f", "rc.yaml", cwd=project)
+    assert cp.returncode == 0, cp.stderr
+
+
+def reconcile(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return orc("reconcile", *args, cwd=project)
+
+
+def count(lab) -> int:  # type: ignore[no-untyped-def]
+    return sum(len(v) for v in lab_pods(lab, "rc/web").values())
+
+
+def test_rc_converges_spread_over_hosts_and_second_pass_is_quiet(lab, project: Path) -> None:
+    apply_rc(project, 3)
+    first = reconcile(project)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count("created pod/web-") == 3
+    pods = lab_pods(lab, "rc/web")
+    assert sorted(len(v) for v in pods.values()) == [1, 1, 1]  # 3 pods on 3 different hosts
+    second = reconcile(project, "-v")
+    assert second.returncode == 0 and second.stdout == ""
+    assert "0 actions" in second.stderr and "tlab1=1, tlab2=1, tlab3=1" in second.stderr  # one round trip each
+    assert lab_pods(lab, "rc/web") == pods
+
+
+def test_killed_container_is_replaced(lab, project: Path) -> None:
+    apply_rc(project, 3)
+    assert reconcile(project).returncode == 0
+    host = lab.host(2)
+    victim = lab_pods(lab, "rc/web")[host.name][0]
+    daemons.docker(host, "rm", "-f", f"orc_{victim}_httpd")
+    cp = reconcile(project)
+    assert cp.returncode == 0, cp.stderr
+    assert f"deleted pod/{victim}" in cp.stdout and "created pod/web-" in cp.stdout
+    assert count(lab) == 3
+    assert victim not in sum(lab_pods(lab, "rc/web").values(), [])
+
+
+def test_lost_host_is_replaced_and_its_stale_pods_removed_when_it_returns(lab, project: Path) -> None:
+    apply_rc(project, 3)
+    assert reconcile(project).returncode == 0
+    host = lab.host(3)
+    lost_pod = lab_pods(lab, "rc/web")[host.name]
+    assert lost_pod
+    cluster.stop_host(lab.spec, host)
+    # Within the grace period: the host's pods still count, nothing is created twice.
+    cp = reconcile(project)
+    assert cp.returncode == 4 and "created" not in cp.stdout
+    time.sleep(4.5)  # grace_period: 4
+    cp = reconcile(project)
+    assert cp.returncode == 4, cp.stderr
+    assert "created pod/web-" in cp.stdout
+    alive = {h: v for h, v in lab_pods(lab, "rc/web").items() if h != host.name}
+    assert sum(len(v) for v in alive.values()) == 3
+    # The host comes back with its old pod (dockerd restarts it): removed in the next pass.
+    cluster.start_host(lab.spec, host)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not lab_pods(lab, "rc/web")[host.name]:
+        time.sleep(0.5)
+    assert lab_pods(lab, "rc/web")[host.name] == lost_pod
+    cp = reconcile(project)
+    assert cp.returncode == 0, cp.stderr
+    assert f"deleted pod/{lost_pod[0]}" in cp.stdout and "created" not in cp.stdout
+    assert count(lab) == 3
+    assert reconcile(project).stdout == ""
+
+
+def test_scale_up_down_and_delete_leave_nothing_behind(lab, project: Path) -> None:
+    apply_rc(project, 3)
+    assert reconcile(project).returncode == 0
+    assert orc("scale", "rc/web", "--replicas", "6", cwd=project).returncode == 0
+    assert reconcile(project).returncode == 0
+    assert count(lab) == 6 and sorted(len(v) for v in lab_pods(lab, "rc/web").values()) == [2, 2, 2]
+    assert orc("scale", "rc/web", "--replicas", "1", cwd=project).returncode == 0
+    cp = reconcile(project)
+    assert cp.returncode == 0 and cp.stdout.count("deleted pod/") == 5
+    assert count(lab) == 1
+    assert orc("delete", "rc/web", cwd=project).returncode == 0
+    assert reconcile(project).returncode == 0
+    for h in lab.spec.lab_hosts():
+        assert daemons.docker(h, "ps", "-aq", "--filter", "label=orc.managed=true").stdout == b""
+        assert b"orc_" not in daemons.docker(h, "volume", "ls", "-q").stdout
+
+
+def test_two_reconciles_at_once_one_acts_the_other_exits_locked(lab, project: Path) -> None:
+    apply_rc(project, 3)
+    env = {**os.environ}
+    cmd = [sys.executable, "-m", "orchestrator.cli.main", "reconcile"]
+    a = subprocess.Popen(cmd, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    b = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=60)
+    a_out, a_err = a.communicate(timeout=60)
+    assert a.returncode == 0, a_err
+    assert b.returncode == EXIT_LOCKED, b.stderr
+    assert "lock" in b.stderr.lower()
+    assert count(lab) == 3
+
+
+def test_sigkill_mid_pass_never_leaves_duplicates_or_orphans(lab, project: Path) -> None:
+    apply_rc(project, 3)
+    rng = random.Random(7)
+    cmd = [sys.executable, "-m", "orchestrator.cli.main", "reconcile"]
+    for i in range(20):
+        if i % 5 == 0:
+            apply_rc(project, rng.choice([2, 3, 4]))
+        p = subprocess.Popen(cmd, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.2, 1.2))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    replicas = int((project / "rc.yaml").read_text().split("replicas: ")[1].split()[0])
+    for _ in range(2):  # one pass to repair, and the next must have nothing left to do
+        cp = reconcile(project)
+        assert cp.returncode == 0, cp.stderr
+    assert reconcile(project).stdout == ""
+    pods = sum(lab_pods(lab, "rc/web").values(), [])
+    assert len(pods) == replicas and len(set(pods)) == replicas
+    for h in lab.spec.lab_hosts():  # every container of ours belongs to a complete pod
+        names = daemons.docker(h, "ps", "-a", "--filter", "label=orc.managed=true",
+                               "--format", "{{.Names}}").stdout.decode().split()
+        assert sorted(names) == sorted([f"orc_{p}" for p in lab_pods(lab, "rc/web")[h.name]]
+                                       + [f"orc_{p}_httpd" for p in lab_pods(lab, "rc/web")[h.name]])
+
+
+def test_multi_container_pod_shares_one_network_namespace(lab, project: Path) -> None:
+    (project / "pod.yaml").write_text("""\
+apiVersion: v1
+kind: Pod
+metadata: {name: duo, labels: {app: duo}}
+spec:
+  containers:
+  - name: server
+    image: local/busybox:1
+    command: [sh, -c, "echo from-server > /tmp/i.html && exec httpd -f -p 8080 -h /tmp"]
+  - name: client
+    image: local/busybox:1
+    command: [sh, -c, "sleep 1; while true; do printf 'GET /i.html HTTP/1.0\\\\r\\\\n\\\\r\\\\n' | nc 127.0.0.1 8080 > /tmp/got; sleep 1; done"]
+""")
+    assert orc("apply", "-f", "pod.yaml", cwd=project).returncode == 0
+    cp = reconcile(project)
+    assert cp.returncode == 0, cp.stderr
+    (host_name,) = [h for h, v in lab_pods(lab).items() if "duo" in v]
+    host = lab.spec.host_named(host_name)
+    deadline = time.monotonic() + 15
+    got = b""
+    while time.monotonic() < deadline and b"from-server" not in got:
+        time.sleep(0.5)
+        got = daemons.docker(host, "exec", "orc_duo_client", "cat", "/tmp/got", check=False).stdout
+    assert b"from-server" in got
