@@ -84,8 +84,10 @@ class Engine:
         book = self.book()
         snapshot = self.observe()
         p = plan(desired, snapshot, book, snapshot.taken_at, self.config)
-        results = execute(p, self.hosts, self.transport, self.runtime,
-                          max_workers=self.project.settings.ssh.max_parallel) if p.actions else []
+        results = self.ensure_images(p, snapshot)
+        if p.actions:
+            results += execute(p, self.hosts, self.transport, self.runtime,
+                               max_workers=self.project.settings.ssh.max_parallel)
         pods = believed_pods(snapshot, book, p, results, self.config.grace_period)
         new_book = Book(host_failures=p.book["host_failures"], evicted=p.book["evicted"],
                         bindings=p.book["bindings"], assumed=pods)
@@ -99,6 +101,30 @@ class Engine:
         self._emit(result)
         return result
 
+    def ensure_images(self, p: Plan, snapshot: ClusterSnapshot) -> list[ActionResult]:
+        """Images a planned pod needs but its host lacks are copied from a host that has them (deploying
+        without a registry); with no such host, docker pulls them when the pod starts."""
+        if not hasattr(self.transport, "channel"):
+            return []
+        need: dict[str, set[str]] = {}
+        for a in p.actions:
+            if isinstance(a, CreatePod):
+                images = [*(c.image for c in a.pod.spec.containers if c.image), self.runtime.infra_image]
+                for img in images:
+                    if normalize_image(img) not in snapshot.hosts[a.host].images:
+                        need.setdefault(normalize_image(img), set()).add(a.host)
+        results: list[ActionResult] = []
+        by_name = {h.name: h for h in self.hosts}
+        for img, targets in sorted(need.items()):
+            src = next((by_name[h] for h, f in sorted(snapshot.hosts.items()) if f.ready and img in f.images), None)
+            if src is None:
+                continue
+            from orchestrator.images import push
+
+            for r in push(self.transport, img, [by_name[h] for h in sorted(targets)], src):
+                results.append(ActionResult(None, r.host, r.ok, f"pushed image {img} from {src.name}", r.error))
+        return results
+
     def _emit(self, r: PassResult) -> None:
         for res in r.results:
             a = res.action
@@ -109,6 +135,12 @@ class Engine:
                                  ok=res.ok, error=res.error)
         for target, why in sorted(r.plan.pending.items()):
             self.events.emit("pending", target=target, reason=why)
+
+
+def normalize_image(image: str) -> str:
+    """As `docker images` lists it: `nginx` is `nginx:latest`."""
+    last = image.rsplit("/", 1)[-1]
+    return image if ":" in last or "@" in last else f"{image}:latest"
 
 
 def believed_pods(snapshot: ClusterSnapshot, book: Book, p: Plan, results: list[ActionResult],

@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "plan": "orchestrator.cli.reconcile_cmd:plan",
     "reconcile": "orchestrator.cli.reconcile_cmd:reconcile",
     "completion": "orchestrator.cli.completion_cmd:completion",
+    "image": "orchestrator.cli.image_cmd:image",
+    "proxy": "orchestrator.cli.proxy_cmd:proxy",
 }
 
 

@@ -9,6 +9,7 @@ Paths are used as given (`~` expanded): callers resolve project-relative paths b
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shlex
 import threading
@@ -158,6 +159,13 @@ class SSHTransport:
                 raise TransportError(
                     host.name, f"{command.name} exited with {status}: {tail or 'no message'}"
                 )
+
+    @contextlib.contextmanager
+    def channel(self, host: Host) -> Iterator[paramiko.Channel]:
+        """A raw session channel on the host's pooled connection, for binary streams (image copies). It
+        counts as one round trip and holds one of the host's channel slots until closed."""
+        with self._session(host, None) as chan:
+            yield chan
 
     def close(self) -> None:
         with self._pool.lock:
