@@ -152,12 +152,14 @@ def believed_pods(snapshot: ClusterSnapshot, book: Book, p: Plan, results: list[
     out: dict[str, list[dict[str, Any]]] = {}
     for h, f in snapshot.hosts.items():
         if f.ready:
-            views = [PodView.of(x) for x in snapshot.pods if x.host == h and x.uid not in deleted]
+            pods = [x.to_dict() for x in snapshot.pods if x.host == h and x.uid not in deleted]
             for a in created:
                 if a.host == h:
-                    views.append(PodView(a.pod.name, a.pod.uid, h, a.pod.owner, a.pod.spec_hash, a.pod.labels,
-                                         "Pending", False, a.pod.requests, (), snapshot.taken_at))
-            out[h] = [v.to_dict() for v in views]
+                    view = PodView(a.pod.name, a.pod.uid, h, a.pod.owner, a.pod.spec_hash, a.pod.labels,
+                                   "Pending", False, a.pod.requests, (), snapshot.taken_at)
+                    pods.append({**view.to_dict(), "restarts": 0, "ports": {},
+                                 "containers_ready": f"0/{len(a.pod.spec.containers)}"})
+            out[h] = pods
         elif h in p.book["host_failures"] and snapshot.taken_at - p.book["host_failures"][h] < grace:
             out[h] = [{**d, "phase": "Unknown", "ready": False} for d in book.assumed.get(h, [])]
     return out

@@ -26,7 +26,7 @@ def human(event: dict[str, Any]) -> str:
     """`lab1: created pod/web-x2k4p (rc/web: 0/3 replicas)`; failures say why."""
     kind = event["event"]
     if kind == "action":
-        done = {"create": "created", "delete": "deleted", "restart": "restarted"}.get(event["verb"], event["verb"])
+        done = {"create": "created", "delete": "deleted", "restart": "restarted", "remove": "removed"}.get(event["verb"], event["verb"])
         line = f"{event['host']}: {done} {event['target']} ({event['reason']})"
         if not event["ok"]:
             line = f"{event['host']}: FAILED to {event['verb']} {event['target']}: {event['error']}"

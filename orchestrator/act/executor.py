@@ -10,7 +10,7 @@ from orchestrator.commands.base import Command
 from orchestrator.commands.pod import create_pod, delete_pod, restart_container
 from orchestrator.errors import TransportError
 from orchestrator.inventory.host import Host
-from orchestrator.plan.types import Action, CreatePod, DeletePod, Plan, RestartContainer
+from orchestrator.plan.types import Action, CreatePod, DeletePod, Plan, RemoveOrphan, RestartContainer
 from orchestrator.transport.base import Transport
 from orchestrator.transport.parallel import run_parallel
 
@@ -36,9 +36,11 @@ def render(action: Action, runtime: Runtime) -> Command:
     if isinstance(action, CreatePod):
         return create_pod(action.pod, runtime.infra_image, runtime.infra_command)
     if isinstance(action, DeletePod):
-        return delete_pod(action.name, action.uid)
+        return delete_pod(action.name, action.uid, action.grace)
+    if isinstance(action, RemoveOrphan):
+        return Command(name=f"remove {action.container}", argv=("docker", "rm", "-f", action.container))
     if isinstance(action, RestartContainer):
-        return restart_container(action.pod, action.container)
+        return restart_container(action.pod, action.container, grace=2)
     raise TypeError(f"unknown action {action!r}")
 
 

@@ -71,7 +71,8 @@ def probe_command(probe: Probe, ports: dict[str, int]) -> str:
     port = action.port if isinstance(action.port, int) else ports[action.port]
     host = getattr(action, "host", None) or "127.0.0.1"
     if probe.tcp_socket is not None:
-        return f"nc -z -w 1 {shlex.quote(host)} {port}"
+        h = shlex.quote(host)
+        return f"nc -z -w 1 {h} {port} 2>/dev/null || nc -w 1 {h} {port} </dev/null >/dev/null"
     path = probe.http_get.path or "/" if probe.http_get else "/"
     url = shlex.quote(f"http://{host}:{port}{path}")
     req = shlex.quote(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n")
@@ -156,6 +157,7 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = ())
              "--label", f"orc.containers={','.join(c.name for c in run.spec.containers)}",
              "--label", f"orc.requests={json.dumps(run.requests, sort_keys=True, separators=(',', ':'))}",
              "--label", f"orc.host-ports={','.join(f'{p}/{proto}' for p, proto in host_ports(run.spec))}",
+             "--label", f"orc.grace={'' if run.spec.termination_grace_period_seconds is None else run.spec.termination_grace_period_seconds}",
              *_ports(run.spec), infra_image, *infra_command]
     lines.append(q(infra) + " >/dev/null || orc_fail 'infra container'")
     lines.append("orc_env=$(mktemp) || orc_fail 'mktemp'")
@@ -170,15 +172,18 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = ())
     return sh(f"create pod/{run.name}", "\n".join(lines))
 
 
-def delete_pod(name: str, uid: str) -> Command:
+def delete_pod(name: str, uid: str, grace: int | None = None) -> Command:
     """Remove every container and volume of one pod instance (by uid: another instance of the same name on
-    this host, if any, is another pod)."""
+    this host, if any, is another pod). With a grace period (the pod's terminationGracePeriodSeconds) its
+    containers get SIGTERM and that long to stop, all at once; without one they are killed at once."""
     u = shlex.quote(f"label=orc.pod-uid={uid}")
-    script = (f"ids=$(docker ps -aq --filter {u}); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null || exit 1\n"
+    stop = f'[ -z "$ids" ] || docker stop -t {int(grace)} $ids >/dev/null 2>&1\n' if grace else ""
+    script = (f"ids=$(docker ps -q --filter {u})\n{stop}"
+              f"ids=$(docker ps -aq --filter {u}); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null || exit 1\n"
               f"vols=$(docker volume ls -q --filter {u}); [ -z \"$vols\" ] || docker volume rm $vols >/dev/null\n"
               f"echo deleted {shlex.quote(name)}")
     return sh(f"delete pod/{name}", script)
 
 
-def restart_container(pod: str, container: str) -> Command:
-    return Command(name=f"restart pod/{pod} {container}", argv=("docker", "restart", "-t", "5", container))
+def restart_container(pod: str, container: str, grace: int = 10) -> Command:
+    return Command(name=f"restart pod/{pod} {container}", argv=("docker", "restart", "-t", str(grace), container))

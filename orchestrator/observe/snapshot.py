@@ -14,7 +14,6 @@ from typing import Any
 
 from orchestrator.observe.facts import ContainerInfo, HostFacts
 
-
 _ISO = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$")
 
 
@@ -91,6 +90,11 @@ class ObservedPod:
             return {}
 
     @property
+    def grace(self) -> int | None:
+        text = self.infra.labels.get("orc.grace", "") if self.infra else ""
+        return int(text) if text.isdigit() else None
+
+    @property
     def host_ports(self) -> list[tuple[int, str]]:
         text = self.infra.labels.get("orc.host-ports", "") if self.infra else ""
         out = []
@@ -106,7 +110,7 @@ class ObservedPod:
                 "phase": self.phase, "ready": self.ready, "containers_ready": f"{ready}/{len(self.expected)}",
                 "restarts": self.restarts, "started_at": self.started_at, "ip": None,
                 "labels": dict(self.labels), "ports": self.ports, "spec_hash": self.spec_hash,
-                "requests": self.requests, "host_ports": [f"{p}/{proto}" for p, proto in self.host_ports]}
+                "requests": self.requests, "grace": self.grace, "host_ports": [f"{p}/{proto}" for p, proto in self.host_ports]}
 
 
 def pods_of(facts: HostFacts) -> list[ObservedPod]:

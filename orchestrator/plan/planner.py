@@ -26,7 +26,7 @@ from orchestrator.controllers.placement import node_info, placed_pod, pod_reques
 from orchestrator.model.helpers import spec_hash
 from orchestrator.model.pod import PodSpec
 from orchestrator.observe.snapshot import ClusterSnapshot
-from orchestrator.plan.types import CreatePod, DeletePod, Plan, PodRun, RestartContainer
+from orchestrator.plan.types import CreatePod, DeletePod, Plan, PodRun, RemoveOrphan, RestartContainer
 from orchestrator.plan.views import PodView
 from orchestrator.scheduler import SchedulerConfig, schedule
 
@@ -77,11 +77,11 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
     counted: list[PodView] = []
     for v in seen:
         if v.uid in evicted:
-            out.actions.append(DeletePod(v.host, v.name, v.uid, "its host was lost and the pod replaced"))
+            out.actions.append(DeletePod(v.host, v.name, v.uid, "its host was lost and the pod replaced", v.grace))
         elif v.phase == "Incomplete":
-            out.actions.append(DeletePod(v.host, v.name, v.uid, "incomplete (a container is missing)"))
+            out.actions.append(DeletePod(v.host, v.name, v.uid, "incomplete (a container is missing)", v.grace))
         elif v.phase == "Failed" and v.owner:
-            out.actions.append(DeletePod(v.host, v.name, v.uid, "failed"))
+            out.actions.append(DeletePod(v.host, v.name, v.uid, "failed", v.grace))
         else:
             counted.append(v)
     counted += [PodView.from_dict(d) for h in sorted(unknown) for d in book.assumed.get(h, [])]
@@ -92,7 +92,7 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
                 out.actions.append(RestartContainer(p.host, p.name, c.name, "liveness probe failed"))
     for host, c in snapshot.orphans:
         if config.reap_orphans:
-            out.actions.append(DeletePod(host, c.name, c.labels.get("orc.pod-uid", ""), "orphan"))
+            out.actions.append(RemoveOrphan(host, c.name))
         else:
             out.warnings.append(f"orphan container {c.name} on {host} (labelled as ours, no pod): "
                                 "`orc reconcile --reap-orphans` removes it")
@@ -118,13 +118,13 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
         elif diff < 0:
             for v in _victims(mine, -diff):
                 deleting.add(v.uid)
-                out.actions.append(DeletePod(v.host, v.name, v.uid, f"{key}: {len(mine)}/{w.replicas} replicas"))
+                out.actions.append(DeletePod(v.host, v.name, v.uid, f"{key}: {len(mine)}/{w.replicas} replicas", v.grace))
     for owner, pods in sorted(by_owner.items()):
         if owner not in desired.workloads:
             for v in pods:
                 if v.seen:
                     deleting.add(v.uid)
-                    out.actions.append(DeletePod(v.host, v.name, v.uid, f"{owner} was deleted"))
+                    out.actions.append(DeletePod(v.host, v.name, v.uid, f"{owner} was deleted", v.grace))
 
     # 4. bare pods
     bindings = {n: h for n, h in book.bindings.items() if n in desired.pods}
@@ -137,7 +137,7 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
             bindings[name] = v.host
             if v.seen and v.spec_hash != want:
                 deleting.add(v.uid)
-                out.actions.append(DeletePod(v.host, v.name, v.uid, "spec changed: replaced on the same host"))
+                out.actions.append(DeletePod(v.host, v.name, v.uid, "spec changed: replaced on the same host", v.grace))
                 pending.append(_Pending(name, None, dict(pod.labels), pod.spec, want, "spec changed", v.host))
         elif bound in lost:
             out.pending[f"pod/{name}"] = f"its host {bound} was lost (a bare pod is not rescheduled)"
@@ -149,7 +149,7 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
     for name, v in sorted(bare.items()):
         if name not in desired.pods and v.seen:
             deleting.add(v.uid)
-            out.actions.append(DeletePod(v.host, v.name, v.uid, "pod was deleted"))
+            out.actions.append(DeletePod(v.host, v.name, v.uid, "pod was deleted", v.grace))
 
     # 5. placement
     if pending:
@@ -174,7 +174,7 @@ def _dedupe(views: list[PodView], out: Plan) -> list[PodView]:
         keep.append(vs[0])
         for extra in vs[1:]:
             if extra.seen:
-                out.actions.append(DeletePod(extra.host, name, extra.uid, f"duplicate of {name} on {vs[0].host}"))
+                out.actions.append(DeletePod(extra.host, name, extra.uid, f"duplicate of {name} on {vs[0].host}", extra.grace))
     return keep
 
 

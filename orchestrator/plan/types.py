@@ -46,6 +46,7 @@ class DeletePod:
     name: str
     uid: str
     reason: str
+    grace: int | None = None  # seconds its containers get to stop (terminationGracePeriodSeconds)
 
     @property
     def verb(self) -> str:
@@ -72,7 +73,24 @@ class RestartContainer:
         return f"pod/{self.pod} container {self.container}"
 
 
-Action = CreatePod | DeletePod | RestartContainer
+@dataclass(frozen=True)
+class RemoveOrphan:
+    """A container labelled as ours that belongs to no pod (only with --reap-orphans)."""
+
+    host: str
+    container: str
+    reason: str = "orphan"
+
+    @property
+    def verb(self) -> str:
+        return "remove"
+
+    @property
+    def target(self) -> str:
+        return f"container {self.container}"
+
+
+Action = CreatePod | DeletePod | RestartContainer | RemoveOrphan
 
 
 @dataclass
