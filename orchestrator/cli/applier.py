@@ -1,0 +1,109 @@
+"""`orc apply`: compare validated objects with the store, then write every change in one transaction that
+compares each key with the revision read, so a concurrent change fails the whole apply (never a silent
+overwrite). A manifest's `metadata.resourceVersion` (as `orc get -o yaml` prints it) must equal the stored
+revision, as in kubectl."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from orchestrator.cli.kinds import display_name, plural_name
+from orchestrator.cli.view import created_key
+from orchestrator.errors import ConflictError
+from orchestrator.store import Check, Op, Put
+
+if TYPE_CHECKING:
+    from orchestrator.model import K8sObject
+    from orchestrator.store import Record, Store
+
+MODIFIED = "the object has been modified; please apply your changes to the latest version and try again"
+
+Action = Literal["created", "configured", "unchanged"]
+
+
+@dataclass(frozen=True)
+class Change:
+    obj: K8sObject
+    action: Action
+    before: Record | None
+    after: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return self.obj.key
+
+    @property
+    def ref(self) -> str:
+        """`replicationcontroller/web`, as apply reports it."""
+        return f"{display_name(self.obj.kind)}/{self.obj.name}"
+
+
+def conflict_error(kind: str, name: str, detail: str = "") -> ConflictError:
+    """kubectl's message for a lost compare-and-swap."""
+    tail = f" ({detail})" if detail else ""
+    return ConflictError(f'Operation cannot be fulfilled on {plural_name(kind)} "{name}": {MODIFIED}{tail}')
+
+
+def plan_apply(store: Store, objects: Sequence[K8sObject]) -> list[Change]:
+    """What applying `objects` would do to each. Raises ConflictError when a manifest's resourceVersion is
+    not the stored revision."""
+    changes: list[Change] = []
+    for obj in objects:
+        before = store.get(obj.key)
+        wanted = obj.metadata.resource_version
+        if wanted is not None and str(wanted) != "":
+            if before is None:
+                raise conflict_error(
+                    obj.kind,
+                    obj.name,
+                    f"resourceVersion {wanted} was given but it no longer exists; remove "
+                    "metadata.resourceVersion to create it again",
+                )
+            if str(wanted) != str(before.revision):
+                raise conflict_error(
+                    obj.kind,
+                    obj.name,
+                    f"resourceVersion {wanted} was given, the stored one is {before.revision}",
+                )
+        after = obj.to_manifest()
+        if before is None:
+            action: Action = "created"
+        elif before.value == after:
+            action = "unchanged"
+        else:
+            action = "configured"
+        changes.append(Change(obj, action, before, after))
+    return changes
+
+
+def apply_ops(changes: list[Change], now: float) -> list[Op]:
+    """One compare per key read (create-only for new objects); new objects also get their creation time."""
+    ops: list[Op] = []
+    for c in changes:
+        if c.before is None:
+            # the creation time first, so a watcher sees the object with its age
+            ops += [Put(created_key(c.key), {"at": now}), Put(c.key, c.after, expect_revision=0)]
+        elif c.action == "configured":
+            ops.append(Put(c.key, c.after, expect_revision=c.before.revision))
+        else:
+            ops.append(Check(c.key, c.before.revision))
+    return ops
+
+
+def commit_apply(store: Store, changes: list[Change], now: float) -> int | None:
+    """Write every change in one transaction; None when there was nothing to write. A concurrent change to
+    any object read raises ConflictError naming it, and nothing is written."""
+    if all(c.action == "unchanged" for c in changes):
+        return None
+    try:
+        return store.txn(apply_ops(changes, now))
+    except ConflictError as e:
+        key = getattr(e, "key", None)
+        lost = next((c for c in changes if c.key == key), None)
+        if lost is None:
+            raise
+        raise conflict_error(
+            lost.obj.kind, lost.obj.name, "changed while applying; nothing was applied"
+        ) from e

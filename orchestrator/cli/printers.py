@@ -1,0 +1,400 @@
+"""What `orc get` shows for each resource: one `Item` per object (its table row and its document for
+`-o json|yaml`), built from a `ClusterView` at a given time. Pure: no store access, no clock reads."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from orchestrator.cli.kinds import Resource, display_name, kind_of_key
+from orchestrator.cli.observed import ObservedHost, ObservedPod
+from orchestrator.cli.view import ClusterView, endpoint_addresses
+from orchestrator.labels import Selector, SelectorError
+
+HEADERS: dict[str, tuple[list[str], list[str]]] = {
+    # resource -> (columns after NAME, extra columns of -o wide)
+    "pods": (["READY", "STATUS", "RESTARTS", "AGE"], ["IP", "NODE"]),
+    "replicationcontrollers": (["DESIRED", "CURRENT", "READY", "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"]),
+    "services": (["TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], ["SELECTOR"]),
+    "endpoints": (["ENDPOINTS", "AGE"], []),
+    "nodes": (["STATUS", "ADDRESS", "PODS", "REASON"], ["CPU", "MEMORY", "LABELS"]),
+}
+for _alias in ("replicasets", "deployments"):
+    HEADERS[_alias] = HEADERS["replicationcontrollers"]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One row of `orc get`: `cells` follow NAME, `wide` are the extra `-o wide` columns; `doc` is what
+    `-o json|yaml` prints (and what a watch compares to decide that the object changed)."""
+
+    kind: str
+    name: str
+    labels: dict[str, str]
+    doc: dict[str, Any]
+    cells: list[str]
+    wide: list[str]
+
+    @property
+    def ref(self) -> str:
+        """`replicationcontroller/web`, as `-o name` prints it."""
+        return f"{display_name(self.kind)}/{self.name}"
+
+
+def human_age(seconds: float | None) -> str:
+    """kubectl's short durations: 45s, 5m30s, 42m, 3h12m, 30h, 4d5h, 120d, 3y."""
+    if seconds is None:
+        return "<unknown>"
+    s = max(0, int(seconds))
+    m, h, d = s // 60, s // 3600, s // 86400
+    if s < 120:
+        return f"{s}s"
+    if m < 10:
+        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
+    if h < 3:
+        return f"{m}m"
+    if h < 8:
+        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
+    if h < 48:
+        return f"{h}h"
+    if d < 8:
+        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
+    if d < 365 * 2:
+        return f"{d}d"
+    return f"{d // 365}y"
+
+
+def iso_time(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _age(view: ClusterView, key: str, now: float) -> str:
+    at = view.created.get(key)
+    return human_age(None if at is None else now - at)
+
+
+def stored_doc(view: ClusterView, key: str) -> dict[str, Any]:
+    """The stored manifest with `metadata.resourceVersion` (the record's revision, a string, as kubectl
+    shows it) and `metadata.creationTimestamp` when apply recorded it."""
+    record = view.objects[key]
+    doc = copy.deepcopy(record.value)
+    meta = doc.setdefault("metadata", {})
+    meta["resourceVersion"] = str(record.revision)
+    if key in view.created:
+        meta["creationTimestamp"] = iso_time(view.created[key])
+    return doc
+
+
+# -- pods --------------------------------------------------------------------------------------------------
+
+
+def pod_status(pod: ObservedPod, host: ObservedHost | None) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "phase": pod.phase,
+        "host": pod.host or None,
+        "hostIP": host.address if host and host.address else None,
+        "podIP": pod.ip,
+        "startTime": iso_time(pod.started_at) if pod.started_at is not None else None,
+        "ready": pod.ready,
+        "containersReady": pod.containers_ready,
+        "restartCount": pod.restarts,
+    }
+    return {k: v for k, v in status.items() if v is not None}
+
+
+def _observed_pod_doc(view: ClusterView, pod: ObservedPod) -> dict[str, Any]:
+    key = f"pod/{pod.name}"
+    host = view.snapshot.host(pod.host) if view.snapshot else None
+    if key in view.objects:
+        doc = stored_doc(view, key)
+    else:
+        meta: dict[str, Any] = {"name": pod.name, "labels": dict(pod.labels)}
+        if pod.uid:
+            meta["uid"] = pod.uid
+        doc = {"apiVersion": "v1", "kind": "Pod", "metadata": meta}
+        owner = view.objects.get(pod.owner or "")
+        if owner is not None:
+            kind = kind_of_key(owner.key, owner.value)
+            meta["ownerReferences"] = [
+                {
+                    "apiVersion": owner.value.get("apiVersion", "v1"),
+                    "kind": kind,
+                    "name": owner.key.partition("/")[2],
+                    "controller": True,
+                }
+            ]
+            template_spec = (owner.value.get("spec") or {}).get("template", {}).get("spec")
+            if isinstance(template_spec, dict):
+                doc["spec"] = {**copy.deepcopy(template_spec), "nodeName": pod.host}
+    doc["status"] = pod_status(pod, host)
+    return doc
+
+
+def _orphan(view: ClusterView, pod: ObservedPod) -> bool:
+    """Running, but its desired object is gone: the next reconcile removes it."""
+    owner = pod.owner or f"pod/{pod.name}"
+    return owner not in view.objects
+
+
+def pod_items(view: ClusterView, now: float) -> list[Item]:
+    """Observed pods, and desired bare pods not observed yet (Pending, on no node)."""
+    items: list[Item] = []
+    observed = {p.name for p in view.snapshot.pods} if view.snapshot else set()
+    for pod in view.snapshot.pods if view.snapshot else ():
+        status = "Terminating" if _orphan(view, pod) else pod.phase
+        age = human_age(None if pod.started_at is None else now - pod.started_at)
+        items.append(
+            Item(
+                "Pod",
+                pod.name,
+                dict(pod.labels),
+                _observed_pod_doc(view, pod),
+                [pod.containers_ready, status, str(pod.restarts), age],
+                [pod.ip or "<none>", pod.host or "<none>"],
+            )
+        )
+    for record in view.of_prefix("pod"):
+        name = record.key.partition("/")[2]
+        if name in observed:
+            continue
+        doc = stored_doc(view, record.key)
+        doc["status"] = {"phase": "Pending"}
+        containers = (record.value.get("spec") or {}).get("containers") or []
+        labels = dict((record.value.get("metadata") or {}).get("labels") or {})
+        items.append(
+            Item(
+                "Pod",
+                name,
+                labels,
+                doc,
+                [f"0/{len(containers)}", "Pending", "0", _age(view, record.key, now)],
+                ["<none>", "<none>"],
+            )
+        )
+    return sorted(items, key=lambda i: i.name)
+
+
+# -- workloads ---------------------------------------------------------------------------------------------
+
+
+def workload_selector(manifest: dict[str, Any]) -> str:
+    """The selector as text: an RC's map (or its template labels), a ReplicaSet's LabelSelector."""
+    spec = manifest.get("spec") or {}
+    if manifest.get("kind", "ReplicationController") == "ReplicationController":
+        labels = spec.get("selector") or (spec.get("template") or {}).get("metadata", {}).get("labels") or {}
+        return str(Selector.from_dict(labels))
+    try:
+        return str(Selector.from_label_selector(spec.get("selector")))
+    except SelectorError:
+        return "<invalid>"
+
+
+def containers_of(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = manifest.get("spec") or {}
+    template = spec.get("template")
+    pod_spec = (template or {}).get("spec") if template is not None else spec
+    return list((pod_spec or {}).get("containers") or [])
+
+
+def replica_counts(view: ClusterView, key: str) -> tuple[int, int]:
+    """(current, ready) pods of the controller `key`, as observed."""
+    pods = view.snapshot.pods_of(key) if view.snapshot else []
+    active = [p for p in pods if p.active]
+    return len(active), sum(1 for p in active if p.ready)
+
+
+def workload_items(view: ClusterView, now: float) -> list[Item]:
+    items: list[Item] = []
+    for record in view.of_prefix("rc"):
+        name = record.key.partition("/")[2]
+        value = record.value
+        desired = (value.get("spec") or {}).get("replicas")
+        desired = 1 if desired is None else desired
+        current, ready = replica_counts(view, record.key)
+        doc = stored_doc(view, record.key)
+        if view.snapshot is not None:
+            doc["status"] = {"replicas": current, "readyReplicas": ready}
+        containers = containers_of(value)
+        items.append(
+            Item(
+                kind_of_key(record.key, value),
+                name,
+                dict((value.get("metadata") or {}).get("labels") or {}),
+                doc,
+                [str(desired), str(current), str(ready), _age(view, record.key, now)],
+                [
+                    ",".join(c.get("name", "") for c in containers),
+                    ",".join(c.get("image", "") for c in containers),
+                    workload_selector(value) or "<none>",
+                ],
+            )
+        )
+    return items
+
+
+# -- services and endpoints --------------------------------------------------------------------------------
+
+
+def cluster_ip(view: ClusterView, name: str, manifest: dict[str, Any]) -> str:
+    return (manifest.get("spec") or {}).get("clusterIP") or view.cluster_ips.get(name) or "<pending>"
+
+
+def node_port(view: ClusterView, name: str, port: dict[str, Any], n_ports: int) -> int | None:
+    """The port's nodePort: from the manifest, else the allocation naming this port (or the only one)."""
+    if port.get("nodePort"):
+        return int(port["nodePort"])
+    allocations = view.node_ports.get(name, [])
+    for a in allocations:
+        if a.get("port") == port.get("port") or (port.get("name") and a.get("name") == port.get("name")):
+            return int(a["nodePort"])
+    if n_ports == 1 and len(allocations) == 1 and "port" not in allocations[0]:
+        return int(allocations[0]["nodePort"])
+    return None
+
+
+def port_list(view: ClusterView, name: str, manifest: dict[str, Any]) -> str:
+    spec = manifest.get("spec") or {}
+    ports = spec.get("ports") or []
+    out = []
+    for p in ports:
+        proto = p.get("protocol", "TCP")
+        np = node_port(view, name, p, len(ports)) if spec.get("type") == "NodePort" else None
+        out.append(f"{p.get('port')}:{np}/{proto}" if np else f"{p.get('port')}/{proto}")
+    return ",".join(out) or "<none>"
+
+
+def service_items(view: ClusterView, now: float) -> list[Item]:
+    items: list[Item] = []
+    for record in view.of_prefix("svc"):
+        name = record.key.partition("/")[2]
+        value = record.value
+        spec = value.get("spec") or {}
+        selector = str(Selector.from_dict(spec.get("selector") or {})) or "<none>"
+        items.append(
+            Item(
+                "Service",
+                name,
+                dict((value.get("metadata") or {}).get("labels") or {}),
+                stored_doc(view, record.key),
+                [
+                    spec.get("type") or "ClusterIP",
+                    cluster_ip(view, name, value),
+                    "<none>",
+                    port_list(view, name, value),
+                    _age(view, record.key, now),
+                ],
+                [selector],
+            )
+        )
+    return items
+
+
+def shorten(addresses: list[str], limit: int = 3) -> str:
+    if not addresses:
+        return "<none>"
+    more = len(addresses) - limit
+    return ",".join(addresses[:limit]) + (f" + {more} more..." if more > 0 else "")
+
+
+def endpoint_items(view: ClusterView, now: float) -> list[Item]:
+    items: list[Item] = []
+    for name, record in sorted(view.endpoints.items()):
+        doc = {
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {"name": name, "resourceVersion": str(record.revision)},
+        }
+        doc.update(
+            {
+                k: copy.deepcopy(v)
+                for k, v in record.value.items()
+                if k not in ("apiVersion", "kind", "metadata")
+            }
+        )
+        svc = view.objects.get(f"svc/{name}")
+        labels = dict((svc.value.get("metadata") or {}).get("labels") or {}) if svc else {}
+        items.append(
+            Item(
+                "Endpoints",
+                name,
+                labels,
+                doc,
+                [shorten(endpoint_addresses(record.value)), _age(view, f"svc/{name}", now)],
+                [],
+            )
+        )
+    return items
+
+
+# -- nodes -------------------------------------------------------------------------------------------------
+
+
+def node_doc(host: ObservedHost) -> dict[str, Any]:
+    ready = {"Ready": "True", "NotReady": "False"}.get(host.status, "Unknown")
+    condition = {"type": "Ready", "status": ready, "reason": host.reason or host.status}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": host.name, "labels": dict(host.labels)},
+        "status": {
+            "addresses": [{"type": "InternalIP", "address": host.address}] if host.address else [],
+            "capacity": dict(host.capacity),
+            "conditions": [condition],
+        },
+    }
+
+
+def node_items(view: ClusterView, now: float) -> list[Item]:
+    snap = view.snapshot
+    items: list[Item] = []
+    for host in snap.hosts if snap else ():
+        labels = ",".join(f"{k}={v}" for k, v in sorted(host.labels.items())) or "<none>"
+        items.append(
+            Item(
+                "Node",
+                host.name,
+                dict(host.labels),
+                node_doc(host),
+                [
+                    host.status,
+                    host.address or "<none>",
+                    str(len(snap.pods_on(host.name)) if snap else 0),
+                    host.reason or "<none>",
+                ],
+                [host.capacity.get("cpu", "<unknown>"), host.capacity.get("memory", "<unknown>"), labels],
+            )
+        )
+    return sorted(items, key=lambda i: i.name)
+
+
+BUILDERS: dict[str, Callable[[ClusterView, float], list[Item]]] = {
+    "pods": pod_items,
+    "replicationcontrollers": workload_items,
+    "replicasets": workload_items,
+    "deployments": workload_items,
+    "services": service_items,
+    "endpoints": endpoint_items,
+    "nodes": node_items,
+}
+
+
+def items_for(resource: Resource, view: ClusterView, now: float) -> list[Item]:
+    return BUILDERS[resource.plural](view, now)
+
+
+def headers_for(resource: Resource, wide: bool) -> list[str]:
+    cols, extra = HEADERS[resource.plural]
+    return ["NAME", *cols, *(extra if wide else [])]
+
+
+def row(item: Item, wide: bool, qualified: bool) -> list[str]:
+    return [item.ref if qualified else item.name, *item.cells, *(item.wide if wide else [])]
+
+
+def needs_qualified_names(resource: Resource, items: list[Item], several: bool) -> bool:
+    """kubectl prints `kind/name` when a table mixes kinds: several resources asked for, or workloads of
+    another kind than the one named (all workloads share the `rc/` prefix)."""
+    return several or any(i.kind != resource.kind for i in items)

@@ -1,0 +1,129 @@
+"""Everything `get` and `describe` show, read from the store at one revision: desired objects, the observed
+snapshot, and the bookkeeping other parts keep under `_meta/`.
+
+Bookkeeping keys read here (each optional; absent means "not known yet"):
+
+    _meta/created/<kind>/<name>   {"at": <unix seconds>}: when `orc apply` created the object (AGE); written
+                                  and removed by apply/delete in the same transaction as the object
+    _meta/cluster-ip/<ip>         {"service": <name>}: the service's allocated cluster IP
+    _meta/node-port/<port>        {"service": <name>, "port": <service port>?}: an allocated node port
+    _meta/endpoints/<service>     {"subsets": [{"addresses": [{"ip"}], "ports": [{"port"}]}]} as Kubernetes,
+                                  or {"endpoints": ["10.0.0.5:80", {"ip": ..., "port": ...}, ...]}
+    _meta/events/...              {"object": "rc/web", "type", "reason", "message", "time"/"timestamp",
+                                  "source"?}: events shown by describe
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.cli.observed import Snapshot, snapshot_from_record
+from orchestrator.store import keys
+
+if TYPE_CHECKING:
+    from orchestrator.store import Record, Store
+
+CREATED = keys.META + "created/"
+ENDPOINTS = keys.META + "endpoints/"
+EVENTS = keys.META + "events/"
+
+
+def created_key(object_key: str) -> str:
+    """Where apply records when it created `object_key`: "_meta/created/rc/web"."""
+    return CREATED + object_key
+
+
+@dataclass
+class ClusterView:
+    objects: dict[str, Record] = field(default_factory=dict)  # "pod/x", "rc/x", "svc/x"
+    snapshot: Snapshot | None = None
+    created: dict[str, float] = field(default_factory=dict)  # object key -> unix seconds
+    cluster_ips: dict[str, str] = field(default_factory=dict)  # service name -> ip
+    node_ports: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # service -> allocations
+    endpoints: dict[str, Record] = field(default_factory=dict)  # service name -> record
+    events: list[dict[str, Any]] = field(default_factory=list)
+    revision: int = 0
+
+    @classmethod
+    def from_records(cls, records: Iterable[Record], revision: int) -> ClusterView:
+        view = cls(revision=revision)
+        for r in records:
+            if r.deleted:
+                continue
+            key = r.key
+            if not key.startswith(keys.META):
+                view.objects[key] = r
+            elif key == keys.SNAPSHOT:
+                view.snapshot = snapshot_from_record(r)
+            elif key.startswith(CREATED):
+                at = r.value.get("at")
+                if isinstance(at, int | float):
+                    view.created[key[len(CREATED) :]] = float(at)
+            elif key.startswith(keys.CLUSTER_IP):
+                svc = r.value.get("service")
+                if isinstance(svc, str):
+                    view.cluster_ips[svc] = key[len(keys.CLUSTER_IP) :]
+            elif key.startswith(keys.NODE_PORT):
+                svc = r.value.get("service")
+                port = key[len(keys.NODE_PORT) :]
+                if isinstance(svc, str) and port.isdigit():
+                    view.node_ports.setdefault(svc, []).append({**r.value, "nodePort": int(port)})
+            elif key.startswith(ENDPOINTS):
+                view.endpoints[key[len(ENDPOINTS) :]] = r
+            elif key.startswith(EVENTS):
+                view.events.append({"_key": key, **r.value})
+        return view
+
+    def of_prefix(self, prefix: str) -> list[Record]:
+        """Stored objects of one store kind ("rc"), sorted by name."""
+        return [r for k, r in sorted(self.objects.items()) if k.startswith(prefix + "/")]
+
+    def events_for(self, object_key: str) -> list[dict[str, Any]]:
+        """Events about `object_key`, oldest first: those naming it in `object` (or `involvedObject`), or
+        stored under `_meta/events/<object_key>/`."""
+        found = [
+            e
+            for e in self.events
+            if e.get("object") == object_key
+            or e.get("involvedObject") == object_key
+            or str(e["_key"]).startswith(EVENTS + object_key + "/")
+        ]
+        return sorted(found, key=lambda e: float(_event_time(e) or 0.0))
+
+
+def _event_time(event: Mapping[str, Any]) -> float | None:
+    for name in ("time", "timestamp", "lastTimestamp", "at"):
+        value = event.get(name)
+        if isinstance(value, int | float):
+            return float(value)
+    return None
+
+
+def event_time(event: Mapping[str, Any]) -> float | None:
+    """An event's unix time, from whichever of time/timestamp/lastTimestamp/at it carries."""
+    return _event_time(event)
+
+
+def endpoint_addresses(value: Mapping[str, Any]) -> list[str]:
+    """ "ip:port" strings of an endpoints record in either accepted form (see the module docstring)."""
+    out: list[str] = []
+    for subset in value.get("subsets") or []:
+        ports = [p.get("port") for p in subset.get("ports") or [] if isinstance(p, dict)] or [None]
+        for a in subset.get("addresses") or []:
+            ip = a.get("ip") if isinstance(a, dict) else a
+            out += [f"{ip}:{p}" if p is not None else str(ip) for p in ports]
+    for e in value.get("endpoints") or []:
+        if isinstance(e, dict):
+            ip = e.get("ip") or e.get("host") or e.get("address")
+            out.append(f"{ip}:{e['port']}" if e.get("port") is not None else str(ip))
+        else:
+            out.append(str(e))
+    return out
+
+
+def read_view(store: Store) -> ClusterView:
+    """The whole store at one revision (desired state and bookkeeping are small)."""
+    records = store.list("")
+    return ClusterView.from_records(records, records.revision)

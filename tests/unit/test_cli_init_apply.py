@@ -1,0 +1,255 @@
+"""`orc init` and `orc apply` through the real CLI in a temporary project: scaffolding, validation that
+stores nothing, kubectl's created/configured/unchanged, dry-run diffs and conflicts (never a silent
+overwrite)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from orchestrator.cli.applier import commit_apply, plan_apply
+from orchestrator.cli.main import cli, main
+from orchestrator.config import load_project
+from orchestrator.errors import ConflictError
+from orchestrator.inventory.loader import load_inventory
+from orchestrator.model import load_objects
+from orchestrator.store import Store, open_store
+
+pytestmark = pytest.mark.timeout(30)
+
+BAD = """\
+apiVersion: v1
+kind: ReplicationController
+metadata: {name: Bad_Name}
+spec:
+  replicas: -1
+  selector: {app: x}
+  template:
+    metadata: {labels: {app: x}}
+    spec:
+      containers: [{name: c, image: local/busybox:1, resources: {requests: {cpu: lots}}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: s}
+spec:
+  ports: [{port: 99999}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: fine}
+spec:
+  containers: [{name: c, image: local/busybox:1}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers: [{name: c}]
+  bogus: 1
+"""
+
+POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: solo, labels: {app: solo}}
+spec:
+  containers: [{name: c, image: local/busybox:1}]
+"""
+
+
+def orc(*args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), input=input)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ORC_CONFIG", raising=False)
+    monkeypatch.delenv("ORC_INVENTORY", raising=False)
+    result = orc("init")
+    assert result.exit_code == 0, result.output
+    return tmp_path
+
+
+@pytest.fixture
+def store(project: Path) -> Iterator[Store]:
+    s = open_store(load_project().store_url)
+    yield s
+    s.close()
+
+
+def test_init_writes_a_project_that_loads_and_applies_with_no_edits(project: Path) -> None:
+    for rel in (
+        "orc.yaml",
+        "inventory/hosts.yaml",
+        "templates/README.md",
+        "manifests/web-rc.yaml",
+        "manifests/web-svc.yaml",
+    ):
+        assert (project / rel).is_file(), rel
+    p = load_project()
+    assert p.root == project.resolve()
+    assert p.settings.ssh.host_key_policy == "strict"
+    assert load_inventory(p.inventory_path).hosts() == []  # the example hosts are commented out
+    assert "haproxy.cfg.j2" in (project / "templates/README.md").read_text()
+
+    result = orc("apply", "-f", "manifests/")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["replicationcontroller/web created", "service/web created"]
+    with open_store(p.store_url) as s:
+        rc = s.get("rc/web")
+        assert rc is not None and rc.value["spec"]["replicas"] == 2
+        container = rc.value["spec"]["template"]["spec"]["containers"][0]
+        assert container["image"] == "local/busybox:1"
+        assert container["command"] == ["httpd", "-f", "-p", "80", "-h", "/www"]
+        assert s.get("svc/web").value["spec"]["type"] == "NodePort"
+
+
+def test_init_refuses_to_overwrite_and_names_the_files(project: Path) -> None:
+    (project / "orc.yaml").write_text("store: sqlite:.orc/mine.db\n")
+    (project / "manifests/web-svc.yaml").unlink()
+    result = orc("init")
+    assert result.exit_code == 1
+    message = str(result.exception)
+    assert "orc.yaml" in message and "manifests/web-rc.yaml" in message and "--force" in message
+    assert (project / "orc.yaml").read_text() == "store: sqlite:.orc/mine.db\n"
+    assert not (project / "manifests/web-svc.yaml").exists()  # nothing written at all
+
+    assert orc("init", "--force").exit_code == 0
+    assert "inventory:" in (project / "orc.yaml").read_text()
+    assert (project / "manifests/web-svc.yaml").is_file()
+
+
+def test_init_into_a_new_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = orc("init", "demo")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "demo/orc.yaml").is_file()
+    assert "cd demo" in result.stdout
+
+
+def test_apply_reports_every_mistake_with_field_paths_and_stores_nothing(project: Path, store: Store) -> None:
+    (project / "bad.yaml").write_text(BAD)
+    result = orc("apply", "-f", "bad.yaml", "-f", "manifests/")
+    assert result.exit_code == 1
+    err = result.stderr
+    for expected in (
+        'ReplicationController "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name"',
+        'ReplicationController "Bad_Name" is invalid: spec.replicas: Invalid value: -1',
+        'ReplicationController "Bad_Name" is invalid: spec.template.spec.containers[0].resources.requests[cpu]',
+        'Service "s" is invalid: spec.ports[0].port: Invalid value: 99999',
+        'Pod "p" is invalid: spec.containers[0].image: Required value',
+        'Pod "p" is invalid: spec.bogus: Forbidden: unknown field "bogus"',
+    ):
+        assert expected in err, expected
+    assert "6 problems found; nothing was applied" in err
+    assert result.stdout == ""
+    assert store.list("") == [] and store.revision() == 0  # not even the valid objects
+
+
+def test_apply_created_unchanged_configured(project: Path, store: Store) -> None:
+    assert orc("apply", "-f", "manifests/").exit_code == 0
+    rev = store.revision()
+    result = orc("apply", "-f", "manifests/")
+    assert result.stdout.splitlines() == ["replicationcontroller/web unchanged", "service/web unchanged"]
+    assert store.revision() == rev  # nothing written
+
+    rc = project / "manifests/web-rc.yaml"
+    rc.write_text(rc.read_text().replace("replicas: 2", "replicas: 4"))
+    result = orc("apply", "-f", "manifests/")
+    assert result.stdout.splitlines() == ["replicationcontroller/web configured", "service/web unchanged"]
+    assert store.get("rc/web").value["spec"]["replicas"] == 4
+    expected = {o.key: o.to_manifest() for o in load_objects(["manifests/"])}
+    assert {k: store.get(k).value for k in expected} == expected
+
+
+def test_apply_from_stdin(project: Path, store: Store) -> None:
+    result = orc("apply", "-f", "-", input=POD)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "pod/solo created\n"
+    assert store.get("pod/solo").value["metadata"]["labels"] == {"app": "solo"}
+
+
+def test_dry_run_prints_a_diff_and_stores_nothing(project: Path, store: Store) -> None:
+    assert orc("apply", "-f", "manifests/").exit_code == 0
+    rev = store.revision()
+    rc = project / "manifests/web-rc.yaml"
+    rc.write_text(rc.read_text().replace("replicas: 2", "replicas: 5"))
+    (project / "manifests/solo.yaml").write_text(POD)
+    result = orc("apply", "-f", "manifests/", "--dry-run")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "--- rc/web (stored, revision" in out and "+++ rc/web (manifest)" in out
+    assert "-  replicas: 2\n+  replicas: 5\n" in out
+    assert "+++ pod/solo (manifest)" in out and "+kind: Pod" in out
+    assert "replicationcontroller/web configured (dry run)" in out
+    assert "pod/solo created (dry run)" in out
+    assert "service/web unchanged (dry run)" in out and "svc/web" not in out  # no diff when equal
+    assert store.revision() == rev and store.get("pod/solo") is None
+
+
+def test_stale_resource_version_is_a_conflict(project: Path, store: Store) -> None:
+    assert orc("apply", "-f", "manifests/").exit_code == 0
+    got = orc("get", "rc", "web", "-o", "yaml")
+    assert got.exit_code == 0
+    (project / "web.yaml").write_text(got.stdout.replace("replicas: 2", "replicas: 7"))
+    assert orc("scale", "rc/web", "--replicas", "3").exit_code == 0  # somebody else changes it meanwhile
+
+    result = orc("apply", "-f", "web.yaml")
+    assert result.exit_code == 1
+    assert isinstance(result.exception, ConflictError)
+    assert (
+        'Operation cannot be fulfilled on replicationcontrollers "web": the object has been modified; '
+        "please apply your changes to the latest version and try again"
+    ) in str(result.exception)
+    assert store.get("rc/web").value["spec"]["replicas"] == 3  # not overwritten
+
+    # re-read, edit, apply: accepted, as its resourceVersion is current
+    fresh = yaml.safe_load(orc("get", "rc", "web", "-o", "yaml").stdout)
+    fresh["spec"]["replicas"] = 7
+    (project / "web.yaml").write_text(yaml.safe_dump(fresh))
+    result = orc("apply", "-f", "web.yaml")
+    assert result.stdout == "replicationcontroller/web configured\n"
+    assert store.get("rc/web").value["spec"]["replicas"] == 7
+    assert (
+        "status" not in store.get("rc/web").value
+        and "resourceVersion" not in store.get("rc/web").value["metadata"]
+    )
+
+
+def test_conflict_exit_code_and_message_through_main(
+    project: Path, store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert orc("apply", "-f", "manifests/").exit_code == 0
+    doc = yaml.safe_load((project / "manifests/web-rc.yaml").read_text())
+    doc["metadata"]["resourceVersion"] = "0"
+    (project / "old.yaml").write_text(yaml.safe_dump(doc))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["apply", "-f", "old.yaml"])
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err.startswith(
+        'error: Operation cannot be fulfilled on replicationcontrollers "web": the object has been modified'
+    )
+
+
+def test_a_concurrent_change_fails_the_whole_apply(project: Path, store: Store) -> None:
+    assert orc("apply", "-f", "manifests/").exit_code == 0
+    rc = project / "manifests/web-rc.yaml"
+    rc.write_text(rc.read_text().replace("replicas: 2", "replicas: 4"))
+    (project / "manifests/solo.yaml").write_text(POD)
+    changes = plan_apply(store, load_objects(["manifests/"]))
+    assert [c.action for c in changes] == ["created", "configured", "unchanged"]
+    # another process changes the service (read as unchanged) between the read and the write
+    svc = store.get("svc/web")
+    store.put("svc/web", {**svc.value, "metadata": {"name": "web", "labels": {"app": "other"}}})
+    rev = store.revision()
+    with pytest.raises(ConflictError, match='services "web": the object has been modified'):
+        commit_apply(store, changes, 0.0)
+    assert store.revision() == rev
+    assert store.get("pod/solo") is None and store.get("rc/web").value["spec"]["replicas"] == 2
