@@ -65,7 +65,7 @@ def lab_pods(lab: Lab, owner: str | None = None) -> dict[str, list[str]]:
     for h in lab.spec.lab_hosts():
         args = ["ps", "-a", "--filter", "label=orc.infra=true", "--format", '{{.Label "orc.pod"}}']
         if owner:
-            args[3:3] = ["--filter", f"label=orc.owner={owner}"]
+            args[2:2] = ["--filter", f"label=orc.owner={owner}"]
         cp = daemons.docker(h, *args, check=False)
         out[h.name] = sorted(cp.stdout.decode().split()) if cp.returncode == 0 else []
     return out

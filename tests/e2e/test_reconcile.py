@@ -60,7 +60,7 @@ def test_rc_converges_spread_over_hosts_and_second_pass_is_quiet(lab, project: P
     assert first.stdout.count("created pod/web-") == 3
     pods = lab_pods(lab, "rc/web")
     assert sorted(len(v) for v in pods.values()) == [1, 1, 1]  # 3 pods on 3 different hosts
-    second = reconcile(project, "-v")
+    second = orc("-v", "reconcile", cwd=project)
     assert second.returncode == 0 and second.stdout == ""
     assert "0 actions" in second.stderr and "tlab1=1, tlab2=1, tlab3=1" in second.stderr  # one round trip each
     assert lab_pods(lab, "rc/web") == pods
