@@ -3,6 +3,7 @@ host with work) → record what the hosts cannot tell us. `--watch` repeats it o
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from orchestrator.observe.snapshot import ClusterSnapshot
 from orchestrator.plan.planner import PlannerConfig, plan
 from orchestrator.plan.types import CreatePod, DeletePod, Plan
 from orchestrator.plan.views import PodView
+from orchestrator.proxy.discovery import hosts_file_path
+from orchestrator.proxy.sync import ENDPOINTS_PREFIX, ServicePass, endpoint_records, prepare, probe_steps
 from orchestrator.scheduler import SchedulerConfig
 from orchestrator.store import keys
 from orchestrator.transport.base import Transport
@@ -32,6 +35,7 @@ class PassResult:
     duration: float = 0.0
     round_trips: dict[str, int] = field(default_factory=dict)  # host -> exec channels this pass
     desired: DesiredState | None = None
+    proxy: ServicePass | None = None
 
     @property
     def changed(self) -> bool:
@@ -62,8 +66,22 @@ class Engine:
                                     reap_orphans=reap_orphans)
 
     def observe(self) -> ClusterSnapshot:
-        facts = probe_all(self.transport, self.hosts, max_workers=self.project.settings.ssh.max_parallel)
+        facts = probe_all(self.transport, self.hosts, max_workers=self.project.settings.ssh.max_parallel,
+                          extra=probe_steps)
         return ClusterSnapshot.build(facts, self.clock())
+
+    def services(self, desired: DesiredState, snapshot: ClusterSnapshot, p: Plan, dry_run: bool) -> ServicePass:
+        """Addresses, endpoints and each host's proxy steps; new pods get the discovery env and hosts file."""
+        leaving = {a.uid for a in p.actions if isinstance(a, DeletePod)}
+        sp = prepare(self.store, desired.services, snapshot, self.hosts, self.project.settings.proxy,
+                     self.project.templates_path, leaving, dry_run=dry_run)
+        by_name = {h.name: h for h in self.hosts}
+        p.actions = [dataclasses.replace(a, pod=dataclasses.replace(
+                        a.pod, env={**sp.env, **a.pod.env}, hosts_file=hosts_file_path(by_name[a.host])))
+                     if isinstance(a, CreatePod) else a for a in p.actions]
+        for where, msg in sp.errors:
+            p.warnings.append(f"{where}: {msg}")
+        return sp
 
     def book(self) -> Book:
         rec = self.store.get(BOOK_KEY)
@@ -75,7 +93,8 @@ class Engine:
         desired = load_desired(self.store)
         snapshot = self.observe()
         p = plan(desired, snapshot, self.book(), snapshot.taken_at, self.config)
-        return PassResult(p, snapshot, duration=time.monotonic() - start, desired=desired)
+        sp = self.services(desired, snapshot, p, dry_run=True)
+        return PassResult(p, snapshot, duration=time.monotonic() - start, desired=desired, proxy=sp)
 
     def run_pass(self, fence: tuple[str, int] | None = None) -> PassResult:
         before = dict(self.transport.counters.per_host_exec)
@@ -84,10 +103,12 @@ class Engine:
         book = self.book()
         snapshot = self.observe()
         p = plan(desired, snapshot, book, snapshot.taken_at, self.config)
+        sp = self.services(desired, snapshot, p, dry_run=False)
         results = self.ensure_images(p, snapshot)
-        if p.actions:
-            results += execute(p, self.hosts, self.transport, self.runtime,
+        if p.actions or any(sp.steps.values()):
+            results += execute(p, self.hosts, self.transport, self.runtime, extra=sp.steps,
                                max_workers=self.project.settings.ssh.max_parallel)
+        self._store_endpoints(sp, fence)
         pods = believed_pods(snapshot, book, p, results, self.config.grace_period)
         new_book = Book(host_failures=p.book["host_failures"], evicted=p.book["evicted"],
                         bindings=p.book["bindings"], assumed=pods)
@@ -97,9 +118,20 @@ class Engine:
         self.store.put(keys.SNAPSHOT, stored, fence=fence)
         after = self.transport.counters.per_host_exec
         trips = {h.name: after.get(h.name, 0) - before.get(h.name, 0) for h in self.hosts}
-        result = PassResult(p, snapshot, results, time.monotonic() - start, trips, desired)
+        result = PassResult(p, snapshot, results, time.monotonic() - start, trips, desired, sp)
         self._emit(result)
         return result
+
+    def _store_endpoints(self, sp: ServicePass, fence: tuple[str, int] | None) -> None:
+        """`_meta/endpoints/<svc>` for `orc get endpoints`, written only when it changed."""
+        want = endpoint_records(sp)
+        have = {r.key[len(ENDPOINTS_PREFIX):]: r for r in self.store.list(ENDPOINTS_PREFIX)}
+        for name, value in want.items():
+            if name not in have or have[name].value != value:
+                self.store.put(ENDPOINTS_PREFIX + name, value, fence=fence)
+        for name, rec in have.items():
+            if name not in want:
+                self.store.delete(rec.key, fence=fence)
 
     def ensure_images(self, p: Plan, snapshot: ClusterSnapshot) -> list[ActionResult]:
         """Images a planned pod needs but its host lacks are copied from a host that has them (deploying

@@ -51,9 +51,10 @@ def execute(plan: Plan, hosts: Sequence[Host], transport: Transport, runtime: Ru
     work = {h.name: h for h in hosts if by_host.get(h.name) or extra.get(h.name)}
 
     def run(host: Host) -> list[ActionResult]:
+        # Extra steps (the host's hosts file and proxy) go first: a new pod bind-mounts the hosts file.
         actions = by_host.get(host.name, [])
-        steps = [render(a, runtime) for a in actions] + extra.get(host.name, [])
-        owners: list[Action | None] = [*actions, *([None] * len(extra.get(host.name, [])))]
+        steps = extra.get(host.name, []) + [render(a, runtime) for a in actions]
+        owners: list[Action | None] = [*([None] * len(extra.get(host.name, []))), *actions]
         try:
             result = transport.run_batch(host, steps)
         except TransportError as e:

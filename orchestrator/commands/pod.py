@@ -18,6 +18,7 @@ from orchestrator.model.helpers import host_ports
 from orchestrator.model.pod import Container, PodSpec, Probe
 from orchestrator.observe.facts import LABEL_PREFIX, MANAGED
 from orchestrator.plan.types import PodRun
+from orchestrator.proxy.pod_labels import infra_labels
 from orchestrator.resources import cpu_millis, parse_quantity, to_bytes
 
 RESTART = {"Always": "unless-stopped", "OnFailure": "on-failure", "Never": "no"}
@@ -122,6 +123,8 @@ def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str]
             "--network", f"container:{infra_name(run.name)}",
             "--restart", RESTART[run.spec.restart_policy or "Always"],
             "--env-file", env_path, *pod_labels(run, c.name), *_resources(c, gpus), *_health(c, ports)]
+    if run.hosts_file:
+        argv += ["-v", f"{run.hosts_file}:/etc/hosts:ro"]
     if c.image_pull_policy:
         argv += ["--pull", PULL[c.image_pull_policy]]
     if c.working_dir:
@@ -157,6 +160,7 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = ())
              "--label", f"orc.containers={','.join(c.name for c in run.spec.containers)}",
              "--label", f"orc.requests={json.dumps(run.requests, sort_keys=True, separators=(',', ':'))}",
              "--label", f"orc.host-ports={','.join(f'{p}/{proto}' for p, proto in host_ports(run.spec))}",
+             *infra_labels(run.spec),  # orc.port-names / orc.http-check: what services need (proxy.pod_labels)
              "--label", f"orc.grace={'' if run.spec.termination_grace_period_seconds is None else run.spec.termination_grace_period_seconds}",
              *_ports(run.spec), infra_image, *infra_command]
     lines.append(q(infra) + " >/dev/null || orc_fail 'infra container'")

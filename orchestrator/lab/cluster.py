@@ -132,6 +132,8 @@ def inventory_doc(spec: LabSpec, hosts: list[LabHost]) -> dict:
             "haproxy_config": str(h.proxy_dir / "haproxy.cfg"),
             "haproxy_pidfile": str(h.proxy_dir / "haproxy.pid"),
             "haproxy_socket": str(h.proxy_dir / "admin.sock"),
+            # The pods' hosts file (service name -> cluster IP): per host, as all lab hosts share one disk.
+            "orc_hosts_file": str(h.proxy_dir / "hosts"),
         } for h in hosts},
         "vars": {
             "ansible_user": "root",

@@ -70,6 +70,7 @@ class HostFacts:
     labels: dict[str, str] = field(default_factory=dict)  # inventory labels + automatic ones
     capacity: dict[str, Any] = field(default_factory=dict)  # cpu, memory, ephemeral-storage, nvidia.com/gpu
     probe_seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)  # results of steps other layers added to the probe
 
     @property
     def ready(self) -> bool:

@@ -3,8 +3,10 @@ why; it costs at most the connect timeout and never delays the others."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 
+from orchestrator.commands.base import Command
 from orchestrator.errors import HostUnreachable, TransportError
 from orchestrator.inventory.host import Host
 from orchestrator.observe.facts import HostFacts
@@ -13,18 +15,28 @@ from orchestrator.transport.base import Transport
 from orchestrator.transport.parallel import run_parallel
 
 
-def probe_host(transport: Transport, host: Host) -> HostFacts:
+Extra = Callable[[Host], list[Command]]
+
+
+def probe_host(transport: Transport, host: Host, extra: Extra | None = None) -> HostFacts:
+    """The probe batch, plus steps other layers want read in the same round trip (`extra(host)`, e.g. the
+    proxy's state); their results land in `HostFacts.extra` by step name."""
+    more = extra(host) if extra else []
     try:
-        result = transport.run_batch(host, probe_commands())
+        result = transport.run_batch(host, [*probe_commands(), *more])
     except HostUnreachable as e:
         return unreachable(host, e.reason, e.message)
     except TransportError as e:
         return unreachable(host, "error", e.message)
-    return parse_probe(host, result)
+    facts = parse_probe(host, result)
+    if more:
+        facts = dataclasses.replace(facts, extra={c.name: result[c.name] for c in more})
+    return facts
 
 
-def probe_all(transport: Transport, hosts: Sequence[Host], max_workers: int = 32) -> list[HostFacts]:
-    results = run_parallel(hosts, lambda h: probe_host(transport, h), max_workers=max_workers)
+def probe_all(transport: Transport, hosts: Sequence[Host], max_workers: int = 32,
+              extra: Extra | None = None) -> list[HostFacts]:
+    results = run_parallel(hosts, lambda h: probe_host(transport, h, extra), max_workers=max_workers)
     out = []
     for h in hosts:
         r = results[h.name]

@@ -23,6 +23,7 @@ class PodRun:
     requests: dict[str, int] = field(default_factory=dict)  # cpu (millis), memory, ephemeral (bytes), gpus
     gpu_devices: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)  # extra env for every container (service discovery)
+    hosts_file: str | None = None  # the host's service hosts file, bind-mounted as /etc/hosts
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,148 @@
+"""Rendering a host's HAProxy config from Jinja2 templates (pure): the project's templates folder first, the
+packaged default (orchestrator/proxy/templates/) second; StrictUndefined; a service may name its own
+template (annotation orc.io/haproxy-template), included in place of the default sections. Errors name the
+template file and line."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from orchestrator.errors import ConfigError
+from orchestrator.inventory.host import Host
+from orchestrator.model.objects import Service
+from orchestrator.proxy.addresses import ServiceAddress
+from orchestrator.proxy.endpoints import Endpoint, for_port
+from orchestrator.proxy.hostvars import HAProxyHost
+
+MAIN_TEMPLATE = "haproxy.cfg.j2"
+PACKAGED_TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass(frozen=True)
+class PortView:
+    name: str | None
+    port: int
+    node_port: int | None
+    target: int | str
+    protocol: str
+    frontend: str
+    backend: str
+    check_path: str | None
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    name: str
+    type: str
+    cluster_ip: str
+    template: str | None
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    ports: list[PortView]
+    endpoints: list[Endpoint]
+
+
+def _check_path(eps: Sequence[Endpoint]) -> str | None:
+    """The HTTP check path when every endpoint probes this port with the same httpGet path."""
+    paths = {e.check_path for e in eps}
+    return next(iter(paths)) if len(paths) == 1 else None
+
+
+def service_view(svc: Service, addr: ServiceAddress, eps: Sequence[Endpoint]) -> ServiceView:
+    ports = []
+    for sp in svc.spec.ports:
+        mine = for_port(eps, sp.port)
+        ident = f"{svc.name}-{sp.name or sp.port}"
+        ports.append(
+            PortView(
+                name=sp.name,
+                port=sp.port,
+                node_port=addr.node_ports.get(sp.port),
+                target=sp.target,
+                protocol=(sp.protocol or "TCP").lower(),
+                frontend=f"fe-{ident}",
+                backend=f"be-{ident}",
+                check_path=_check_path(mine),
+                endpoints=mine,
+            )
+        )
+    return ServiceView(
+        name=svc.name,
+        type=svc.type,
+        cluster_ip=addr.cluster_ip,
+        template=svc.haproxy_template,
+        labels=dict(svc.labels),
+        annotations=dict(svc.metadata.annotations or {}),
+        ports=ports,
+        endpoints=list(eps),
+    )
+
+
+def environment(templates_dir: Path | None) -> jinja2.Environment:
+    paths = [str(p) for p in (templates_dir, PACKAGED_TEMPLATES) if p is not None and Path(p).is_dir()]
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(paths),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def _where(e: BaseException, env: jinja2.Environment) -> str:
+    """'template /p/haproxy.cfg.j2, line 12' for the innermost template frame of a render error."""
+    if isinstance(e, jinja2.TemplateSyntaxError):
+        return f"template {e.filename or e.name}, line {e.lineno}"
+    roots = tuple(os.path.realpath(p) + os.sep for p in getattr(env.loader, "searchpath", []))
+    found = ""
+    for frame in traceback.extract_tb(e.__traceback__):
+        if os.path.realpath(frame.filename).startswith(roots):
+            found = f"template {frame.filename}, line {frame.lineno}"
+    return found or "template"
+
+
+def _load(env: jinja2.Environment, name: str, what: str) -> jinja2.Template:
+    try:
+        return env.get_template(name)
+    except jinja2.TemplateNotFound as e:
+        searched = ", ".join(getattr(env.loader, "searchpath", []))
+        raise ConfigError(
+            f"{what}: template {name!r} not found (searched {searched}); add it to the "
+            "project's templates folder"
+        ) from e
+    except jinja2.TemplateSyntaxError as e:
+        raise ConfigError(f"{what}: {_where(e, env)}: {e.message}") from e
+
+
+def render(
+    host: Host,
+    services: Mapping[str, Service],
+    addresses: Mapping[str, ServiceAddress],
+    endpoints: Mapping[str, Sequence[Endpoint]],
+    templates_dir: Path | None,
+) -> str:
+    """The config `host` should run: every service that has an address, sorted by name. Raises ConfigError
+    naming the template file and line (or the service whose template is missing)."""
+    env = environment(templates_dir)
+    main = _load(env, MAIN_TEMPLATE, f"HAProxy config for host {host.name}")
+    views = []
+    for svc in sorted(services.values(), key=lambda s: s.name):
+        if svc.name not in addresses:
+            continue
+        if svc.haproxy_template:
+            _load(env, svc.haproxy_template, f'Service "{svc.name}" (annotation orc.io/haproxy-template)')
+        views.append(service_view(svc, addresses[svc.name], endpoints.get(svc.name, [])))
+    try:
+        return main.render(host=host, haproxy=HAProxyHost.of(host), services=views)
+    except ConfigError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a template can raise anything; report where
+        raise ConfigError(f"HAProxy config for host {host.name}: {_where(e, env)}: {e}") from e
