@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import IO, Any
 
 import click
@@ -26,10 +27,18 @@ def _engine(obj: AppContext, events_out: IO[str] | None = None, reap_orphans: bo
                   reap_orphans=reap_orphans)
 
 
+STEP_TARGETS = {"proxy-hosts": ("update", "hosts file", "service names changed"),
+                "proxy": ("update", "haproxy", "services, endpoints or addresses changed")}
+
+
 def _action_rows(result: Any) -> list[list[str]]:
     rows = []
-    for host, actions in sorted(result.plan.by_host().items()):
-        for a in actions:
+    steps = result.proxy.steps if result.proxy else {}
+    for host in sorted(set(result.plan.by_host()) | {h for h, s in steps.items() if s}):
+        for step in steps.get(host, []):
+            verb, target, why = STEP_TARGETS.get(step.name, ("run", step.name, ""))
+            rows.append([host, verb, target, why])
+        for a in result.plan.by_host().get(host, []):
             rows.append([host, a.verb, a.target, a.reason])
     return rows
 
@@ -81,10 +90,14 @@ def plan(obj: AppContext, output: str) -> None:
 @click.option("--metrics-port", type=int, help="With --watch: also serve the metrics over HTTP on "
               "127.0.0.1:PORT/metrics.")
 @click.option("--reap-orphans", is_flag=True, help="Remove containers labelled as ours that belong to no pod.")
+@click.option("--wait", "wait", type=float, default=None, metavar="SECONDS",
+              help="Repeat passes until the cluster has converged (every pod ready, services serving them, a "
+              "pass with nothing to do) or SECONDS pass; exits 1 on timeout. For scripts and deploys.")
 @click.option("-q", "--quiet", is_flag=True, help="Print failures only.")
 @click.pass_obj
 def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path: str | None,
-              metrics_file: str | None, metrics_port: int | None, reap_orphans: bool, quiet: bool) -> int:
+              metrics_file: str | None, metrics_port: int | None, reap_orphans: bool, wait: float | None,
+              quiet: bool) -> int:
     """Observe every host, plan, act: one pass (or --watch to keep at it).
 
     Built for cron: prints nothing when nothing changed, one line per change otherwise; holds a lock so
@@ -112,11 +125,18 @@ def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path:
     try:
         with engine.store.lock(LOCK_NAME, ttl=3600) as lock:
             if not watch:
-                result = engine.run_pass(fence=lock.fence)
-                _report(result, engine, quiet, human, obj.verbose)
-                if metrics:
-                    metrics.record(result)
-                return _exit_code(result)
+                deadline = time.monotonic() + (wait or 0)
+                while True:
+                    result = engine.run_pass(fence=lock.fence)
+                    _report(result, engine, quiet, human, obj.verbose)
+                    if metrics:
+                        metrics.record(result)
+                    if wait is None or result.failed or _converged(result):
+                        return _exit_code(result)
+                    if time.monotonic() >= deadline:
+                        click.echo(f"not converged after {wait:g}s: " + _why_not(result), err=True)
+                        return EXIT_FAILED
+                    time.sleep(1.0)
             return _watch(engine, lock, interval or obj.project.settings.interval, quiet, human, obj.verbose,
                           metrics)
     finally:
@@ -143,6 +163,19 @@ def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int) -> 
     if verbose:
         trips = ", ".join(f"{h}={n}" for h, n in sorted(result.round_trips.items()))
         click.echo(f"pass: {result.duration:.2f}s, {len(result.results)} actions, round trips {trips}", err=True)
+
+
+def _converged(result: Any) -> bool:
+    """Nothing done or left to do, and every pod of ours on a reachable host running and ready."""
+    return (not result.changed and not result.plan.pending
+            and all(p.ready for p in result.snapshot.pods if result.snapshot.hosts[p.host].ready))
+
+
+def _why_not(result: Any) -> str:
+    if result.plan.pending:
+        return "; ".join(f"{t}: {w}" for t, w in sorted(result.plan.pending.items()))
+    unready = sorted(p.name for p in result.snapshot.pods if not p.ready)
+    return f"pods not ready: {', '.join(unready)}" if unready else "the last pass still changed something"
 
 
 def _exit_code(result: Any) -> int:
