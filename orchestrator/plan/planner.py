@@ -63,13 +63,16 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
     failures = {h: book.host_failures.get(h, now) for h, f in snapshot.hosts.items() if not f.ready}
     lost = {h for h, since in failures.items() if now - since >= config.grace_period}
     unknown = set(failures) - lost
+    # Only controllers' pods are replaced (and so evicted); a bare pod waits for its host and is kept as it
+    # is when the host comes back.
+    replaced = {h: [d for d in book.assumed.get(h, []) if d.get("owner")] for h in lost}
     for h in sorted(lost):
-        if book.assumed.get(h):
+        if replaced[h]:
             out.warnings.append(f"host {h} lost (failing for {now - failures[h]:.0f}s): "
-                                f"{len(book.assumed[h])} pods replaced elsewhere")
+                                f"{len(replaced[h])} pods replaced elsewhere")
     evicted = dict(book.evicted)
     for h in lost:
-        for d in book.assumed.get(h, []):
+        for d in replaced[h]:
             evicted[d["uid"]] = h
 
     # 2. what counts

@@ -1,0 +1,252 @@
+"""Reconcile speed on a real lab: converge from empty, no-op passes, SSH round trips per host per pass, beside
+the SSH floor (one bare parallel exec sweep over the same hosts).
+
+For each size N it brings up its own lab (name "bench", 10.99.3.0/24; never the user's "lab"), writes a temp
+project, applies an RC of N replicas (one pod per host) and times `Engine.run_pass()`. The lab is always torn
+down, even on error or Ctrl-C.
+
+Run:  sudo .venv/bin/python bench/reconcile.py [--hosts 5 20] [-n 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from orchestrator.config import load_project
+from orchestrator.engine import Engine, PassResult
+from orchestrator.inventory.loader import load_inventory
+from orchestrator.lab import cluster
+from orchestrator.lab.spec import BASE_IMAGE, LabSpec
+from orchestrator.model.load import load_objects
+from orchestrator.store import open_store
+from orchestrator.transport.ssh import SSHTransport
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ssh_floor import floor  # noqa: E402  (a sibling script, not a package)
+
+LAB_NAME = "bench"
+LAB_SUBNET = 3
+
+RC_MANIFEST = """\
+apiVersion: v1
+kind: ReplicationController
+metadata: {{name: bench}}
+spec:
+  replicas: {replicas}
+  template:
+    metadata: {{labels: {{app: bench}}}}
+    spec:
+      containers:
+      - name: app
+        image: {image}
+        command: [sleep, "2147483647"]
+        resources: {{requests: {{cpu: 100m, memory: 16Mi}}}}
+      topologySpreadConstraints:
+      - {{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule,
+          labelSelector: {{matchLabels: {{app: bench}}}}}}
+"""
+
+
+@dataclass
+class Figures:
+    hosts: int
+    converge: float = 0.0  # seconds of the first pass (fresh transport, empty cluster)
+    converge_passes: int = 0  # passes that acted before one had nothing to do (1: converged in one)
+    converge_trips: float = 0.0  # max round trips on one host in the converging pass
+    noop_fresh: list[float] = field(default_factory=list)
+    noop_open: list[float] = field(default_factory=list)
+    observe_open: list[float] = field(default_factory=list)  # the probe phase alone, open connections
+    noop_trips: float = 0.0  # max round trips on one host in a no-op pass
+    floor_fresh: float = 0.0
+    floor_reused: float = 0.0
+    running: int = 0  # pods running after converging
+    errors: list[str] = field(default_factory=list)
+
+
+def _project(root: Path, inventory: Path) -> None:
+    settings = {
+        "inventory": str(inventory),
+        "store": "sqlite:.orc/state.db",
+        "infra_image": BASE_IMAGE,
+        "infra_command": ["sleep", "2147483647"],
+    }
+    (root / "orc.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+
+
+def _apply(store_url: str, root: Path, replicas: int) -> None:
+    """What `orc apply -f rc.yaml` does: validate, then record in the store."""
+    path = root / "rc.yaml"
+    path.write_text(RC_MANIFEST.format(replicas=replicas, image=BASE_IMAGE))
+    store = open_store(store_url)
+    try:
+        for obj in load_objects([str(path)]):
+            store.put(obj.key, obj.to_manifest())
+    finally:
+        store.close()
+
+
+def _timed_pass(engine: Engine) -> tuple[float, PassResult]:
+    start = time.perf_counter()
+    result = engine.run_pass()
+    return time.perf_counter() - start, result
+
+
+def _check(result: PassResult, figures: Figures, what: str) -> None:
+    for r in result.failed:
+        figures.errors.append(f"{what}: {r.host} {r.step}: {r.error}")
+    for h in result.unreachable:
+        figures.errors.append(f"{what}: {h} unreachable")
+
+
+def measure(n: int, runs: int, progress: Callable[[str], None]) -> Figures:
+    figures = Figures(hosts=n)
+    spec = LabSpec(hosts=n, name=LAB_NAME, subnet=LAB_SUBNET)
+    with tempfile.TemporaryDirectory(prefix="orc-bench-") as tmp:
+        root = Path(tmp)
+        inventory = root / "inventory.yaml"
+        try:
+            progress(f"[{n} hosts] lab up")
+            cluster.up(spec, inventory, progress=lambda m: progress(f"[{n} hosts]   {m}"))
+            _project(root, inventory)
+            project = load_project(str(root / "orc.yaml"))
+            settings = project.settings.ssh
+            hosts = load_inventory(project.inventory_path).hosts()
+            _apply(project.store_url, root, n)
+            store = open_store(project.store_url)
+
+            def engine(transport: SSHTransport) -> Engine:
+                return Engine(project, hosts, transport, store)
+
+            progress(f"[{n} hosts] converge from empty")
+            t = SSHTransport(settings)
+            try:
+                e = engine(t)
+                figures.converge, result = _timed_pass(e)
+                _check(result, figures, "converge")
+                figures.converge_trips = max(result.round_trips.values(), default=0)
+                figures.converge_passes = 1
+                for extra in range(2, 6):  # passes that still acted after the first (0 when it converged)
+                    _, result = _timed_pass(e)
+                    _check(result, figures, f"converge pass {extra}")
+                    if not result.changed:
+                        break
+                    figures.converge_passes = extra
+                    for r in result.results:
+                        progress(f"[{n} hosts]   pass {extra}: {r.host} {r.step} ok={r.ok}")
+                figures.running = sum(1 for p in result.snapshot.pods if p.phase == "Running")
+                progress(f"[{n} hosts] probe only (observe) on open connections")
+                for _ in range(runs):
+                    start = time.perf_counter()
+                    e.observe()
+                    figures.observe_open.append(time.perf_counter() - start)
+                progress(f"[{n} hosts] no-op passes on open connections")
+                for _ in range(runs):
+                    elapsed, result = _timed_pass(e)
+                    _check(result, figures, "no-op (open)")
+                    if result.changed:
+                        figures.errors.append(f"no-op (open) pass acted: {len(result.results)} actions")
+                    figures.noop_open.append(elapsed)
+                    figures.noop_trips = max(result.round_trips.values(), default=0)
+            finally:
+                t.close()
+            progress(f"[{n} hosts] no-op passes on fresh transports")
+            for _ in range(runs):
+                t = SSHTransport(settings)
+                try:
+                    elapsed, result = _timed_pass(engine(t))
+                finally:
+                    t.close()
+                _check(result, figures, "no-op (fresh)")
+                if result.changed:
+                    figures.errors.append(f"no-op (fresh) pass acted: {len(result.results)} actions")
+                figures.noop_fresh.append(elapsed)
+            store.close()
+            progress(f"[{n} hosts] SSH floor")
+            fl = floor(hosts, settings, runs=runs)
+            figures.floor_fresh, figures.floor_reused = fl.fresh_median, fl.reused_median
+            figures.errors += [f"floor: {h}: {err}" for h, err in sorted(fl.failures.items())]
+        finally:
+            progress(f"[{n} hosts] lab down")
+            cluster.down(spec)
+    return figures
+
+
+def table(rows: Sequence[Figures]) -> str:
+    def ms(x: float) -> str:
+        return f"{x * 1000:.0f} ms"
+
+    head = [
+        "hosts",
+        "converge",
+        "passes",
+        "trips/host",
+        "no-op open",
+        "probe open",
+        "floor reused",
+        "ratio",
+        "no-op fresh",
+        "floor fresh",
+        "ratio",
+        "trips/host",
+        "running",
+    ]
+    lines = [head]
+    for f in rows:
+        open_, fresh = statistics.median(f.noop_open), statistics.median(f.noop_fresh)
+        lines.append(
+            [
+                str(f.hosts),
+                ms(f.converge),
+                str(f.converge_passes),
+                f"{f.converge_trips:g}",
+                ms(open_),
+                ms(statistics.median(f.observe_open)),
+                ms(f.floor_reused),
+                f"{open_ / f.floor_reused:.2f}x",
+                ms(fresh),
+                ms(f.floor_fresh),
+                f"{fresh / f.floor_fresh:.2f}x",
+                f"{f.noop_trips:g}",
+                f"{f.running}/{f.hosts}",
+            ]
+        )
+    widths = [max(len(r[i]) for r in lines) for i in range(len(head))]
+    out = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in lines]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, nargs="+", default=[5, 20], help="lab sizes (default 5 20)")
+    parser.add_argument("-n", "--runs", type=int, default=5, help="no-op passes / floor sweeps per mode")
+    args = parser.parse_args(argv)
+
+    def progress(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    rows = [measure(n, args.runs, progress) for n in args.hosts]
+    print(
+        f"medians of {args.runs} runs; converge = first pass on a fresh transport from an empty cluster;"
+        " trips = SSH exec round trips on one host in that pass"
+    )
+    print(table(rows))
+    failed = False
+    for f in rows:
+        for err in f.errors:
+            print(f"ERROR [{f.hosts} hosts] {err}")
+            failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
