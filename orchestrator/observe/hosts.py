@@ -14,7 +14,6 @@ from orchestrator.observe.probe import parse_probe, probe_commands, unreachable
 from orchestrator.transport.base import Transport
 from orchestrator.transport.parallel import run_parallel
 
-
 Extra = Callable[[Host], list[Command]]
 
 
