@@ -34,6 +34,7 @@ _ENV_NAME_MSG = (
     "must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for "
     "validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')"
 )
+_SHELL_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PORT_NAME_RE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 
 
@@ -100,6 +101,9 @@ class EnvVar(K8sModel):
             errors.append(("name", invalid(self.name, _ENV_NAME_MSG)))
         if self.value and self.value_from is not None:
             errors.append(("valueFrom", invalid("", "may not be specified when `value` is not empty")))
+        if self.value and "\n" in self.value and self.name and not _SHELL_NAME_RE.fullmatch(self.name):
+            errors.append(("name", invalid(self.name, "a variable whose value has a line break must be named "
+                                           "with letters, digits and '_' only (orc passes it through a shell)")))
         return errors
 
 

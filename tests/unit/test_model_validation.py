@@ -766,3 +766,17 @@ def test_same_object_twice_is_an_error():
         D
         + 'metadata.name: Duplicate value: "web": ReplicationController "web" is defined twice (both are rc/web)'
     ]
+
+
+def test_a_multiline_env_value_needs_a_shell_safe_name() -> None:
+    from orchestrator.errors import ValidationError
+    from orchestrator.model.load import parse_objects
+
+    doc = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+           "spec": {"containers": [{"name": "c", "image": "i", "env": [
+               {"name": "my.cert", "value": "a\nb"}, {"name": "CERT", "value": "a\nb"}]}]}}
+    with pytest.raises(ValidationError) as e:
+        parse_objects([doc])
+    assert e.value.errors == [
+        'Pod "p" is invalid: spec.containers[0].env[0].name: Invalid value: "my.cert": a variable whose value '
+        "has a line break must be named with letters, digits and '_' only (orc passes it through a shell)"]
