@@ -42,6 +42,7 @@ class Settings(BaseModel):
     infra_command: list[str] = Field(default_factory=list)  # empty: the image's own (pause needs none)
     grace_period: float = 40.0  # seconds a host may fail probes before it is NotReady
     interval: float = 10.0  # --watch resync interval
+    facts_ttl: float = 300.0  # seconds a host's static facts (cpu, disk, images, ...) are reused; 0: always probe
     ssh: SSHSettings = Field(default_factory=SSHSettings)
     proxy: ProxySettings = Field(default_factory=ProxySettings)
     scheduler: dict[str, Any] = Field(default_factory=dict)  # weights and strategy, see scheduler

@@ -15,7 +15,9 @@ from orchestrator.config import Project
 from orchestrator.controllers.book import BOOK_KEY, Book
 from orchestrator.controllers.desired import DesiredState, load_desired
 from orchestrator.inventory.host import Host
+from orchestrator.observe.facts import HostFacts
 from orchestrator.observe.hosts import probe_all
+from orchestrator.observe.probe import facts_from_dict, facts_to_dict
 from orchestrator.observe.snapshot import ClusterSnapshot
 from orchestrator.plan.planner import PlannerConfig, plan
 from orchestrator.plan.types import CreatePod, DeletePod, Plan
@@ -25,6 +27,9 @@ from orchestrator.proxy.sync import ENDPOINTS_PREFIX, ServicePass, endpoint_reco
 from orchestrator.scheduler import SchedulerConfig
 from orchestrator.store import keys
 from orchestrator.transport.base import Transport
+
+PUSHED = "pushed image"
+FACTS_PREFIX = "_meta/facts/"  # host -> {"at": time, "facts": static facts of its last full probe}
 
 
 @dataclass
@@ -47,7 +52,8 @@ class PassResult:
 
     @property
     def unreachable(self) -> list[str]:
-        return sorted(h for h, f in self.snapshot.hosts.items() if not f.reachable)
+        """Hosts that could not be worked on: unreachable, or reachable with docker not answering."""
+        return sorted(h for h, f in self.snapshot.hosts.items() if not f.ready)
 
 
 class Engine:
@@ -66,9 +72,33 @@ class Engine:
                                     reap_orphans=reap_orphans)
 
     def observe(self) -> ClusterSnapshot:
+        cached = self._cached_facts()
         facts = probe_all(self.transport, self.hosts, max_workers=self.project.settings.ssh.max_parallel,
-                          extra=probe_steps)
-        return ClusterSnapshot.build(facts, self.clock())
+                          extra=probe_steps, cached=cached)
+        now = self.clock()
+        for f in facts:  # remember what full probes learned, for the light probes of the next passes
+            if f.name not in cached and f.ready and self.project.settings.facts_ttl > 0:
+                self.store.put(FACTS_PREFIX + f.name, {"at": now, "facts": facts_to_dict(f)})
+        return ClusterSnapshot.build(facts, now)
+
+    def _cached_facts(self) -> dict[str, HostFacts]:
+        """Static facts of hosts fully probed less than `facts_ttl` ago."""
+        ttl = self.project.settings.facts_ttl
+        if ttl <= 0:
+            return {}
+        by_name = {h.name: h for h in self.hosts}
+        now = self.clock()
+        out = {}
+        for rec in self.store.list(FACTS_PREFIX):
+            host = by_name.get(rec.key[len(FACTS_PREFIX):])
+            if host is not None and now - float(rec.value.get("at", 0)) < ttl:
+                out[host.name] = facts_from_dict(host, rec.value["facts"])
+        return out
+
+    def _forget_facts(self, hosts: set[str]) -> None:
+        """Hosts whose images (or anything else static) this pass may have changed: probe them fully next."""
+        for h in sorted(hosts):
+            self.store.delete(FACTS_PREFIX + h)
 
     def services(self, desired: DesiredState, snapshot: ClusterSnapshot, p: Plan, dry_run: bool) -> ServicePass:
         """Addresses, endpoints and each host's proxy steps; new pods get the discovery env and hosts file."""
@@ -109,6 +139,8 @@ class Engine:
             results += execute(p, self.hosts, self.transport, self.runtime, extra=sp.steps,
                                max_workers=self.project.settings.ssh.max_parallel)
         self._store_endpoints(sp, fence)
+        self._forget_facts({r.host for r in results if isinstance(r.action, CreatePod) or not r.ok
+                            or r.step.startswith(PUSHED)})
         pods = believed_pods(snapshot, book, p, results, self.config.grace_period)
         new_book = Book(host_failures=p.book["host_failures"], evicted=p.book["evicted"],
                         bindings=p.book["bindings"], assumed=pods)
@@ -154,7 +186,7 @@ class Engine:
             from orchestrator.images import push
 
             for r in push(self.transport, img, [by_name[h] for h in sorted(targets)], src):
-                results.append(ActionResult(None, r.host, r.ok, f"pushed image {img} from {src.name}", r.error))
+                results.append(ActionResult(None, r.host, r.ok, f"{PUSHED} {img} from {src.name}", r.error))
         return results
 
     def _emit(self, r: PassResult) -> None:

@@ -74,8 +74,7 @@ def plan(obj: AppContext, output: str) -> None:
     for w in result.plan.warnings:
         click.echo(f"warning: {w}", err=True)
     for h in result.unreachable:
-        f = result.snapshot.hosts[h]
-        click.echo(f"warning: {h} unreachable ({f.reason}): {f.error}", err=True)
+        click.echo(f"warning: {_not_ready(result.snapshot.hosts[h])}", err=True)
 
 
 @click.command()
@@ -155,14 +154,19 @@ def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int) -> 
             click.echo(line)
     engine.events.records.clear()
     for h in result.unreachable:
-        f = result.snapshot.hosts[h]
-        click.echo(f"{h}: unreachable ({f.reason}): {f.error}", err=True)
+        click.echo(_not_ready(result.snapshot.hosts[h]), err=True)
     for w in result.plan.warnings:
         if verbose or result.changed:
             click.echo(f"warning: {w}", err=True)
     if verbose:
         trips = ", ".join(f"{h}={n}" for h, n in sorted(result.round_trips.items()))
         click.echo(f"pass: {result.duration:.2f}s, {len(result.results)} actions, round trips {trips}", err=True)
+
+
+def _not_ready(f: Any) -> str:
+    if not f.reachable:
+        return f"{f.name}: unreachable ({f.reason}): {f.error}"
+    return f"{f.name}: not ready: docker: {f.docker_error}"
 
 
 def _converged(result: Any) -> bool:

@@ -33,8 +33,11 @@ exit $((1 - ok))""")
 
 GPUS = sh("gpus", "if command -v nvidia-smi >/dev/null 2>&1; then nvidia-smi -L; fi")
 
-CONTAINERS = sh("containers", f"""ids=$(docker ps -aq --no-trunc --filter label={MANAGED}=true 2>/dev/null)
-[ -z "$ids" ] || docker inspect --format '{{{{json .}}}}' $ids""")
+# Exit 3 when docker itself cannot be reached (so a light probe notices a dead daemon); a container removed
+# between `ps` and `inspect` is simply not reported.
+CONTAINERS = sh("containers", f"""ids=$(docker ps -aq --no-trunc --filter label={MANAGED}=true) || exit 3
+[ -z "$ids" ] || docker inspect --format '{{{{json .}}}}' $ids 2>/dev/null
+exit 0""")
 
 IMAGES = sh("images", "docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null")
 
@@ -42,8 +45,16 @@ ARCH_LABEL = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le":
 _GPU_RE = re.compile(r"^GPU (\d+): (.*?) \(UUID: ([^)]+)\)")
 
 
-def probe_commands() -> list[Command]:
-    return [SYSTEM, DOCKER_DISK, GPUS, CONTAINERS, IMAGES]
+# What a light probe takes from the last full one instead of asking again (they change rarely; the engine
+# refreshes them every `facts_ttl` seconds and after it started pods or copied images to a host).
+STATIC_FIELDS = ("hostname", "arch", "kernel", "os", "cpus", "memory_bytes", "memory_available_bytes",
+                 "disk_total_bytes", "disk_free_bytes", "disk_kind", "gpus", "docker_version", "docker_root",
+                 "images")
+
+
+def probe_commands(full: bool = True) -> list[Command]:
+    """Full: every fact. Light: only what changes between passes (the containers of ours)."""
+    return [SYSTEM, DOCKER_DISK, GPUS, CONTAINERS, IMAGES] if full else [CONTAINERS]
 
 
 def _kv(text: str) -> dict[str, str]:
@@ -120,7 +131,10 @@ def automatic_labels(host: Host, facts: dict[str, Any]) -> dict[str, str]:
     return labels
 
 
-def parse_probe(host: Host, result: BatchResult) -> HostFacts:
+def parse_probe(host: Host, result: BatchResult, cached: HostFacts | None = None) -> HostFacts:
+    """A full probe's result, or a light one's completed with the static facts of `cached`."""
+    if cached is not None and not any(st.name == "system" for st in result.steps):
+        return _parse_light(host, result, cached)
     system = _kv(result["system"].stdout)
     dk = _kv(result["docker"].stdout)
     f: dict[str, Any] = {
@@ -145,6 +159,14 @@ def parse_probe(host: Host, result: BatchResult) -> HostFacts:
     f["gpus"] = parse_gpus(result["gpus"].stdout)
     f["containers"] = parse_containers(result["containers"].stdout)
     f["images"] = frozenset(x for x in result["images"].stdout.split() if x and not x.startswith("<none>"))
+    labels, capacity = _labels_capacity(host, f)
+    return HostFacts(name=host.name, address=host.address, reachable=True, labels=labels, capacity=capacity,
+                     probe_seconds=result.duration, **f)
+
+
+def _labels_capacity(host: Host, f: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+    """Automatic labels beside the inventory's (which win), and capacity: the inventory's overrides, else
+    what was probed."""
     labels = {**automatic_labels(host, f), **host.labels}
     capacity: dict[str, Any] = {
         "cpu": host.capacity.get("cpu", str(f["cpus"])),
@@ -152,8 +174,35 @@ def parse_probe(host: Host, result: BatchResult) -> HostFacts:
         "ephemeral-storage": host.capacity.get("ephemeral-storage", str(f.get("disk_free_bytes", 0))),
         "nvidia.com/gpu": host.capacity.get("gpus", host.capacity.get("nvidia.com/gpu", str(len(f["gpus"])))),
     }
+    return labels, capacity
+
+
+def _parse_light(host: Host, result: BatchResult, cached: HostFacts) -> HostFacts:
+    step = result["containers"]
+    f: dict[str, Any] = {k: getattr(cached, k) for k in STATIC_FIELDS}
+    if step.exit_code == 3:
+        f["docker_version"] = ""
+        f["docker_error"] = step.stderr.strip().splitlines()[-1] if step.stderr.strip() else "docker not available"
+    f["containers"] = parse_containers(step.stdout)
+    labels, capacity = _labels_capacity(host, f)  # the inventory may have changed since
     return HostFacts(name=host.name, address=host.address, reachable=True, labels=labels, capacity=capacity,
                      probe_seconds=result.duration, **f)
+
+
+def facts_to_dict(f: HostFacts) -> dict[str, Any]:
+    """The static facts of a full probe, to keep between passes (see STATIC_FIELDS)."""
+    d: dict[str, Any] = {k: getattr(f, k) for k in STATIC_FIELDS}
+    d["gpus"] = [{"index": g.index, "model": g.model, "uuid": g.uuid} for g in f.gpus]
+    d["images"] = sorted(f.images)
+    return d
+
+
+def facts_from_dict(host: Host, d: dict[str, Any]) -> HostFacts:
+    f = {k: d[k] for k in STATIC_FIELDS if k in d}
+    f["gpus"] = tuple(Gpu(int(g["index"]), g["model"], g["uuid"]) for g in d.get("gpus", []))
+    f["images"] = frozenset(d.get("images", []))
+    labels, capacity = _labels_capacity(host, f)
+    return HostFacts(name=host.name, address=host.address, reachable=True, labels=labels, capacity=capacity, **f)
 
 
 def unreachable(host: Host, reason: str, error: str) -> HostFacts:

@@ -3,8 +3,10 @@ It is built once per session and always removed at the end, also when tests fail
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +48,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             pytest.fail(why)
         pytest.skip(why)
     spec = LabSpec(hosts=3, name="tlab", subnet=1)
+    # One test session at a time owns the tests' lab on this machine: a second waits here, rather than
+    # taking down the lab under the first one's feet.
+    lock_path = Path("/run/orc-lab-tlab.lock")
+    lock_file = lock_path.open("a")
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("another test session uses the test lab: waiting for it", file=sys.stderr)
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
     work = tmp_path_factory.mktemp("tlab-project")
     inventory = work / "inventory" / "tlab.yaml"
     (work / "orc.yaml").write_text("inventory: inventory/tlab.yaml\nssh:\n  connect_timeout: 3\n")
@@ -53,8 +64,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         cluster.up(spec, inventory)
         yield Lab(spec, inventory, work)
     finally:
-        cluster.down(spec)
-        shutil.rmtree(work, ignore_errors=True)
+        try:
+            cluster.down(spec)
+            shutil.rmtree(work, ignore_errors=True)
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+            lock_file.close()
 
 
 def lab_pods(lab: Lab, owner: str | None = None) -> dict[str, list[str]]:

@@ -189,3 +189,18 @@ spec:
         time.sleep(0.5)
         got = daemons.docker(host, "exec", "orc_duo_client", "cat", "/tmp/got", check=False).stdout
     assert b"from-server" in got
+
+
+def test_a_dead_docker_behind_a_live_sshd_is_noticed_by_the_light_probe(lab, project: Path) -> None:
+    apply_rc(project, 3)
+    assert reconcile(project).returncode == 0
+    assert reconcile(project).stdout == ""  # static facts now cached: passes probe containers only
+    host = lab.host(1)
+    daemons.stop_dockerd(host, remove_containers=False)
+    try:
+        cp = reconcile(project)
+        assert cp.returncode == 4, cp.stdout + cp.stderr
+        assert f"{host.name}: not ready: docker:" in cp.stderr and "created" not in cp.stdout  # within grace
+    finally:
+        daemons.start_dockerd(host)
+        daemons.wait_dockerd(host)

@@ -77,3 +77,21 @@ def test_probe_script_runs_in_a_real_shell_and_parses() -> None:
             assert "cpus=" in cp.stdout and "MemTotal=" in cp.stdout
         if step.name == "docker":
             assert "df=" in cp.stdout
+
+
+def test_a_light_probe_reuses_static_facts_but_sees_containers_and_a_dead_docker() -> None:
+    from orchestrator.observe.probe import facts_from_dict, facts_to_dict, probe_commands
+
+    host = Host(name="lab1", address="10.0.0.1", labels={"rack": "r1"})
+    full = parse_probe(host, _result(system=SYSTEM, docker=DOCKER, gpus=NVIDIA, images="local/busybox:1\n"))
+    cached = facts_from_dict(host, facts_to_dict(full))
+    assert [c.name for c in probe_commands(full=False)] == ["containers"]
+    moved = Host(name="lab1", address="10.0.0.1", labels={"rack": "r2"})  # the inventory changed meanwhile
+    light = parse_probe(moved, BatchResult("lab1", (StepResult("containers", 0, json.dumps(INSPECT) + "\n"),)),
+                        cached)
+    assert light.status == "Ready" and light.cpus == 8 and len(light.gpus) == 2 and light.disk_kind == "ssd"
+    assert light.labels["rack"] == "r2" and light.labels["orc.io/gpu-count"] == "2"
+    assert [c.name for c in light.containers] == ["orc_web-x_httpd"]
+    dead = parse_probe(host, BatchResult("lab1", (StepResult("containers", 3, "", "Cannot connect to the Docker "
+                                                                               "daemon\n"),)), cached)
+    assert dead.status == "NotReady" and "Cannot connect" in (dead.docker_error or "")
