@@ -12,7 +12,7 @@ from typing import Any
 from orchestrator.act.events import EventLog
 from orchestrator.act.executor import ActionResult, Runtime, execute
 from orchestrator.config import Project
-from orchestrator.controllers.book import BOOK_KEY, Book
+from orchestrator.controllers.book import BOOK_KEY, Book, next_slow_start
 from orchestrator.controllers.desired import DesiredState, load_desired
 from orchestrator.inventory.host import Host
 from orchestrator.observe.facts import HostFacts
@@ -142,8 +142,14 @@ class Engine:
         self._forget_facts({r.host for r in results if isinstance(r.action, CreatePod) or not r.ok
                             or r.step.startswith(PUSHED)})
         pods = believed_pods(snapshot, book, p, results, self.config.grace_period)
+        attempts: dict[str, tuple[int, int]] = {}
+        for r in results:
+            if isinstance(r.action, CreatePod) and r.action.pod.owner:
+                tried, failed = attempts.get(r.action.pod.owner, (0, 0))
+                attempts[r.action.pod.owner] = (tried + 1, failed + (not r.ok))
         new_book = Book(host_failures=p.book["host_failures"], evicted=p.book["evicted"],
-                        bindings=p.book["bindings"], assumed=pods)
+                        bindings=p.book["bindings"], assumed=pods,
+                        slow_start=next_slow_start(book.slow_start, attempts))
         stored = snapshot.to_dict()
         stored["pods"] = [d for host_pods in pods.values() for d in host_pods]
         self.store.put(BOOK_KEY, new_book.to_dict(), fence=fence)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 
 import click
@@ -75,14 +76,29 @@ def cli(ctx: click.Context, config_path: str | None, inventory_path: str | None,
     Exit codes: 0 ok, 1 invalid input or failed action, 2 usage, 3 another reconcile holds the lock,
     4 some hosts unreachable (the rest converged).
     """
+    import logging
+
     from orchestrator.cli.context import AppContext
 
+    level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbose < 2:
+        logging.getLogger("paramiko").setLevel(logging.WARNING)
     ctx.obj = AppContext(config_path=config_path, inventory_path=inventory_path, verbose=verbose)
+
+
+def hoist_verbose(argv: list[str]) -> list[str]:
+    """`-v` is a global option, but users type it anywhere (`orc reconcile -v`), as kubectl allows: move it
+    before the command (never past `--`, which ends orc's own options)."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [a for a in argv[:end] if re.fullmatch(r"-v+|--verbose", a)]
+    return flags + [a for a in argv[:end] if not re.fullmatch(r"-v+|--verbose", a)] + argv[end:]
 
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        rv = cli.main(args=argv, prog_name="orc", standalone_mode=False)
+        args = hoist_verbose(sys.argv[1:] if argv is None else argv)
+        rv = cli.main(args=args, prog_name="orc", standalone_mode=False)
     except OrcError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)

@@ -17,13 +17,27 @@ class Book:
     # Pods believed to run on each host as of the last pass, including those created by it: what counts
     # for a host we cannot see now (within the grace period), so a lagging view never creates twice.
     assumed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Controller -> how many pods it may create next pass, after creations failed (absent: no limit).
+    slow_start: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"host_failures": self.host_failures, "evicted": self.evicted, "bindings": self.bindings,
-                "assumed": self.assumed}
+                "assumed": self.assumed, "slow_start": self.slow_start}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Book:
         d = d or {}
         return cls(dict(d.get("host_failures", {})), dict(d.get("evicted", {})), dict(d.get("bindings", {})),
-                   {h: list(v) for h, v in d.get("assumed", {}).items()})
+                   {h: list(v) for h, v in d.get("assumed", {}).items()}, dict(d.get("slow_start", {})))
+
+
+def next_slow_start(previous: dict[str, int], attempts: dict[str, tuple[int, int]]) -> dict[str, int]:
+    """Kubernetes' slow start across passes. `attempts`: controller -> (creations tried, failed) this pass.
+    A failure drops the next batch to 1; success doubles it; a controller that tried nothing is free again."""
+    out = {}
+    for owner, (tried, failed) in attempts.items():
+        if tried and failed:
+            out[owner] = 1
+        elif tried and owner in previous:
+            out[owner] = previous[owner] * 2
+    return out

@@ -8,6 +8,8 @@ The passes, in order (level-triggered, as Kubernetes' controllers):
     view from creating twice); duplicates of one pod name keep one instance;
  3. controllers: each replication controller creates what is missing and deletes extras (unready first,
     then on the host with most of its pods, then the newest); pods whose controller is gone are deleted;
+    after failed creations a controller creates in doubling batches (1, 2, 4, ...), Kubernetes' slow start,
+    so a bad image or a full disk costs one attempt per pass, not one per missing pod;
  4. bare pods: scheduled once and bound; recreated on their host if they vanish from it; a changed spec
     replaces the pod on the same host; a pod no longer desired is deleted;
  5. placement: all new pods in one scheduler batch, so each placement is accounted before the next.
@@ -114,6 +116,11 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
         diff = w.replicas - len(mine)
         template_hash = spec_hash(w.template)
         if diff > 0:
+            batch = book.slow_start.get(key)
+            if batch is not None and diff > batch:
+                out.pending[key] = (f"{diff - batch} of {diff} missing pods wait: creations failed before, "
+                                    f"so this pass tries {batch} (slow start)")
+                diff = batch
             for _ in range(diff):
                 name = _new_name(w.name, taken_names, rng)
                 pending.append(_Pending(name, key, dict(w.template.labels), w.template.spec, template_hash,

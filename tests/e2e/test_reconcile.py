@@ -204,3 +204,14 @@ def test_a_dead_docker_behind_a_live_sshd_is_noticed_by_the_light_probe(lab, pro
     finally:
         daemons.start_dockerd(host)
         daemons.wait_dockerd(host)
+
+
+def test_failed_creations_are_reported_retried_and_slowed_down(lab, project: Path) -> None:
+    (project / "bad.yaml").write_text(RC.format(replicas=3).replace("local/busybox:1", "local/missing:1"))
+    assert orc("apply", "-f", "bad.yaml", cwd=project).returncode == 0
+    first = reconcile(project)
+    assert first.returncode == 1  # an action failed
+    assert first.stderr.count("FAILED to create pod/web-") == 3 and "local/missing" in first.stderr
+    second = reconcile(project)
+    assert second.returncode == 1 and second.stderr.count("FAILED to create") == 1  # slow start: one try
+    assert sum(len(v) for v in lab_pods(lab).values()) == 0  # nothing half-made is left behind

@@ -49,3 +49,4 @@ def test_inventory_is_ansible_yaml_with_lab_paths() -> None:
     assert group["hosts"]["tlab2"]["labels"] == {"rack": "r2"}
     assert group["vars"]["ansible_ssh_private_key_file"] == str(spec.client_key)
     assert group["vars"]["orc_known_hosts_file"] == str(spec.known_hosts)
+

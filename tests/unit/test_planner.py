@@ -346,3 +346,16 @@ def test_plan_is_deterministic_and_leaves_its_inputs_alone() -> None:
     assert a == b
     assert book.to_dict() == before
     assert Counter(type(x).__name__ for x in a.actions) == {"CreatePod": 5}
+
+
+def test_slow_start_after_failed_creations_limits_and_then_doubles() -> None:
+    from orchestrator.controllers.book import next_slow_start
+
+    d = desired(rc_doc("web", 5))
+    snap = ClusterSnapshot.build([host("h1"), host("h2"), host("h3")], T0)
+    limited = plan(d, snap, Book(slow_start={"rc/web": 2}), T0, config(), seed=1)
+    assert sum(isinstance(a, CreatePod) for a in limited.actions) == 2
+    assert "slow start" in limited.pending["rc/web"]
+    assert next_slow_start({}, {"rc/web": (5, 1)}) == {"rc/web": 1}
+    assert next_slow_start({"rc/web": 1}, {"rc/web": (1, 0)}) == {"rc/web": 2}
+    assert next_slow_start({"rc/web": 4}, {}) == {}  # nothing tried: no limit any more
