@@ -207,7 +207,8 @@ def test_a_dead_docker_behind_a_live_sshd_is_noticed_by_the_light_probe(lab, pro
 
 
 def test_failed_creations_are_reported_retried_and_slowed_down(lab, project: Path) -> None:
-    (project / "bad.yaml").write_text(RC.format(replicas=3).replace("local/busybox:1", "local/missing:1"))
+    bad = RC.format(replicas=3).replace("image: local/busybox:1", "image: local/missing:1\n        imagePullPolicy: Never")
+    (project / "bad.yaml").write_text(bad)
     assert orc("apply", "-f", "bad.yaml", cwd=project).returncode == 0
     first = reconcile(project)
     assert first.returncode == 1  # an action failed
