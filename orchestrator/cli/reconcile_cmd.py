@@ -161,6 +161,8 @@ def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int) -> 
     if verbose:
         trips = ", ".join(f"{h}={n}" for h, n in sorted(result.round_trips.items()))
         click.echo(f"pass: {result.duration:.2f}s, {len(result.results)} actions, round trips {trips}", err=True)
+    sys.stdout.flush()  # --watch into a pipe or log file: each pass's lines as they happen
+    sys.stderr.flush()
 
 
 def _not_ready(f: Any) -> str:
@@ -191,13 +193,24 @@ def _exit_code(result: Any) -> int:
 
 
 def _watch(engine: Any, lock: Any, interval: float, quiet: bool, human: Any, verbose: int, metrics: Any) -> int:
+    """Passes until SIGINT/SIGTERM, which end the loop after the current pass has been reported (a pass is
+    never cut short by Ctrl-C or `systemctl stop`; a second signal interrupts at once)."""
+    import signal
+
     from orchestrator.watch import Triggers, follow_docker_events, follow_store
 
     triggers = Triggers()
+
+    def stop(signum: int, frame: Any) -> None:
+        if triggers.stopped:
+            raise KeyboardInterrupt
+        triggers.stop()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     follow_docker_events(engine.transport, engine.hosts, triggers)
     follow_store(engine.store, triggers)
     try:
-        while True:
+        while not triggers.stopped:
             result = engine.run_pass(fence=lock.fence)
             _report(result, engine, quiet, human, verbose)
             if metrics:
@@ -205,9 +218,12 @@ def _watch(engine: Any, lock: Any, interval: float, quiet: bool, human: Any, ver
             lock.refresh()
             wait = interval if not (result.changed or result.unreachable) else min(interval, 2.0)
             reasons = triggers.wait(wait)
-            if reasons and verbose:
+            if reasons and verbose and not triggers.stopped:
                 click.echo(f"woken by: {'; '.join(reasons[:5])}", err=True)
+        return EXIT_OK
     except KeyboardInterrupt:
         return EXIT_OK
     finally:
         triggers.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

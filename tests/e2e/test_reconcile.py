@@ -216,3 +216,28 @@ def test_failed_creations_are_reported_retried_and_slowed_down(lab, project: Pat
     second = reconcile(project)
     assert second.returncode == 1 and second.stderr.count("FAILED to create") == 1  # slow start: one try
     assert sum(len(v) for v in lab_pods(lab).values()) == 0  # nothing half-made is left behind
+
+
+def test_watch_replaces_a_killed_container_within_seconds(lab, project: Path) -> None:
+    apply_rc(project, 3)
+    assert reconcile(project).returncode == 0
+    watch = subprocess.Popen([sys.executable, "-m", "orchestrator.cli.main", "reconcile", "--watch",
+                              "--interval", "60"], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        time.sleep(2)  # its event streams are open
+        assert watch.poll() is None, watch.communicate()
+        host = lab.host(2)
+        (victim,) = lab_pods(lab, "rc/web")[host.name]
+        killed = time.monotonic()
+        daemons.docker(host, "rm", "-f", f"orc_{victim}_httpd")
+        while time.monotonic() - killed < 15 and (count(lab) != 3 or victim in sum(lab_pods(lab).values(), [])):
+            time.sleep(0.2)
+        elapsed = time.monotonic() - killed
+        assert count(lab) == 3 and victim not in sum(lab_pods(lab).values(), [])
+        assert elapsed < 10, f"replaced after {elapsed:.1f}s, not within seconds (interval is 60 s)"
+    finally:
+        watch.send_signal(signal.SIGINT)
+        out, err = watch.communicate(timeout=15)
+    assert watch.returncode == 0, err
+    assert f"deleted pod/{victim}" in out, out + err
