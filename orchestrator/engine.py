@@ -142,14 +142,9 @@ class Engine:
         self._forget_facts({r.host for r in results if isinstance(r.action, CreatePod) or not r.ok
                             or r.step.startswith(PUSHED)})
         pods = believed_pods(snapshot, book, p, results, self.config.grace_period)
-        attempts: dict[str, tuple[int, int]] = {}
-        for r in results:
-            if isinstance(r.action, CreatePod) and r.action.pod.owner:
-                tried, failed = attempts.get(r.action.pod.owner, (0, 0))
-                attempts[r.action.pod.owner] = (tried + 1, failed + (not r.ok))
         new_book = Book(host_failures=p.book["host_failures"], evicted=p.book["evicted"],
                         bindings=p.book["bindings"], assumed=pods,
-                        slow_start=next_slow_start(book.slow_start, attempts))
+                        slow_start=next_slow_start(book.slow_start, creation_attempts(results)))
         stored = snapshot.to_dict()
         stored["pods"] = [d for host_pods in pods.values() for d in host_pods]
         self.store.put(BOOK_KEY, new_book.to_dict(), fence=fence)
@@ -211,6 +206,16 @@ def normalize_image(image: str) -> str:
     """As `docker images` lists it: `nginx` is `nginx:latest`."""
     last = image.rsplit("/", 1)[-1]
     return image if ":" in last or "@" in last else f"{image}:latest"
+
+
+def creation_attempts(results: list[ActionResult]) -> dict[str, tuple[int, int]]:
+    """Controller -> (pods it tried to create this pass, how many failed)."""
+    attempts: dict[str, tuple[int, int]] = {}
+    for r in results:
+        if isinstance(r.action, CreatePod) and r.action.pod.owner:
+            tried, failed = attempts.get(r.action.pod.owner, (0, 0))
+            attempts[r.action.pod.owner] = (tried + 1, failed + (not r.ok))
+    return attempts
 
 
 def believed_pods(snapshot: ClusterSnapshot, book: Book, p: Plan, results: list[ActionResult],
