@@ -92,6 +92,7 @@ def load_project(config_path: str | None = None, cwd: Path | None = None) -> Pro
     """Load orc.yaml (explicit path, else search upward). With none found, a project of defaults
     rooted at the working directory, so `orc -i inventory.ini hosts` works anywhere."""
     cwd = cwd or Path.cwd()
+    f: Path | None
     if config_path:
         f = Path(config_path)
         if not f.is_file():

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.commands.base import cmd
-from orchestrator.errors import OrcError, TransportError
+from orchestrator.errors import OrcError
 from orchestrator.inventory.host import Host
 from orchestrator.transport.parallel import run_parallel
 
@@ -55,8 +55,10 @@ def push(transport: Any, image: str, targets: Sequence[Host], source: Host | Non
                 chan = stack.enter_context(transport.channel(h))
                 chan.exec_command("sudo -n docker load -q" if h.become else "docker load -q")
                 live[h.name] = chan
-            except (TransportError, OSError) as e:
+            except Exception as e:  # noqa: BLE001 - one target's failure is that target's result
                 failed[h.name] = str(e)
+        if not live:  # nobody to feed: do not start (or block on) a save
+            return sorted((PushResult(n, False, error=e) for n, e in failed.items()), key=lambda r: r.host)
         if source is None:
             proc = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             read = proc.stdout.read if proc.stdout else None  # type: ignore[union-attr]
@@ -80,6 +82,12 @@ def push(transport: Any, image: str, targets: Sequence[Host], source: Host | Non
                 except OSError as e:
                     failed[name] = f"connection lost while loading: {e}"
                     del live[name]
+        if not live:  # every target failed mid-way: stop the source instead of waiting on a full pipe
+            if source is None:
+                proc.kill()
+            else:
+                schan.close()
+            return sorted((PushResult(n, False, error=e) for n, e in failed.items()), key=lambda r: r.host)
         status = src_status()
         if status != 0:
             raise OrcError(f"docker save {image} failed on {source.name if source else 'this machine'}: "

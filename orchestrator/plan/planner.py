@@ -141,9 +141,10 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
     bare = {v.name: v for v in counted if not v.owner}
     for name, pod in sorted(desired.pods.items()):
         want = spec_hash(pod.spec)
-        v = bare.get(name)
+        seen_pod = bare.get(name)
         bound = bindings.get(name)
-        if v is not None:
+        if seen_pod is not None:
+            v = seen_pod
             bindings[name] = v.host
             if v.seen and v.spec_hash != want:
                 deleting.add(v.uid)

@@ -51,7 +51,7 @@ class HAProxyHost:
             config=_path(host, "haproxy_config", "/etc/haproxy/haproxy.cfg"),
             pidfile=_path(host, "haproxy_pidfile", "/run/haproxy.pid"),
             socket=_path(host, "haproxy_socket", "/run/haproxy/admin.sock"),
-            check=_argv(host, "haproxy_check", ("haproxy", "-c", "-f")),
+            check=_argv(host, "haproxy_check", ("haproxy", "-c", "-f")) or ("haproxy", "-c", "-f"),
             reload=_argv(host, "haproxy_reload", ("systemctl", "reload", "haproxy") if systemd else None),
             start=_argv(host, "haproxy_start", ("systemctl", "start", "haproxy") if systemd else None),
         )
