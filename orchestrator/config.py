@@ -38,6 +38,7 @@ class Settings(BaseModel):
     inventory: str = "inventory/"
     store: str = "sqlite:.orc/state.db"
     templates: str = "templates/"
+    secrets: str = "secrets/"  # Kubernetes Secret manifests for valueFrom.secretKeyRef; never stored
     infra_image: str = "registry.k8s.io/pause:3.9"
     infra_command: list[str] = Field(default_factory=list)  # empty: the image's own (pause needs none)
     grace_period: float = 40.0  # seconds a host may fail probes before it is NotReady
@@ -71,6 +72,10 @@ class Project:
     @property
     def templates_path(self) -> Path:
         return self.path(self.settings.templates)
+
+    @property
+    def secrets_path(self) -> Path:
+        return self.path(self.settings.secrets)
 
     @property
     def store_url(self) -> str:

@@ -20,11 +20,12 @@ from orchestrator.observe.hosts import probe_all
 from orchestrator.observe.probe import facts_from_dict, facts_to_dict
 from orchestrator.observe.snapshot import ClusterSnapshot
 from orchestrator.plan.planner import PlannerConfig, plan
-from orchestrator.plan.types import CreatePod, DeletePod, Plan
+from orchestrator.plan.types import CreatePod, DeletePod, Plan, PodRun
 from orchestrator.plan.views import PodView
 from orchestrator.proxy.discovery import hosts_file_path
 from orchestrator.proxy.sync import ENDPOINTS_PREFIX, ServicePass, endpoint_records, prepare, probe_steps
 from orchestrator.scheduler import SchedulerConfig
+from orchestrator.secrets import SecretSource
 from orchestrator.store import keys
 from orchestrator.transport.base import Transport
 
@@ -106,9 +107,19 @@ class Engine:
         sp = prepare(self.store, desired.services, snapshot, self.hosts, self.project.settings.proxy,
                      self.project.templates_path, leaving, dry_run=dry_run)
         by_name = {h.name: h for h in self.hosts}
-        p.actions = [dataclasses.replace(a, pod=dataclasses.replace(
-                        a.pod, env={**sp.env, **a.pod.env}, hosts_file=hosts_file_path(by_name[a.host])))
-                     if isinstance(a, CreatePod) else a for a in p.actions]
+        source = SecretSource.load(self.project.secrets_path)
+        actions = []
+        for a in p.actions:
+            if isinstance(a, CreatePod):
+                secret_env, missing = resolve_secrets(a.pod, source)
+                if missing:  # the pod cannot start as asked: it waits, as Kubernetes' would
+                    p.pending[a.target] = missing
+                    continue
+                a = dataclasses.replace(a, pod=dataclasses.replace(
+                    a.pod, env={**sp.env, **a.pod.env}, hosts_file=hosts_file_path(by_name[a.host]),
+                    secret_env=secret_env))
+            actions.append(a)
+        p.actions = actions
         for where, msg in sp.errors:
             p.warnings.append(f"{where}: {msg}")
         return sp
@@ -206,6 +217,23 @@ def normalize_image(image: str) -> str:
     """As `docker images` lists it: `nginx` is `nginx:latest`."""
     last = image.rsplit("/", 1)[-1]
     return image if ":" in last or "@" in last else f"{image}:latest"
+
+
+def resolve_secrets(pod: PodRun, source: SecretSource) -> tuple[dict[str, dict[str, str]], str]:
+    """Container -> var -> value for the pod's secretKeyRefs, or a message naming what is missing (never a
+    value)."""
+    out: dict[str, dict[str, str]] = {}
+    for c in pod.spec.containers:
+        for e in c.env or []:
+            ref = e.value_from.secret_key_ref if e.value_from else None
+            if ref is None:
+                continue
+            value = source.get(ref.name, ref.key)
+            if value is not None:
+                out.setdefault(c.name, {})[e.name] = value
+            elif not ref.optional:
+                return {}, f'secret "{ref.name}" key "{ref.key}" is not in {source.where()}'
+    return out, ""
 
 
 def creation_attempts(results: list[ActionResult]) -> dict[str, tuple[int, int]]:

@@ -65,10 +65,14 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: bool) -> None:
     from orchestrator.cli.applier import commit_apply, plan_apply
     from orchestrator.cli.diff import manifest_diff
     from orchestrator.model import load_objects
+    from orchestrator.secrets import SecretSource, missing_refs
     from orchestrator.store import open_store
 
     try:
         objects = load_objects(list(filenames))
+        unresolved = missing_refs(objects, SecretSource.load(obj.project.secrets_path))
+        if unresolved:
+            raise ValidationError(unresolved)
     except ValidationError as e:
         _fail_invalid(e, "nothing was applied")
         return

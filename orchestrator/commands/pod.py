@@ -108,24 +108,28 @@ def _resources(c: Container, gpus: Sequence[str]) -> list[str]:
     return out
 
 
-def container_env(c: Container, extra: dict[str, str]) -> dict[str, str]:
+def container_env(c: Container, extra: dict[str, str], secrets: dict[str, str] | None = None) -> dict[str, str]:
+    """Pod-wide env (service discovery), then the container's own, with secretKeyRef values resolved (an
+    optional reference the source lacks is left unset, as Kubernetes does)."""
     env = dict(extra)
     for e in c.env or []:
         if e.value_from is None:
             env[e.name] = e.value or ""
+        elif secrets and e.name in secrets:
+            env[e.name] = secrets[e.name]
     return env
 
 
-def env_file(c: Container, extra: dict[str, str]) -> str:
+def env_file(c: Container, extra: dict[str, str], secrets: dict[str, str] | None = None) -> str:
     """The container's env as a docker --env-file (written from the batch's stdin, never in argv). The file
     is line-based, so values with a line break are left out here and passed by `env_exports` instead."""
-    return "".join(f"{k}={v}\n" for k, v in container_env(c, extra).items() if "\n" not in v)
+    return "".join(f"{k}={v}\n" for k, v in container_env(c, extra, secrets).items() if "\n" not in v)
 
 
-def env_exports(c: Container, extra: dict[str, str]) -> dict[str, str]:
+def env_exports(c: Container, extra: dict[str, str], secrets: dict[str, str] | None = None) -> dict[str, str]:
     """Values with a line break: exported (from the script, read on stdin) into the environment of the
     docker CLI, which `-e NAME` copies into the container whole. Validation keeps such names shell-safe."""
-    return {k: v for k, v in container_env(c, extra).items() if "\n" in v}
+    return {k: v for k, v in container_env(c, extra, secrets).items() if "\n" in v}
 
 
 def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str]) -> list[str]:
@@ -134,7 +138,7 @@ def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str]
             "--network", f"container:{infra_name(run.name)}",
             "--restart", RESTART[run.spec.restart_policy or "Always"],
             "--env-file", env_path, *pod_labels(run, c.name), *_resources(c, gpus), *_health(c, ports)]
-    for name in env_exports(c, run.env):
+    for name in env_exports(c, run.env, run.secret_env.get(c.name)):
         argv += ["-e", name]
     if run.hosts_file:
         argv += ["-v", f"{run.hosts_file}:/etc/hosts:ro"]
@@ -163,7 +167,7 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = ())
         f">/dev/null 2>&1; docker volume rm $(docker volume ls -q --filter label=orc.pod-uid={shlex.quote(run.uid)}) >/dev/null 2>&1; }}",
         "orc_fail() { echo \"$1\" >&2; orc_undo; exit 1; }",
     ]
-    if any(env_exports(c, run.env) for c in run.spec.containers):
+    if any(env_exports(c, run.env, run.secret_env.get(c.name)) for c in run.spec.containers):
         lines.append("orc_docker=$(command -v docker) || orc_fail 'docker not found on this host'")
     for v in run.spec.volumes or []:
         if v.empty_dir is not None:
@@ -181,11 +185,12 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = ())
     lines.append(q(infra) + " >/dev/null || orc_fail 'infra container'")
     lines.append("orc_env=$(mktemp) || orc_fail 'mktemp'")
     for c in run.spec.containers:
-        data = base64.b64encode(env_file(c, run.env).encode()).decode()
+        secrets = run.secret_env.get(c.name)
+        data = base64.b64encode(env_file(c, run.env, secrets).encode()).decode()
         lines.append(f"printf '%s' {data} | base64 -d > \"$orc_env\" || orc_fail 'env file'" if data
                      else ": > \"$orc_env\"")
         run_argv = q(_container_run(run, c, "ORC_ENV_FILE", run.gpu_devices)).replace("ORC_ENV_FILE", '"$orc_env"')
-        exports = env_exports(c, run.env)
+        exports = env_exports(c, run.env, secrets)
         if exports:  # in a subshell, with docker found before PATH could be one of the names
             sets = " ".join(f"{k}={shlex.quote(v)}" for k, v in exports.items())
             run_argv = f'( {sets}; export {" ".join(exports)}; exec "$orc_docker"{run_argv[len("docker"):]} )'

@@ -24,6 +24,7 @@ class PodRun:
     gpu_devices: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)  # extra env for every container (service discovery)
     hosts_file: str | None = None  # the host's service hosts file, bind-mounted as /etc/hosts
+    secret_env: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)  # container -> var -> Secret
 
 
 @dataclass(frozen=True)

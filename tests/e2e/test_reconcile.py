@@ -241,3 +241,37 @@ def test_watch_replaces_a_killed_container_within_seconds(lab, project: Path) ->
         out, err = watch.communicate(timeout=15)
     assert watch.returncode == 0, err
     assert f"deleted pod/{victim}" in out, out + err
+
+
+def test_a_secret_reaches_its_container_and_nothing_else(lab, project: Path) -> None:
+    (project / "secrets").mkdir()
+    (project / "secrets" / "db.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: 'pa$$ w0rd'}\n")
+    (project / "pod.yaml").write_text("""\
+apiVersion: v1
+kind: Pod
+metadata: {name: uses-secret}
+spec:
+  containers:
+  - name: app
+    image: local/busybox:1
+    command: [sh, -c, 'printf "%s" "$DB_PASSWORD" > /tmp/pw; sleep 600']
+    env: [{name: DB_PASSWORD, valueFrom: {secretKeyRef: {name: db, key: password}}}]
+""")
+    assert orc("apply", "-f", "pod.yaml", cwd=project).returncode == 0
+    events = project / "events.jsonl"
+    cp = orc("-vv", "reconcile", "--events", str(events), cwd=project)
+    assert cp.returncode == 0, cp.stderr
+    assert "pa$$ w0rd" not in cp.stdout + cp.stderr + events.read_text()
+    (host_name,) = [h for h, v in lab_pods(lab).items() if "uses-secret" in v]
+    host = lab.spec.host_named(host_name)
+    deadline = time.monotonic() + 10
+    got = b""
+    while time.monotonic() < deadline and not got:
+        time.sleep(0.3)
+        got = daemons.docker(host, "exec", "orc_uses-secret_app", "cat", "/tmp/pw", check=False).stdout
+    assert got == b"pa$$ w0rd"
+    # A reference the source cannot satisfy is refused at apply, by name.
+    (project / "pod.yaml").write_text((project / "pod.yaml").read_text().replace("key: password", "key: nope"))
+    bad = orc("apply", "-f", "pod.yaml", cwd=project)
+    assert bad.returncode == 1 and 'secret "db" key "nope"' in bad.stderr

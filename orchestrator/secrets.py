@@ -1,0 +1,109 @@
+"""The local secret source: Kubernetes `Secret` manifests kept in the project's `secrets/` folder (orc.yaml
+`secrets:`), on the controller only. They never enter the store; `valueFrom.secretKeyRef` in a pod is
+resolved from them when the pod starts, and the value travels to the host on the batch's stdin, never in
+an argv, a log line, an event or an error message (values are `Secret` strings that print as [REDACTED]).
+
+    secrets/db.yaml:
+      apiVersion: v1
+      kind: Secret
+      metadata: {name: db}
+      stringData: {password: s3cret}      # or data: {password: czNjcmV0} (base64), as Kubernetes
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestrator.commands.base import Secret
+from orchestrator.errors import ConfigError
+
+
+class SecretSource:
+    def __init__(self, secrets: dict[str, dict[str, Secret]], folder: Path | None = None):
+        self._secrets = secrets
+        self.folder = folder
+
+    @classmethod
+    def load(cls, folder: Path) -> SecretSource:
+        """Every Secret in `folder` (*.yaml, *.yml, *.json; several documents per file allowed). A missing
+        folder is an empty source. Problems name the file, never a value."""
+        out: dict[str, dict[str, Secret]] = {}
+        if not folder.is_dir():
+            return cls(out, folder)
+        errors = []
+        for path in sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file()):
+            try:
+                docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+            except yaml.YAMLError as e:
+                errors.append(f"{path}: not valid YAML ({getattr(e, 'problem', 'parse error')})")
+                continue
+            for i, doc in enumerate(docs):
+                name, values, problem = _secret(doc)
+                if problem:
+                    errors.append(f"{path} (document {i + 1}): {problem}")
+                elif name in out:
+                    errors.append(f"{path}: secret {name!r} is defined twice in {folder}")
+                else:
+                    out[name] = values
+        if errors:
+            raise ConfigError("the secret source is invalid:\n  " + "\n  ".join(errors))
+        return cls(out, folder)
+
+    def get(self, name: str, key: str) -> Secret | None:
+        return self._secrets.get(name, {}).get(key)
+
+    def where(self) -> str:
+        return str(self.folder) if self.folder else "the secret source"
+
+
+def _secret(doc: Any) -> tuple[str, dict[str, Secret], str | None]:
+    if not isinstance(doc, dict) or doc.get("kind") != "Secret":
+        return "", {}, "not a Secret (kind: Secret, apiVersion: v1)"
+    name = (doc.get("metadata") or {}).get("name")
+    if not isinstance(name, str) or not name:
+        return "", {}, "metadata.name is required"
+    values: dict[str, Secret] = {}
+    for key, raw in (doc.get("data") or {}).items():
+        try:
+            values[str(key)] = Secret(base64.b64decode(str(raw), validate=True).decode())
+        except (binascii.Error, UnicodeDecodeError):
+            return name, {}, f"data.{key}: not valid base64 text (use stringData for plain text)"
+    for key, raw in (doc.get("stringData") or {}).items():
+        values[str(key)] = Secret(str(raw))
+    return name, values, None
+
+
+def secret_refs(objects: Iterable[Any]) -> list[tuple[str, str, str, str, bool]]:
+    """(object description, field path, secret name, key, optional) for every secretKeyRef in pods and
+    pod templates."""
+    from orchestrator.model.objects import Pod, Workload
+
+    out = []
+    for o in objects:
+        if isinstance(o, Pod):
+            spec, prefix = o.spec, "spec"
+        elif isinstance(o, Workload):
+            spec, prefix = o.template.spec, "spec.template.spec"
+        else:
+            continue
+        for i, c in enumerate(spec.containers):
+            for j, e in enumerate(c.env or []):
+                ref = e.value_from.secret_key_ref if e.value_from else None
+                if ref is not None:
+                    out.append((f'{o.kind} "{o.name}"', f"{prefix}.containers[{i}].env[{j}].valueFrom.secretKeyRef",
+                                ref.name, ref.key, bool(ref.optional)))
+    return out
+
+
+def missing_refs(objects: Iterable[Any], source: SecretSource) -> list[str]:
+    """kubectl-style errors for references the source cannot satisfy (optional ones excepted)."""
+    return [f'{what} is invalid: {path}: Not found: secret "{name}" key "{key}" is not in {source.where()} '
+            "(add it there, or mark the reference optional)"
+            for what, path, name, key, optional in secret_refs(objects)
+            if not optional and source.get(name, key) is None]
