@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "reconcile": "orchestrator.cli.reconcile_cmd:reconcile",
     "completion": "orchestrator.cli.completion_cmd:completion",
     "image": "orchestrator.cli.image_cmd:image",
+    "logs": "orchestrator.cli.pods_cmd:logs",
+    "exec": "orchestrator.cli.pods_cmd:exec_",
     "proxy": "orchestrator.cli.proxy_cmd:proxy",
 }
 

@@ -275,3 +275,29 @@ spec:
     (project / "pod.yaml").write_text((project / "pod.yaml").read_text().replace("key: password", "key: nope"))
     bad = orc("apply", "-f", "pod.yaml", cwd=project)
     assert bad.returncode == 1 and 'secret "db" key "nope"' in bad.stderr
+
+
+def test_logs_and_exec_reach_the_pods_container_wherever_it_runs(lab, project: Path) -> None:
+    (project / "pod.yaml").write_text("""\
+apiVersion: v1
+kind: Pod
+metadata: {name: talker}
+spec:
+  containers:
+  - name: main
+    image: local/busybox:1
+    command: [sh, -c, "echo line-one; echo line-two >&2; sleep 600"]
+  - name: side
+    image: local/busybox:1
+    command: [sleep, "600"]
+""")
+    assert orc("apply", "-f", "pod.yaml", cwd=project).returncode == 0
+    assert reconcile(project).returncode == 0
+    time.sleep(1)
+    logs = orc("logs", "talker", cwd=project)
+    assert logs.returncode == 0 and sorted(logs.stdout.splitlines()) == ["line-one", "line-two"]  # both streams
+    assert orc("exec", "pod/talker", "-c", "side", "--", "sh", "-c", "exit 7", cwd=project).returncode == 7
+    cp = orc("exec", "talker", "--", "cat", cwd=project, input="through stdin\n")
+    assert cp.returncode == 0 and cp.stdout == "through stdin\n"
+    missing = orc("logs", "nope", cwd=project)
+    assert missing.returncode == 1 and 'pod "nope"' in missing.stderr
