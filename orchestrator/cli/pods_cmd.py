@@ -81,7 +81,7 @@ def logs(obj: AppContext, target: str, container: str | None, follow: bool, tail
         transport.close()
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("target", metavar="POD")
 @click.option("-c", "--container", help="Container name (default: the pod's first container).")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
