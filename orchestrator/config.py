@@ -79,6 +79,9 @@ class Project:
 
     @property
     def store_url(self) -> str:
+        if self.config_file is None:
+            raise ConfigError(f"no {CONFIG_NAME} in {self.root} or its parents: this command keeps state in a "
+                              "project; run `orc init` here, or cd into your project (or pass --config)")
         url = self.settings.store
         if url.startswith("sqlite:"):
             return "sqlite:" + str(self.path(url[len("sqlite:"):]))
