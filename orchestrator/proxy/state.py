@@ -46,12 +46,16 @@ def running_test(pidfile: str) -> str:
 def probe_step(host: Host) -> Command:
     hp = HAProxyHost.of(host)
     cfg, hosts = shlex.quote(hp.config), shlex.quote(hosts_file_path(host))
+    # Few processes (it runs every pass on every host): shell builtins read the pid, the parser splits the
+    # hashes and `ip`'s lines.
     script = "\n".join(
         [
-            f"[ -r {cfg} ] && echo \"config=$(sha256sum < {cfg} | cut -d ' ' -f 1)\"",
-            f'if {running_test(hp.pidfile)}; then echo "pid=$pid"; fi',
-            f"ip -4 -o addr show dev lo label {LO_LABEL} 2>/dev/null | awk '{{print \"addr=\" $4}}'",
-            f"[ -r {hosts} ] && echo \"hosts=$(sha256sum < {hosts} | cut -d ' ' -f 1)\"",
+            f"if [ -r {cfg} ]; then printf 'config='; sha256sum < {cfg}; fi",
+            f"if [ -r {hosts} ]; then printf 'hosts='; sha256sum < {hosts}; fi",
+            f"pid=; comm=; read -r pid < {shlex.quote(hp.pidfile)} 2>/dev/null",
+            '[ -n "$pid" ] && read -r comm < "/proc/$pid/comm" 2>/dev/null',
+            '[ "$comm" = haproxy ] && echo "pid=$pid"',
+            f"ip -4 -o addr show dev lo label {LO_LABEL} 2>/dev/null",
             "exit 0",
         ]
     )
@@ -66,13 +70,16 @@ def parse_state(step: StepResult) -> ProxyState:
     pid = None
     addrs: set[str] = set()
     for line in step.stdout.splitlines():
+        words = line.split()
+        if "inet" in words[:-1]:  # `ip -o` line: "1: lo    inet 10.233.0.5/32 scope global lo:orc ..."
+            addrs.add(words[words.index("inet") + 1].split("/", 1)[0])
+            continue
         key, _, value = line.strip().partition("=")
+        value = value.split()[0] if value.split() else ""  # sha256sum prints "<hash>  -"
         if key == "config" and value:
             config = value
         elif key == "hosts" and value:
             hosts = value
         elif key == "pid" and value.isdigit():
             pid = int(value)
-        elif key == "addr" and value:
-            addrs.add(value.split("/", 1)[0])
     return ProxyState(config_hash=config, pid=pid, addresses=frozenset(addrs), hosts_hash=hosts)

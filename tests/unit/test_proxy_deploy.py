@@ -148,7 +148,9 @@ def test_proxy_hosts_every_host_or_the_group() -> None:
 
 
 def test_parse_state() -> None:
-    out = "config=abc\npid=123\naddr=10.233.0.2/32\naddr=10.233.0.3/32\nhosts=def\n"
+    out = ("config=abc  -\nhosts=def  -\npid=123\n"  # as sha256sum and `ip -o` print them
+           "1: lo    inet 10.233.0.2/32 scope global lo:orc\\       valid_lft forever preferred_lft forever\n"
+           "1: lo    inet 10.233.0.3/32 scope global lo:orc\\       valid_lft forever preferred_lft forever\n")
     assert parse_state(StepResult("proxy-state", 0, out)) == ProxyState(
         "abc", 123, frozenset({"10.233.0.2", "10.233.0.3"}), "def"
     )
