@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from orchestrator.cli.main import cli
 from orchestrator.cli.observed import ObservedHost, ObservedPod, Snapshot, write_snapshot
 from orchestrator.cli.view import created_key
-from orchestrator.config import load_project
 from orchestrator.errors import ConflictError, NotFoundError
-from orchestrator.store import Store, open_store
+from orchestrator.store import Store
+from tests.unit.cli_support import init_project, orc
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -35,27 +32,13 @@ spec:
 """
 
 
-def orc(*args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(cli, list(args), input=input)
-
-
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("ORC_CONFIG", raising=False)
-    assert orc("init").exit_code == 0
-    assert orc("apply", "-f", "manifests/").exit_code == 0
+    init_project(tmp_path, monkeypatch, apply_examples=True)
     (tmp_path / "secrets").mkdir()  # what SECRET_POD refers to, in the local secret source
     (tmp_path / "secrets" / "db-creds.yaml").write_text(
         "apiVersion: v1\nkind: Secret\nmetadata: {name: db-creds}\nstringData: {password: hunter2}\n")
     return tmp_path
-
-
-@pytest.fixture
-def store(project: Path) -> Iterator[Store]:
-    s = open_store(load_project().store_url)
-    yield s
-    s.close()
 
 
 def squash(text: str) -> str:

@@ -11,20 +11,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from click.shell_completion import ShellComplete
-from click.testing import CliRunner, Result
 
 from orchestrator.cli.main import cli
 from orchestrator.cli.observed import ObservedHost, ObservedPod, Snapshot, read_snapshot, write_snapshot
 from orchestrator.cli.printers import human_age
-from orchestrator.config import load_project
 from orchestrator.errors import StoreError
-from orchestrator.store import Store, keys, open_store
+from orchestrator.store import Store, keys
+from tests.unit.cli_support import init_project, orc
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -49,24 +47,9 @@ spec:
 """
 
 
-def orc(*args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(cli, list(args), input=input)
-
-
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("ORC_CONFIG", raising=False)
-    assert orc("init").exit_code == 0
-    assert orc("apply", "-f", "manifests/").exit_code == 0
-    return tmp_path
-
-
-@pytest.fixture
-def store(project: Path) -> Iterator[Store]:
-    s = open_store(load_project().store_url)
-    yield s
-    s.close()
+    return init_project(tmp_path, monkeypatch, apply_examples=True)
 
 
 def observe(store: Store, age: float = 5.0) -> Snapshot:

@@ -4,20 +4,19 @@ overwrite)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner, Result
 
 from orchestrator.cli.applier import commit_apply, plan_apply
-from orchestrator.cli.main import cli, main
+from orchestrator.cli.main import main
 from orchestrator.config import load_project
 from orchestrator.errors import ConflictError
 from orchestrator.inventory.loader import load_inventory
 from orchestrator.model import load_objects
 from orchestrator.store import Store, open_store
+from tests.unit.cli_support import init_project, orc
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -62,25 +61,9 @@ spec:
 """
 
 
-def orc(*args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(cli, list(args), input=input)
-
-
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("ORC_CONFIG", raising=False)
-    monkeypatch.delenv("ORC_INVENTORY", raising=False)
-    result = orc("init")
-    assert result.exit_code == 0, result.output
-    return tmp_path
-
-
-@pytest.fixture
-def store(project: Path) -> Iterator[Store]:
-    s = open_store(load_project().store_url)
-    yield s
-    s.close()
+    return init_project(tmp_path, monkeypatch)
 
 
 def test_init_writes_a_project_that_loads_and_applies_with_no_edits(project: Path) -> None:
