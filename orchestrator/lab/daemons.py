@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 
@@ -61,7 +62,11 @@ def start_dockerd(h: LabHost) -> None:
         "--log-level", "warn",
     ]
     # Not `ip netns exec`: it remounts /sys, the cgroup mounts vanish and dockerd dies (LAB.md).
-    subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+    # TMPDIR: containerd dumps its stacks there when stopped; keep them in the host's own folder.
+    tmp = h.run_dir / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+                     env={**os.environ, "TMPDIR": str(tmp)})
     log.close()
 
 

@@ -46,4 +46,5 @@ def test_lab_down_leaves_nothing(tmp_path: Path) -> None:
     assert system.mounts_under(spec.data_dir) == [] and system.mounts_under(spec.run_dir) == []
     assert not spec.data_dir.exists() and not spec.run_dir.exists()
     assert not inventory.exists()
+    assert not list(Path("/tmp").glob("containerd.*.stacks.log"))  # nothing of the lab's outside its folders
 
