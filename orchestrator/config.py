@@ -42,7 +42,8 @@ class Settings(BaseModel):
     infra_image: str = "registry.k8s.io/pause:3.9"
     infra_command: list[str] = Field(default_factory=list)  # empty: the image's own (pause needs none)
     grace_period: float = 40.0  # seconds a host may fail probes before it is NotReady
-    interval: float = 10.0  # --watch resync interval
+    interval: float = 10.0  # --watch: seconds between passes when nothing wakes it sooner
+    resync: float = 60.0  # --watch: every host is probed at least this often, whatever its event stream says
     facts_ttl: float = 300.0  # seconds a host's static facts (cpu, disk, images, ...) are reused; 0: always probe
     ssh: SSHSettings = Field(default_factory=SSHSettings)
     proxy: ProxySettings = Field(default_factory=ProxySettings)

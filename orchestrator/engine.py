@@ -72,15 +72,19 @@ class Engine:
         self.config = PlannerConfig(grace_period=s.grace_period, scheduler=SchedulerConfig.from_dict(s.scheduler),
                                     reap_orphans=reap_orphans)
 
-    def observe(self) -> ClusterSnapshot:
+    def observe(self, unchanged: dict[str, HostFacts] | None = None) -> ClusterSnapshot:
+        """Probe every host, except those in `unchanged`: hosts whose docker event stream has been open
+        and silent since they were last probed (`--watch`), whose facts are taken as they were."""
+        unchanged = unchanged or {}
         cached = self._cached_facts()
-        facts = probe_all(self.transport, self.hosts, max_workers=self.project.settings.ssh.max_parallel,
-                          extra=probe_steps, cached=cached)
+        probed = probe_all(self.transport, [h for h in self.hosts if h.name not in unchanged],
+                           max_workers=self.project.settings.ssh.max_parallel, extra=probe_steps, cached=cached)
         now = self.clock()
-        for f in facts:  # remember what full probes learned, for the light probes of the next passes
+        for f in probed:  # remember what full probes learned, for the light probes of the next passes
             if f.name not in cached and f.ready and self.project.settings.facts_ttl > 0:
                 self.store.put(FACTS_PREFIX + f.name, {"at": now, "facts": facts_to_dict(f)})
-        return ClusterSnapshot.build(facts, now)
+        by_name = {f.name: f for f in probed} | unchanged
+        return ClusterSnapshot.build([by_name[h.name] for h in self.hosts], now)
 
     def _cached_facts(self) -> dict[str, HostFacts]:
         """Static facts of hosts fully probed less than `facts_ttl` ago."""
@@ -137,12 +141,13 @@ class Engine:
         sp = self.services(desired, snapshot, p, dry_run=True)
         return PassResult(p, snapshot, duration=time.monotonic() - start, desired=desired, proxy=sp)
 
-    def run_pass(self, fence: tuple[str, int] | None = None) -> PassResult:
+    def run_pass(self, fence: tuple[str, int] | None = None,
+                 unchanged: dict[str, HostFacts] | None = None) -> PassResult:
         before = dict(self.transport.counters.per_host_exec)
         start = time.monotonic()
         desired = load_desired(self.store)
         book = self.book()
-        snapshot = self.observe()
+        snapshot = self.observe(unchanged)
         p = plan(desired, snapshot, book, snapshot.taken_at, self.config)
         sp = self.services(desired, snapshot, p, dry_run=False)
         results = self.ensure_images(p, snapshot)

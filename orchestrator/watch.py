@@ -4,6 +4,7 @@ desired state in the store (`orc apply`, `orc scale` from another process)."""
 
 from __future__ import annotations
 
+import shlex
 import threading
 import time
 from collections.abc import Sequence
@@ -14,23 +15,45 @@ from orchestrator.inventory.host import Host
 from orchestrator.observe.facts import MANAGED
 from orchestrator.transport.base import Transport
 
-DOCKER_EVENTS = Command(name="docker events", argv=(
+READY = "orc-events-ready"
+# Every change to a container of ours that a pass could care about; the first line says the stream is up.
+DOCKER_EVENTS = Command(name="docker events", shell=f"echo {READY}; exec " + shlex.join((
     "docker", "events", "--filter", f"label={MANAGED}=true", "--filter", "type=container",
-    "--filter", "event=die", "--filter", "event=destroy", "--filter", "event=health_status",
-    "--filter", "event=oom", "--format", "{{.Action}} {{.Actor.Attributes.name}}"))
+    "--filter", "event=create", "--filter", "event=start", "--filter", "event=die", "--filter", "event=destroy",
+    "--filter", "event=health_status", "--filter", "event=oom", "--filter", "event=pause",
+    "--filter", "event=unpause", "--format", "{{.Action}} {{.Actor.Attributes.name}}")))
 
 
 class Triggers:
+    """What happened since the last pass: reasons to wake, hosts with news (dirty), and hosts whose event
+    stream is up (so that silence from them means nothing changed there)."""
+
     def __init__(self) -> None:
         self._event = threading.Event()
         self._stop = threading.Event()
         self.reasons: list[str] = []
         self._lock = threading.Lock()
+        self._dirty: set[str] = set()
+        self._streaming: set[str] = set()
 
-    def fire(self, reason: str) -> None:
+    def fire(self, reason: str, host: str | None = None) -> None:
         with self._lock:
             self.reasons.append(reason)
+            if host is not None:
+                self._dirty.add(host)
         self._event.set()
+
+    def streaming(self, host: str, up: bool) -> None:
+        with self._lock:
+            (self._streaming.add if up else self._streaming.discard)(host)
+            self._dirty.add(host)  # whatever happened while the stream was being (re)opened is unknown
+
+    def quiet_hosts(self) -> set[str]:
+        """Hosts streaming events with none since the last call; the news is taken (cleared) here."""
+        with self._lock:
+            quiet = self._streaming - self._dirty
+            self._dirty.clear()
+            return quiet
 
     def wait(self, timeout: float, debounce: float = 0.3) -> list[str]:
         """Block until something fires or `timeout` passes; gather what fires within `debounce` after."""
@@ -58,10 +81,15 @@ def follow_docker_events(transport: Transport, hosts: Sequence[Host], triggers: 
                 for line in transport.stream(host, DOCKER_EVENTS):
                     if triggers.stopped:
                         return
-                    triggers.fire(f"{host.name}: {line.strip()}")
-                triggers.fire(f"{host.name}: event stream ended")
+                    if line.strip() == READY:
+                        triggers.streaming(host.name, True)
+                    else:
+                        triggers.fire(f"{host.name}: {line.strip()}", host.name)
+                triggers.streaming(host.name, False)
+                triggers.fire(f"{host.name}: event stream ended", host.name)
             except Exception as e:  # noqa: BLE001 - any failure of the stream is news about the host
-                triggers.fire(f"{host.name}: event stream broken ({type(e).__name__})")
+                triggers.streaming(host.name, False)
+                triggers.fire(f"{host.name}: event stream broken ({type(e).__name__})", host.name)
             for _ in range(int(retry * 10)):
                 if triggers.stopped:
                     return

@@ -209,9 +209,19 @@ def _watch(engine: Any, lock: Any, interval: float, quiet: bool, human: Any, ver
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     follow_docker_events(engine.transport, engine.hosts, triggers)
     follow_store(engine.store, triggers)
+    facts: dict[str, Any] = {}  # the last facts of each ready host, for hosts with nothing new
+    acted: set[str] = set()
+    last_full = 0.0
+    resync = engine.project.settings.resync
     try:
         while not triggers.stopped:
-            result = engine.run_pass(fence=lock.fence)
+            quiet_hosts = triggers.quiet_hosts() - acted
+            if time.monotonic() - last_full >= resync:  # now and then, everything, whatever the streams say
+                quiet_hosts, last_full = set(), time.monotonic()
+            unchanged = {h: facts[h] for h in quiet_hosts if h in facts}
+            result = engine.run_pass(fence=lock.fence, unchanged=unchanged)
+            facts = {h: f for h, f in result.snapshot.hosts.items() if f.ready}
+            acted = {r.host for r in result.results}  # our own changes (a reload makes no docker event)
             _report(result, engine, quiet, human, verbose)
             if metrics:
                 metrics.record(result)

@@ -221,11 +221,11 @@ def test_failed_creations_are_reported_retried_and_slowed_down(lab, project: Pat
 def test_watch_replaces_a_killed_container_within_seconds(lab, project: Path) -> None:
     apply_rc(project, 3)
     assert reconcile(project).returncode == 0
-    watch = subprocess.Popen([sys.executable, "-m", "orchestrator.cli.main", "reconcile", "--watch",
-                              "--interval", "60"], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    watch = subprocess.Popen([sys.executable, "-m", "orchestrator.cli.main", "-v", "reconcile", "--watch",
+                              "--interval", "1"], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
     try:
-        time.sleep(2)  # its event streams are open
+        time.sleep(4)  # its event streams are open, and timer passes have run
         assert watch.poll() is None, watch.communicate()
         host = lab.host(2)
         (victim,) = lab_pods(lab, "rc/web")[host.name]
@@ -241,6 +241,10 @@ def test_watch_replaces_a_killed_container_within_seconds(lab, project: Path) ->
         out, err = watch.communicate(timeout=15)
     assert watch.returncode == 0, err
     assert f"deleted pod/{victim}" in out, out + err
+    # With every event stream open and silent, a timer pass asks no host anything (docker events say
+    # nothing changed); the kill woke a pass at once.
+    assert "round trips tlab1=0, tlab2=0, tlab3=0" in err
+    assert f"woken by: {host.name}: die orc_{victim}_httpd" in err
 
 
 def test_a_secret_reaches_its_container_and_nothing_else(lab, project: Path) -> None:
