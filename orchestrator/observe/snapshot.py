@@ -47,6 +47,8 @@ class ObservedPod:
     def phase(self) -> str:
         if not self.complete:
             return "Incomplete"
+        if self.sandbox_changed:
+            return "SandboxChanged"
         assert self.infra is not None
         every = (self.infra, *self.containers)
         if all(c.running for c in every):
@@ -56,6 +58,16 @@ class ObservedPod:
         if all(c.state == "exited" and c.exit_code == 0 for c in self.containers):
             return "Succeeded"
         return "Pending"
+
+    @property
+    def sandbox_changed(self) -> bool:
+        """The infra container restarted after an app container started: docker gave it a new network
+        namespace and the app containers are left in the old one, with nothing but `lo`. The pod must be
+        made again (Kubernetes recreates a pod's containers when its sandbox changes)."""
+        infra_start = _ts(self.infra.started_at) if self.infra else None
+        if infra_start is None:
+            return False
+        return any(c.running and (t := _ts(c.started_at)) is not None and t < infra_start for c in self.containers)
 
     @property
     def ready(self) -> bool:

@@ -85,6 +85,9 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
             out.actions.append(DeletePod(v.host, v.name, v.uid, "its host was lost and the pod replaced", v.grace))
         elif v.phase == "Incomplete":
             out.actions.append(DeletePod(v.host, v.name, v.uid, "incomplete (a container is missing)", v.grace))
+        elif v.phase == "SandboxChanged":
+            out.actions.append(DeletePod(v.host, v.name, v.uid, "its infra container restarted: the pod lost "
+                                         "its network namespace", v.grace))
         elif v.phase == "Failed" and v.owner:
             out.actions.append(DeletePod(v.host, v.name, v.uid, "failed", v.grace))
         else:

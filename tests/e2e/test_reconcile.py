@@ -305,3 +305,22 @@ spec:
     assert cp.returncode == 0 and cp.stdout == "through stdin\n"
     missing = orc("logs", "nope", cwd=project)
     assert missing.returncode == 1 and 'pod "nope"' in missing.stderr
+
+
+def test_a_pod_whose_infra_container_crashed_is_replaced(lab, project: Path) -> None:
+    apply_rc(project, 1)
+    assert reconcile(project).returncode == 0
+    ((host_name, (pod,)),) = [(h, v) for h, v in lab_pods(lab, "rc/web").items() if v]
+    host = lab.spec.host_named(host_name)
+    pid = daemons.docker(host, "inspect", "-f", "{{.State.Pid}}", f"orc_{pod}").stdout.decode().strip()
+    os.kill(int(pid), signal.SIGKILL)  # the infra's process dies; docker restarts it in a new netns
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        restarted = daemons.docker(host, "inspect", "-f", "{{.RestartCount}}", f"orc_{pod}", check=False)
+        if restarted.stdout.strip() not in (b"", b"0"):
+            break
+        time.sleep(0.2)
+    cp = reconcile(project)
+    assert cp.returncode == 0, cp.stderr
+    assert f"deleted pod/{pod} (its infra container restarted" in cp.stdout and "created pod/web-" in cp.stdout
+    assert count(lab) == 1

@@ -359,3 +359,22 @@ def test_slow_start_after_failed_creations_limits_and_then_doubles() -> None:
     assert next_slow_start({}, {"rc/web": (5, 1)}) == {"rc/web": 1}
     assert next_slow_start({"rc/web": 1}, {"rc/web": (1, 0)}) == {"rc/web": 2}
     assert next_slow_start({"rc/web": 4}, {}) == {}  # nothing tried: no limit any more
+
+
+def test_a_pod_whose_infra_restarted_is_made_again() -> None:
+    """Docker restarted the infra container (a new network namespace); the app containers still sit in the
+    old one with nothing but lo: the pod looks Running but serves nobody."""
+    import dataclasses
+
+    from tests.unit.plan_fixtures import iso
+
+    d = desired(rc_doc("web", 1))
+    run, cs = running_pod(d, "rc/web", "h1", name="web-aaaaa", uid="u1")
+    later = iso(T0 + 60)
+    cs = [dataclasses.replace(c, started_at=later) if c.labels.get("orc.infra") == "true" else c for c in cs]
+    snap = ClusterSnapshot.build([host("h1", containers=cs), host("h2")], T0 + 120)
+    (pod,) = snap.pods
+    assert pod.phase == "SandboxChanged" and not pod.ready
+    p = plan(d, snap, Book(), T0 + 120, config(), seed=1)
+    assert [(a.name, "network namespace" in a.reason) for a in deletes(p)] == [("web-aaaaa", True)]
+    assert len(creates(p)) == 1  # replaced
