@@ -31,6 +31,7 @@ class ContainerInfo:
     health: str | None  # healthy, unhealthy, starting, or None without a health check
     labels: dict[str, str]
     ports: dict[str, int]  # "80/tcp" -> published host port
+    ip: str = ""  # its address on the host's docker network (the pod IP, for an infra container)
 
     @property
     def running(self) -> bool:

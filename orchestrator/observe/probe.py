@@ -97,6 +97,9 @@ def container_from_inspect(d: dict[str, Any]) -> ContainerInfo:
             if b.get("HostPort"):
                 ports.setdefault(port, int(b["HostPort"]))
     health = (state.get("Health") or {}).get("Status")
+    net = d.get("NetworkSettings") or {}
+    ip = net.get("IPAddress") or next((n.get("IPAddress") for n in (net.get("Networks") or {}).values()
+                                       if n and n.get("IPAddress")), "")
     return ContainerInfo(
         id=d.get("Id", ""),
         name=d.get("Name", "").lstrip("/"),
@@ -109,6 +112,7 @@ def container_from_inspect(d: dict[str, Any]) -> ContainerInfo:
         health=health,
         labels=dict((d.get("Config") or {}).get("Labels") or {}),
         ports=ports,
+        ip=ip or "",
     )
 
 
