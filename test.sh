@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh
 .venv/bin/ruff check orchestrator tests bench
+.venv/bin/python -m mypy orchestrator
 exec .venv/bin/python -m pytest "$@"

@@ -64,6 +64,7 @@ class Figures:
     converge_trips: float = 0.0  # max round trips on one host in the converging pass
     noop_fresh: list[float] = field(default_factory=list)
     noop_open: list[float] = field(default_factory=list)
+    noop_quiet: list[float] = field(default_factory=list)  # --watch pass with every event stream silent
     observe_open: list[float] = field(default_factory=list)  # the probe phase alone, open connections
     noop_trips: float = 0.0  # max round trips on one host in a no-op pass
     floor_fresh: float = 0.0
@@ -156,6 +157,14 @@ def measure(n: int, runs: int, progress: Callable[[str], None]) -> Figures:
                         figures.errors.append(f"no-op (open) pass acted: {len(result.results)} actions")
                     figures.noop_open.append(elapsed)
                     figures.noop_trips = max(result.round_trips.values(), default=0)
+                progress(f"[{n} hosts] quiet --watch passes (every host's event stream open and silent)")
+                unchanged = {h: f for h, f in result.snapshot.hosts.items() if f.ready}
+                for _ in range(runs):
+                    start = time.perf_counter()
+                    quiet = e.run_pass(unchanged=unchanged)
+                    figures.noop_quiet.append(time.perf_counter() - start)
+                    if quiet.changed or any(quiet.round_trips.values()):
+                        figures.errors.append("a quiet --watch pass acted or asked a host")
             finally:
                 t.close()
             progress(f"[{n} hosts] no-op passes on fresh transports")
@@ -197,6 +206,7 @@ def table(rows: Sequence[Figures]) -> str:
         "floor fresh",
         "ratio",
         "trips/host",
+        "quiet watch",
         "running",
     ]
     lines = [head]
@@ -216,6 +226,7 @@ def table(rows: Sequence[Figures]) -> str:
                 ms(f.floor_fresh),
                 f"{fresh / f.floor_fresh:.2f}x",
                 f"{f.noop_trips:g}",
+                ms(statistics.median(f.noop_quiet)),
                 f"{f.running}/{f.hosts}",
             ]
         )
