@@ -32,6 +32,7 @@ class ContainerInfo:
     labels: dict[str, str]
     ports: dict[str, int]  # "80/tcp" -> published host port
     ip: str = ""  # its address on the host's docker network (the pod IP, for an infra container)
+    created_at: str = ""  # when it was created (a restart by docker keeps it; StartedAt moves)
 
     @property
     def running(self) -> bool:

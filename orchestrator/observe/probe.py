@@ -113,6 +113,7 @@ def container_from_inspect(d: dict[str, Any]) -> ContainerInfo:
         labels=dict((d.get("Config") or {}).get("Labels") or {}),
         ports=ports,
         ip=ip or "",
+        created_at=d.get("Created", "") or "",
     )
 
 

@@ -89,7 +89,11 @@ class ObservedPod:
 
     @property
     def started_at(self) -> float | None:
-        return _ts(self.infra.started_at) if self.infra else None
+        """When the pod was made (its infra container's creation; a restart by docker, e.g. after dockerd
+        restarted, does not make a pod younger), for AGE and for choosing the newest to delete."""
+        if self.infra is None:
+            return None
+        return _ts(self.infra.created_at) or _ts(self.infra.started_at)
 
     @property
     def requests(self) -> dict[str, int]:
