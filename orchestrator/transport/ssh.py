@@ -33,8 +33,11 @@ from orchestrator.transport.ssh_config import Endpoint, load_ssh_config, resolve
 log = logging.getLogger(__name__)
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
-CHANNELS_PER_HOST = 8  # concurrent channels per connection, under sshd's default MaxSessions of 10
+# Concurrent channels per connection: well under sshd's default MaxSessions of 10, since sshd still counts a
+# session for a moment after we closed it, and at the very edge it refuses or even drops sessions.
+CHANNELS_PER_HOST = 6
 _CHUNK = 65536
+REFUSAL_BACKOFF = (0.02, 0.05, 0.1, 0.2, 0.4, 0.8)  # seconds between retries of a refused session
 _POLL = 0.2
 
 
@@ -290,12 +293,20 @@ class SSHTransport:
             return self._slots.setdefault(host.name, threading.BoundedSemaphore(CHANNELS_PER_HOST))
 
     def _open_channel(self, host: Host) -> paramiko.Channel:
-        """A new session channel; a dead pooled connection is replaced once (nothing ran on it yet)."""
-        for attempt in (1, 2):
+        """A new session channel; a dead pooled connection is replaced once (nothing ran on it yet).
+        A refusal is retried briefly: sshd counts a session we just closed until it has torn it down, so
+        at the MaxSessions edge it may say no for a few milliseconds."""
+        refusals = 0
+        replaced = False
+        while True:
             transport = self.connection(host)
             try:
                 chan = transport.open_session(timeout=self.settings.connect_timeout)
             except paramiko.ChannelException as e:  # the server answered: no (MaxSessions, ...)
+                if refusals < len(REFUSAL_BACKOFF):
+                    time.sleep(REFUSAL_BACKOFF[refusals])
+                    refusals += 1
+                    continue
                 raise TransportError(
                     host.name,
                     f"sshd refused a new session ({e}); lower concurrent work per host or raise "
@@ -303,14 +314,14 @@ class SSHTransport:
                 ) from e
             except (paramiko.SSHException, EOFError, OSError) as e:  # a dead or silent connection
                 self._drop(host)
-                if attempt == 2:
+                if replaced:
                     raise HostUnreachable(host.name, "network", f"cannot open a channel: {e}") from e
+                replaced = True
                 continue
             with self._lock:
                 self.counters.exec_channels += 1
                 self.counters.per_host_exec[host.name] = self.counters.per_host_exec.get(host.name, 0) + 1
             return chan
-        raise AssertionError("unreachable")
 
     def _drop(self, host: Host, *, only_if_dead: bool = False) -> None:
         key = (host.name, *self.endpoint(host).pool_key)
