@@ -12,15 +12,16 @@ if TYPE_CHECKING:
 
 
 def load_hosts(obj: AppContext, pattern: str | None = None) -> list[Host]:
+    from pathlib import Path
+
     from orchestrator.errors import ConfigError
     from orchestrator.inventory.loader import load_inventory
 
     source = obj.inventory_source()
-    try:
-        inv = load_inventory(source)
-    except FileNotFoundError as e:
+    if not Path(source).exists() and "," not in source:
         raise ConfigError(f"inventory {source} not found: pass -i FILE, set `inventory:` in orc.yaml, "
-                          "or run `orc lab up` for a local test cluster") from e
+                          "or run `orc lab up` for a local test cluster")
+    inv = load_inventory(source)
     hosts = inv.select(pattern) if pattern else inv.hosts()
     if not hosts:
         raise ConfigError(f"no hosts in {source}" + (f" match {pattern!r}" if pattern else ""))
