@@ -7,7 +7,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -43,8 +43,10 @@ def _local_has(image: str) -> bool:
         return False
 
 
-def push(transport: Any, image: str, targets: Sequence[Host], source: Host | None) -> list[PushResult]:
-    """Copy `image` from `source` (None: this machine's docker) to every target."""
+def push(transport: Any, image: str, targets: Sequence[Host], source: Host | None,
+         progress: Callable[[int], None] | None = None) -> list[PushResult]:
+    """Copy `image` from `source` (None: this machine's docker) to every target; `progress(bytes)` is told
+    how much has been read from the source so far."""
     start = time.monotonic()
     live: dict[str, Any] = {}
     failed: dict[str, str] = {}
@@ -76,6 +78,8 @@ def push(transport: Any, image: str, targets: Sequence[Host], source: Host | Non
             if not data:
                 break
             sent += len(data)
+            if progress is not None:
+                progress(sent)
             for name, chan in list(live.items()):
                 try:
                     chan.sendall(data)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+
 import click
 
 from orchestrator.cli.context import AppContext
@@ -40,7 +44,8 @@ def push(obj: AppContext, name: str, pattern: str | None, source: str | None) ->
             click.echo(f"{h}: unreachable, skipped", err=True)
         if not targets:
             return EXIT_PARTIAL if unreachable else 0
-        results = do_push(transport, name, targets, src)
+        with _progress(name, len(targets)) as tick:
+            results = do_push(transport, name, targets, src, progress=tick)
     finally:
         transport.close()
     origin = src.name if src else "this machine"
@@ -52,3 +57,17 @@ def push(obj: AppContext, name: str, pattern: str | None, source: str | None) ->
     if any(not r.ok for r in results):
         return EXIT_FAILED
     return EXIT_PARTIAL if unreachable else 0
+
+
+@contextlib.contextmanager
+def _progress(image: str, hosts: int) -> Iterator[Callable[[int], None] | None]:
+    """A transfer bar on stderr when it is a terminal (rich); nothing when piped or run from cron."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+    with Progress(*Progress.get_default_columns()[:1], DownloadColumn(), TransferSpeedColumn(),
+                  transient=True, console=None) as bar:
+        task = bar.add_task(f"{image} -> {hosts} host{'s' if hosts != 1 else ''}", total=None)
+        yield lambda sent: bar.update(task, completed=sent)
