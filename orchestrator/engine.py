@@ -187,6 +187,8 @@ class Engine:
         without a registry); with no such host, docker pulls them when the pod starts."""
         if not hasattr(self.transport, "channel"):
             return []
+        from orchestrator.images import push
+
         need: dict[str, set[str]] = {}
         for a in p.actions:
             if isinstance(a, CreatePod):
@@ -200,8 +202,6 @@ class Engine:
             src = next((by_name[h] for h, f in sorted(snapshot.hosts.items()) if f.ready and img in f.images), None)
             if src is None:
                 continue
-            from orchestrator.images import push
-
             for r in push(self.transport, img, [by_name[h] for h in sorted(targets)], src):
                 results.append(ActionResult(None, r.host, r.ok, f"{PUSHED} {img} from {src.name}", r.error))
         return results

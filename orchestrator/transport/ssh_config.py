@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import paramiko
@@ -117,7 +117,7 @@ def _resolve(
             )
         jumps = tuple(hops)
         # a jump host's own ProxyJump comes first: flatten so hops are in connect order
-        jumps = tuple(hop for j in jumps for hop in (*j.jumps, _without_jumps(j)))
+        jumps = tuple(hop for j in jumps for hop in (*j.jumps, replace(j, jumps=())))
     known = opts.get("userknownhostsfile")
     return Endpoint(
         hostname=opts.get("hostname", alias),
@@ -128,18 +128,6 @@ def _resolve(
         host_key_alias=opts.get("hostkeyalias"),
         known_hosts_files=tuple(os.path.expanduser(f) for f in known.split()) if known else (),
         jumps=jumps,
-    )
-
-
-def _without_jumps(e: Endpoint) -> Endpoint:
-    return Endpoint(
-        hostname=e.hostname,
-        port=e.port,
-        user=e.user,
-        key_files=e.key_files,
-        identities_only=e.identities_only,
-        host_key_alias=e.host_key_alias,
-        known_hosts_files=e.known_hosts_files,
     )
 
 
