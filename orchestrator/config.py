@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from orchestrator.errors import ConfigError
 
@@ -48,6 +48,16 @@ class Settings(BaseModel):
     ssh: SSHSettings = Field(default_factory=SSHSettings)
     proxy: ProxySettings = Field(default_factory=ProxySettings)
     scheduler: dict[str, Any] = Field(default_factory=dict)  # weights and strategy, see scheduler
+
+    @field_validator("infra_image")
+    @classmethod
+    def _image_reference(cls, v: str) -> str:
+        from orchestrator.model.image_ref import image_reference_errors
+
+        errors = image_reference_errors(v)
+        if errors:
+            raise ValueError(f"{v!r} is not an image reference: {'; '.join(errors)}")
+        return v
 
 
 class Project:

@@ -31,14 +31,14 @@ class PushResult:
 
 def hosts_with_image(transport: Any, hosts: Sequence[Host], image: str) -> dict[str, bool | Exception]:
     def has(h: Host) -> bool:
-        return transport.run_batch(h, [cmd("image", "docker", "image", "inspect", "--format", "{{.Id}}", image)]).ok
+        return transport.run_batch(h, [cmd("image", "docker", "image", "inspect", "--format", "{{.Id}}", "--", image)]).ok
 
     return run_parallel(hosts, has)
 
 
 def _local_has(image: str) -> bool:
     try:
-        return subprocess.run(["docker", "image", "inspect", image], capture_output=True, timeout=30).returncode == 0
+        return subprocess.run(["docker", "image", "inspect", "--", image], capture_output=True, timeout=30).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -62,13 +62,13 @@ def push(transport: Any, image: str, targets: Sequence[Host], source: Host | Non
         if not live:  # nobody to feed: do not start (or block on) a save
             return sorted((PushResult(n, False, error=e) for n, e in failed.items()), key=lambda r: r.host)
         if source is None:
-            proc = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            proc = subprocess.Popen(["docker", "save", "--", image], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             read = proc.stdout.read if proc.stdout else None  # type: ignore[union-attr]
             src_status = proc.wait
             src_err = lambda: proc.stderr.read().decode(errors="replace") if proc.stderr else ""  # noqa: E731
         else:
             schan = stack.enter_context(transport.channel(source))
-            schan.exec_command(("sudo -n " if source.become else "") + shlex.join(["docker", "save", image]))
+            schan.exec_command(("sudo -n " if source.become else "") + shlex.join(["docker", "save", "--", image]))
             read = schan.recv
             src_status = schan.recv_exit_status
             src_err = lambda: schan.recv_stderr(65536).decode(errors="replace")  # noqa: E731

@@ -38,7 +38,7 @@ def render(action: Action, runtime: Runtime) -> Command:
     if isinstance(action, DeletePod):
         return delete_pod(action.name, action.uid, action.grace)
     if isinstance(action, RemoveOrphan):
-        return Command(name=f"remove {action.container}", argv=("docker", "rm", "-f", action.container))
+        return Command(name=f"remove {action.container}", argv=("docker", "rm", "-f", "--", action.container))
     if isinstance(action, RestartContainer):
         return restart_container(action.pod, action.container, grace=2)
     raise TypeError(f"unknown action {action!r}")

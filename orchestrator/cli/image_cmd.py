@@ -35,7 +35,12 @@ def push(obj: AppContext, name: str, pattern: str | None, source: str | None) ->
     from orchestrator.cli.services import load_hosts, make_transport
     from orchestrator.images import plan_push
     from orchestrator.images import push as do_push
+    from orchestrator.model.image_ref import image_reference_errors
 
+    errors = image_reference_errors(name)
+    if errors:
+        raise click.BadParameter(f"{name!r} is not an image reference: {'; '.join(errors)}",
+                                 param_hint="IMAGE")
     hosts = load_hosts(obj, pattern)
     transport = make_transport(obj)
     try:

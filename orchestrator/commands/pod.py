@@ -144,18 +144,20 @@ def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str]
         argv += ["-v", f"{run.hosts_file}:/etc/hosts:ro"]
     if c.image_pull_policy:
         argv += ["--pull", PULL[c.image_pull_policy]]
+    # Values a user wrote are joined to their option with '=', so none can stand where docker parses one,
+    # and `--` ends docker's options before the image: nothing after it is read as a flag.
     if c.working_dir:
-        argv += ["-w", c.working_dir]
+        argv += [f"--workdir={c.working_dir}"]
     volumes = {v.name: v for v in run.spec.volumes or []}
     for m in c.volume_mounts or []:
         v = volumes[m.name]
         source = v.host_path.path if v.host_path else volume_name(run.uid, v.name)
-        argv += ["-v", f"{source}:{m.mount_path}" + (":ro" if m.read_only else "")]
+        argv += [f"--volume={source}:{m.mount_path}" + (":ro" if m.read_only else "")]
     if c.command:
-        argv += ["--entrypoint", c.command[0], c.image or ""]
+        argv += [f"--entrypoint={c.command[0]}", "--", c.image or ""]
         argv += [*c.command[1:], *(c.args or [])]
     else:
-        argv += [c.image or "", *(c.args or [])]
+        argv += ["--", c.image or "", *(c.args or [])]
     return argv
 
 
@@ -181,7 +183,7 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = ())
              "--label", f"orc.host-ports={','.join(f'{p}/{proto}' for p, proto in host_ports(run.spec))}",
              *infra_labels(run.spec),  # orc.port-names / orc.http-check: what services need (proxy.pod_labels)
              "--label", f"orc.grace={'' if run.spec.termination_grace_period_seconds is None else run.spec.termination_grace_period_seconds}",
-             *_ports(run.spec), infra_image, *infra_command]
+             *_ports(run.spec), "--", infra_image, *infra_command]
     lines.append(q(infra) + " >/dev/null || orc_fail 'infra container'")
     lines.append("orc_env=$(mktemp) || orc_fail 'mktemp'")
     for c in run.spec.containers:
@@ -214,4 +216,4 @@ def delete_pod(name: str, uid: str, grace: int | None = None) -> Command:
 
 
 def restart_container(pod: str, container: str, grace: int = 10) -> Command:
-    return Command(name=f"restart pod/{pod} {container}", argv=("docker", "restart", "-t", str(grace), container))
+    return Command(name=f"restart pod/{pod} {container}", argv=("docker", "restart", "-t", str(grace), "--", container))

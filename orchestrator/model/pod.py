@@ -18,6 +18,7 @@ from orchestrator.model.fields import (
     required,
     unsupported,
 )
+from orchestrator.model.image_ref import image_reference_errors
 from orchestrator.model.meta import ObjectMeta, label_map_errors
 from orchestrator.model.scheduling import Affinity, Toleration, TopologySpreadConstraint
 from orchestrator.resources import QuantityError, parse_quantity
@@ -264,8 +265,8 @@ class Container(K8sModel):
             errors += [("name", invalid(self.name, m)) for m in validate_dns1123_label(self.name)]
         if not self.image or not self.image.strip():
             errors.append(("image", required()))
-        elif self.image != self.image.strip():
-            errors.append(("image", invalid(self.image, "must not have leading or trailing whitespace")))
+        else:
+            errors += [("image", invalid(self.image, m)) for m in image_reference_errors(self.image)]
         port_names = [p.name for p in self.ports or [] if p.name]
         for probe_name in ("livenessProbe", "readinessProbe"):
             probe = self.liveness_probe if probe_name == "livenessProbe" else self.readiness_probe

@@ -84,7 +84,10 @@ def _parse_run(line: str) -> tuple[str, str, dict[str, str], list[str]]:
     i = 2
     while i < len(argv):
         a = argv[i]
-        if a in _NO_VALUE:
+        if a == "--":  # the end of docker's options: the image follows
+            image = argv[i + 1]
+            break
+        if a in _NO_VALUE or (a.startswith("--") and "=" in a):
             i += 1
             continue
         if a.startswith("-"):

@@ -103,7 +103,7 @@ CASES = [
     # containers
     (pod(containers=[]), [P + "spec.containers: Required value"]),
     (container(image=""), [C + "image: Required value"]),
-    (container(image=" x"), [C + 'image: Invalid value: " x": must not have leading or trailing whitespace']),
+    (container(image=" x"), [C + 'image: Invalid value: " x": must not contain whitespace']),
     (
         pod(containers=[{"name": "App", "image": "x"}]),
         [

@@ -121,22 +121,22 @@ EXPECTED_CREATE = "\n".join(
         f"--label orc.container= {POD_LABELS} --label orc.infra=true --label orc.containers=app,side "
         '--label \'orc.requests={"cpu":250,"ephemeral":0,"gpus":0,"memory":67108864}\' '
         "--label orc.host-ports=8080/TCP --label orc.port-names=http=80/tcp --label orc.grace= "
-        "-p 8080:80/tcp -p 53/udp local/busybox:1 sleep 2147483647 >/dev/null || orc_fail 'infra container'",
+        "-p 8080:80/tcp -p 53/udp -- local/busybox:1 sleep 2147483647 >/dev/null || orc_fail 'infra container'",
         "orc_env=$(mktemp) || orc_fail 'mktemp'",
         f"printf '%s' {b64env(f'WEB_SERVICE_HOST=10.233.0.5{chr(10)}PLAIN=x{chr(10)}NASTY={NASTY}{chr(10)}EMPTY={chr(10)}')}"
         " | base64 -d > \"$orc_env\" || orc_fail 'env file'",
         "docker run -d --name orc_web-x7k2p_app --network container:orc_web-x7k2p --restart on-failure "
         f'--env-file "$orc_env" {LABELS} --label orc.container=app {POD_LABELS} --cpus 0.5 --memory 134217728 '
         f"--health-cmd {HTTP_CHECK} --health-interval 5s --health-timeout 1s --health-retries 2 "
-        "--health-start-period 0s --label orc.probe=liveness --pull missing -w /srv "
-        f"-v orc_{UID}_cache:/cache -v /var/log/web:/var/log/nginx:ro --entrypoint /bin/sh nginx:1.25 "
+        "--health-start-period 0s --label orc.probe=liveness --pull missing --workdir=/srv "
+        f"--volume=orc_{UID}_cache:/cache --volume=/var/log/web:/var/log/nginx:ro --entrypoint=/bin/sh -- nginx:1.25 "
         "-c 'exec nginx -g '\"'\"'daemon off;'\"'\"'' >/dev/null || { rm -f \"$orc_env\"; orc_fail 'container app'; }",
         f"printf '%s' {b64env('WEB_SERVICE_HOST=10.233.0.5' + chr(10))} | base64 -d > \"$orc_env\" || orc_fail 'env file'",
         "docker run -d --name orc_web-x7k2p_side --network container:orc_web-x7k2p --restart on-failure "
         f'--env-file "$orc_env" {LABELS} --label orc.container=side {POD_LABELS} '
         f"--health-cmd {TCP_CHECK} --health-interval 10s --health-timeout 1s --health-retries 3 "
         "--health-start-period 0s --label orc.probe=readiness "
-        f"-v orc_{UID}_shm:/dev/shm busybox:1 sleep 3600 >/dev/null || {{ rm -f \"$orc_env\"; orc_fail 'container side'; }}",
+        f"--volume=orc_{UID}_shm:/dev/shm -- busybox:1 sleep 3600 >/dev/null || {{ rm -f \"$orc_env\"; orc_fail 'container side'; }}",
         'rm -f "$orc_env"',
         "echo created web-x7k2p",
     ]
@@ -181,7 +181,7 @@ def test_delete_pod_exact_script_with_and_without_grace() -> None:
 
 def test_restart_container_exact_argv() -> None:
     r = restart_container("web-x7k2p", "orc_web-x7k2p_app")
-    assert r.render() == "docker restart -t 10 orc_web-x7k2p_app"
+    assert r.render() == "docker restart -t 10 -- orc_web-x7k2p_app"
     assert r.name == "restart pod/web-x7k2p orc_web-x7k2p_app"
 
 
@@ -208,19 +208,20 @@ def test_restart_policies(policy: str | None, docker: str) -> None:
 @pytest.mark.parametrize(
     ("spec", "tail"),
     [
-        ({}, ["img:1"]),
-        ({"args": ["-x", "a b"]}, ["img:1", "-x", "a b"]),
-        ({"command": ["/app"]}, ["--entrypoint", "/app", "img:1"]),
+        ({}, ["--", "img:1"]),
+        ({"args": ["-x", "a b"]}, ["--", "img:1", "-x", "a b"]),
+        ({"command": ["/app"]}, ["--entrypoint=/app", "--", "img:1"]),
         (
             {"command": ["/app", "serve"], "args": ["--port", "80"]},
-            ["--entrypoint", "/app", "img:1", "serve", "--port", "80"],
+            ["--entrypoint=/app", "--", "img:1", "serve", "--port", "80"],
         ),
+        ({"command": ["--privileged"]}, ["--entrypoint=--privileged", "--", "img:1"]),
     ],
 )
 def test_command_and_args_as_kubernetes_means_them(spec: dict, tail: list[str]) -> None:
     argv = app_line(pod_run({"containers": [{"name": "app", "image": "img:1", **spec}]}))
     assert argv[len(argv) - len(tail) :] == tail
-    assert ("--entrypoint" in argv) == ("command" in spec)
+    assert any(a.startswith("--entrypoint=") for a in argv) == ("command" in spec)
 
 
 def test_gpus_are_passed_as_devices_when_limited() -> None:
@@ -310,9 +311,9 @@ def test_create_script_runs_docker_with_exactly_the_intended_argv_and_env(docker
     assert app["env"] == f"WEB_SERVICE_HOST=10.233.0.5\nPLAIN=x\nNASTY={NASTY}\nEMPTY=\n"
     assert calls[4]["env"] == "WEB_SERVICE_HOST=10.233.0.5\n"
     argv = app["argv"]
-    assert argv[argv.index("--entrypoint") :] == [
-        "--entrypoint",
-        "/bin/sh",
+    assert argv[argv.index("--entrypoint=/bin/sh") :] == [
+        "--entrypoint=/bin/sh",
+        "--",
         "nginx:1.25",
         "-c",
         "exec nginx -g 'daemon off;'",
