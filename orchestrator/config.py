@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from orchestrator.errors import ConfigError
 
 CONFIG_NAME = "orc.yaml"
+CLUSTER_NAME_MAX = 40
 
 
 class SSHSettings(BaseModel):
@@ -35,6 +36,7 @@ class ProxySettings(BaseModel):
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    cluster: str | None = None  # this cluster's identity on its hosts (written by `orc init`)
     inventory: str = "inventory/"
     store: str = "sqlite:.orc/state.db"
     templates: str = "templates/"
@@ -48,6 +50,16 @@ class Settings(BaseModel):
     ssh: SSHSettings = Field(default_factory=SSHSettings)
     proxy: ProxySettings = Field(default_factory=ProxySettings)
     scheduler: dict[str, Any] = Field(default_factory=dict)  # weights and strategy, see scheduler
+
+    @field_validator("cluster")
+    @classmethod
+    def _cluster_name(cls, v: str | None) -> str | None:
+        import re
+
+        if v is not None and (len(v) > CLUSTER_NAME_MAX or not re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", v)):
+            raise ValueError(f"{v!r} is not a cluster name: up to {CLUSTER_NAME_MAX} lower-case letters, digits "
+                             "and '-', starting with a letter and ending with a letter or digit")
+        return v
 
     @field_validator("infra_image")
     @classmethod
@@ -71,6 +83,16 @@ class Project:
     def path(self, rel: str) -> Path:
         p = Path(os.path.expanduser(rel))
         return p if p.is_absolute() else self.root / p
+
+    @property
+    def cluster(self) -> str:
+        """The cluster's name (orc.yaml `cluster`); commands that act on hosts need it."""
+        if self.settings.cluster is None:
+            where = self.config_file or (self.root / CONFIG_NAME)
+            raise ConfigError(f"{where}: no `cluster:` name. Every container, proxy config and service address "
+                              "carries it, so that a pass never touches another project's: add a line such as "
+                              "`cluster: prod-eu` (a new name for a new cluster; keep the old one for a clone)")
+        return self.settings.cluster
 
     @property
     def state_dir(self) -> Path:

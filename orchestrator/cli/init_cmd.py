@@ -48,10 +48,28 @@ def write_scaffold(target: Path, force: bool = False) -> list[str]:
             "them away, or pass --force to overwrite them"
         )
     for rel, text in files.items():
+        if rel == "orc.yaml":
+            text = text.replace("cluster: CLUSTER_NAME", f"cluster: {new_cluster_name(target)}")
         path = target / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return list(files)
+
+
+def new_cluster_name(target: Path) -> str:
+    """The folder's name as a DNS label, plus a random suffix: two `orc init`s never name the same cluster."""
+    import re
+    import secrets
+
+    from orchestrator.config import CLUSTER_NAME_MAX
+
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    suffix = "".join(secrets.choice(alphabet) for _ in range(6))
+    base = re.sub(r"[^a-z0-9-]+", "-", target.resolve().name.lower()).strip("-")
+    base = base[: CLUSTER_NAME_MAX - len(suffix) - 1].strip("-") or "orc"
+    if not base[0].isalpha():
+        base = "c" + base[: CLUSTER_NAME_MAX - len(suffix) - 2]
+    return f"{base}-{suffix}"
 
 
 @click.command()

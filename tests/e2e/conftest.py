@@ -108,6 +108,7 @@ def project(lab: Lab, tmp_path: Path, clean_env: Path) -> Iterator[Path]:
     from orchestrator.lab import daemons
 
     (tmp_path / "orc.yaml").write_text(
+        f"cluster: t{abs(hash(tmp_path.name)) % 10**8}\n"
         f"inventory: {lab.inventory}\n"
         "infra_image: local/busybox:1\n"
         'infra_command: [sleep, "2147483647"]\n'

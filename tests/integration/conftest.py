@@ -119,6 +119,8 @@ def start_sshd(
     config.write_text("\n".join(lines) + "\n")
     empty_home = root / "empty-home"
     empty_home.mkdir(exist_ok=True, mode=0o700)
+    # sshd's privilege separation folder: a fresh machine whose openssh-server never started has none.
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     argv = [SSHD, "-D", "-e", "-f", str(config)]
     if shutil.which("unshare"):
         inner = f"mount --bind {empty_home} /root && exec {' '.join(argv)}"

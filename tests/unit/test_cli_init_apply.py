@@ -236,3 +236,28 @@ def test_a_concurrent_change_fails_the_whole_apply(project: Path, store: Store) 
         commit_apply(store, changes, 0.0)
     assert store.revision() == rev
     assert store.get("pod/solo") is None and store.get("rc/web").value["spec"]["replicas"] == 2
+
+
+def test_init_names_a_new_cluster_each_time_and_the_name_is_kept_in_orc_yaml(tmp_path: Path) -> None:
+    from orchestrator.cli.init_cmd import write_scaffold
+    from orchestrator.config import load_project
+
+    names = []
+    for d in ("My Project_1", "2nd"):
+        write_scaffold(tmp_path / d)
+        names.append(load_project(str(tmp_path / d / "orc.yaml")).cluster)
+    assert names[0].startswith("my-project-1-") and names[1].startswith("c2nd-")
+    write_scaffold(tmp_path / "My Project_1b")
+    assert load_project(str(tmp_path / "My Project_1b" / "orc.yaml")).cluster != names[0]
+
+
+def test_a_project_without_a_cluster_name_is_told_how_to_name_it(tmp_path: Path) -> None:
+    from orchestrator.config import load_project
+    from orchestrator.errors import ConfigError
+
+    (tmp_path / "orc.yaml").write_text("inventory: hosts.ini\n")
+    with pytest.raises(ConfigError, match="no `cluster:` name.*cluster: prod-eu"):
+        _ = load_project(str(tmp_path / "orc.yaml")).cluster
+    (tmp_path / "orc.yaml").write_text("cluster: Bad_Name\n")
+    with pytest.raises(ConfigError, match="cluster: .*not a cluster name"):
+        load_project(str(tmp_path / "orc.yaml"))
