@@ -53,7 +53,7 @@ def plan_pass(inputs: PassInputs, config: PassConfig, now: float, seed: int | No
     p = plan(inputs.desired, inputs.snapshot, inputs.book, now, config.planner, seed=seed)
     _resolve_secrets(p, inputs.secrets)
     deleting = {a.uid for a in p.actions if isinstance(a, DeletePod)}
-    creates = [a for a in p.actions if isinstance(a, CreatePod)]
+    creates = [a for a in p.actions if isinstance(a, CreatePod) and a.pod.uid not in p.hold_back]
     sp = plan_services(inputs.desired.services, inputs.snapshot, inputs.hosts, config.proxy, config.templates,
                        inputs.records, creates, deleting, inputs.book.proxy_sections, inputs.book.endpoints)
     by_name = {h.name: h for h in inputs.hosts}
