@@ -132,5 +132,5 @@ def _image_copies(p: Plan, snapshot: ClusterSnapshot, infra_image: str) -> list[
     for img, targets in sorted(need.items()):
         src = next((h for h, f in sorted(snapshot.hosts.items()) if f.ready and img in f.images), None)
         if src is not None:
-            out += [CopyImage(t, img, src, f"a new pod needs it; {src} has it") for t in sorted(targets)]
+            out += [CopyImage(t, img, src, f"from {src}: a new pod needs it") for t in sorted(targets)]
     return out
