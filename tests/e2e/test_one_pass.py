@@ -178,17 +178,16 @@ def test_a_host_removed_from_the_inventory_hands_its_singleton_over_never_two_se
     inventory.write_text(yaml.safe_dump(inv))
     others = [h.address for h in lab.spec.lab_hosts() if h.name != old_host]
 
-    answers: list[str | None] = []
+    answers: dict[str, list[str | None]] = {h: [] for h in others}
     stop = threading.Event()
 
-    def load() -> None:
-        i = 0
+    def load(proxy: str) -> None:
         while not stop.is_set():
-            answers.append(answer(others[i % len(others)], 30184))
-            i += 1
+            answers[proxy].append(answer(proxy, 30184))
 
-    worker = threading.Thread(target=load)
-    worker.start()
+    workers = [threading.Thread(target=load, args=(h,)) for h in others]
+    for w in workers:
+        w.start()
     try:
         first = orc("reconcile", cwd=project)
         assert first.returncode == 0, first.stdout + first.stderr
@@ -203,12 +202,14 @@ def test_a_host_removed_from_the_inventory_hands_its_singleton_over_never_two_se
         time.sleep(0.5)
     finally:
         stop.set()
-        worker.join()
-    served = [a for a in answers if a]
-    assert None not in answers, f"{answers.count(None)} of {len(answers)} requests failed"
-    # The old pod answered, then the new one, never the old again once the new one had: one serving at a time.
-    first_new = next(i for i, a in enumerate(served) if a != served[0])
-    assert set(served[first_new:]) == {served[-1]} and served[-1] != served[0], set(served)
+        for w in workers:
+            w.join()
+    for proxy, seq in answers.items():
+        assert None not in seq, f"{proxy}: {seq.count(None)} of {len(seq)} requests failed"
+        # Through each proxy: the old pod, then the new one, never the old again once the new one answered
+        # (each proxy swaps them in one reload; proxies on different hosts reload within the same moment).
+        switch = seq.index(new_pod)
+        assert set(seq[:switch]) == {old_pod} and set(seq[switch:]) == {new_pod}, (proxy, sorted(set(seq)))
     assert orc("reconcile", cwd=project).stdout == ""  # the host is forgotten: nothing more to do
 
 
