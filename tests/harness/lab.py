@@ -106,14 +106,15 @@ class SimLab:
         """`orc apply` of these manifests (validated, written in one transaction)."""
         commit_apply(self.store, plan_apply(self.store, parse_objects(list(docs))), self.clock())
 
-    def delete(self, key: str) -> None:
-        """`orc delete` of one object by store key (e.g. "rc/web")."""
-        from orchestrator.store import keys
+    def delete(self, doc: dict[str, Any]) -> None:
+        """`orc delete -f` of this manifest's object (and its creation time), in one transaction."""
+        from orchestrator.cli.view import created_key
+        from orchestrator.store import Delete
 
-        kind, _, name = key.partition("/")
-        kinds = {"rc": "ReplicationController", "pod": "Pod", "svc": "Service", "rs": "ReplicaSet",
-                 "deploy": "Deployment"}
-        self.store.delete(keys.object_key(kinds[kind], name))
+        (obj,) = parse_objects([doc])
+        rec = self.store.get(obj.key)
+        assert rec is not None, f"{obj.key} is not in the store"
+        self.store.txn([Delete(obj.key, expect_revision=rec.revision), Delete(created_key(obj.key))])
 
     # -- passes ----------------------------------------------------------------------------------------
 
