@@ -5,6 +5,7 @@ template file and line."""
 
 from __future__ import annotations
 
+import functools
 import os
 import traceback
 from collections.abc import Mapping, Sequence
@@ -86,9 +87,15 @@ def service_view(svc: Service, addr: ServiceAddress, eps: Sequence[Endpoint]) ->
 
 
 def environment(templates_dir: Path | None) -> jinja2.Environment:
-    paths = [str(p) for p in (templates_dir, PACKAGED_TEMPLATES) if p is not None and Path(p).is_dir()]
+    """One environment per search path, kept: it caches compiled templates (compiling the default one took
+    ~18 ms, per proxy host per pass) and recompiles a template whose file changed (auto_reload)."""
+    return _environment(tuple(str(p) for p in (templates_dir, PACKAGED_TEMPLATES) if p is not None and Path(p).is_dir()))
+
+
+@functools.lru_cache(maxsize=16)
+def _environment(paths: tuple[str, ...]) -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(paths),
+        loader=jinja2.FileSystemLoader(list(paths)),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
