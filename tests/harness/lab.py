@@ -37,7 +37,7 @@ from orchestrator.store import open_store
 from orchestrator.transport.base import StepResult
 from orchestrator.transport.fake import FakeTransport
 from tests.harness.docker import Container, DockerHost
-from tests.harness.steps import Context, HarnessError, answer, normalize
+from tests.harness.steps import ACTION_STEPS, ControllerKilled, Context, HarnessError, answer, create_pod, normalize
 
 T0 = 1_700_000_000.0
 INFRA_IMAGE = "registry.k8s.io/pause:3.9"
@@ -54,6 +54,23 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class KillableStore:
+    """The lab's SQLite store as the engine sees it: every call passes through, except that an armed one
+    kills the controller when it is about to write its book (after acting, before recording)."""
+
+    def __init__(self, store: Any):
+        self.inner = store
+        self.armed = False
+
+    def put(self, key: str, value: Any, **kw: Any) -> Any:
+        if self.armed and key == BOOK_KEY:
+            raise ControllerKilled("the controller died before writing its book")
+        return self.inner.put(key, value, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 class SimLab:
@@ -76,16 +93,21 @@ class SimLab:
                        for n in hosts}
         self.ctx = Context(self.clock, {normalize(i) for i in registry})
         self.errors: list[HarnessError] = []
+        self.cut: dict[str, int] = {}  # host -> actions it runs before the controller dies (this pass)
+        self.half = False  # ... and the next create step runs its infra container only
+        self._acted: dict[str, int] = {}
         self._lock = threading.Lock()  # hosts answer in parallel threads; one host's state is touched by one
         self.transport = FakeTransport(responder=self._respond)
         self.store = open_store(self.project.store_url)
+        self.engine_store = KillableStore(self.store)
         self.events = EventLog()
         self.engine = self.new_engine()
         self.history: list[PassResult] = []
 
     def new_engine(self, **kw: Any) -> Engine:
         """An engine as `orc reconcile` builds one (cli/reconcile_cmd.py `_engine`), on this lab."""
-        return Engine(self.project, self.hosts, self.transport, self.store, self.events, clock=self.clock, **kw)
+        return Engine(self.project, self.hosts, self.transport, self.engine_store, self.events, clock=self.clock,
+                      **kw)
 
     def close(self) -> None:
         self.store.close()
@@ -93,6 +115,13 @@ class SimLab:
     # -- the responder ---------------------------------------------------------------------------------
 
     def _respond(self, host: Host, step: Command) -> StepResult:
+        if host.name in self.cut and step.name.startswith(ACTION_STEPS):
+            with self._lock:
+                done = self._acted[host.name] = self._acted.get(host.name, 0) + 1
+            if done > self.cut[host.name]:
+                if self.half and done == self.cut[host.name] + 1 and step.name.startswith("create pod/"):
+                    create_pod(self.docker[host.name], step, self.ctx, killed_after_runs=1)
+                raise ControllerKilled(f"{host.name}: the controller died after {done - 1} act steps")
         try:
             return answer(self.docker[host.name], step, self.ctx)
         except HarnessError as e:
@@ -127,6 +156,22 @@ class SimLab:
         self.history.append(result)
         self.clock.advance(self.step if advance is None else advance)
         return result
+
+    def reconcile_killed(self, cut: dict[str, int], half: bool = False) -> None:
+        """A pass whose controller is SIGKILLed once a host has run `cut[host]` of its actions (its proxy
+        steps come first and run; hosts not in `cut` finish theirs), or at the latest just before it writes
+        its book. With `half`, the create at the cut runs only its infra container (no undo). Nothing of the
+        pass is recorded after the kill (no book, no snapshot); the clock moves on."""
+        self.cut, self.half, self._acted = dict(cut), half, {}
+        self.engine_store.armed = True
+        try:
+            self.reconcile()
+        except ControllerKilled:
+            self.clock.advance(self.step)
+            return None
+        finally:
+            self.cut, self.half, self.engine_store.armed = {}, False, False
+        raise AssertionError("the pass was to be killed but completed")
 
     def reconcile_until_quiet(self, limit: int = 10) -> list[PassResult]:
         """Passes until one changes nothing; fails after `limit`."""

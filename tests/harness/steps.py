@@ -29,6 +29,11 @@ class HarnessError(AssertionError):
     """The harness met something it does not simulate: extend it rather than guess."""
 
 
+class ControllerKilled(BaseException):  # noqa: N818 - not an error of the code under test: an event
+    """The controller died mid-pass (SIGKILL): raised through the engine, which neither catches it nor
+    writes its book, as a killed process would not."""
+
+
 def normalize(image: str) -> str:
     """As `docker images` lists it: `nginx` is `nginx:latest`."""
     last = image.rsplit("/", 1)[-1]
@@ -321,7 +326,9 @@ def docker_run(h: DockerHost, ctx: Context, argv: list[str], env_files: dict[str
 # -- create pod/... --------------------------------------------------------------------------------
 
 
-def create_pod(h: DockerHost, step: Command, ctx: Context) -> Out:
+def create_pod(h: DockerHost, step: Command, ctx: Context, killed_after_runs: int | None = None) -> Out:
+    """The create script. With `killed_after_runs`, the shell dies after that many `docker run`s succeeded
+    (the controller's connection dropped): no undo runs, ControllerKilled is raised."""
     out = Out()
     undo: dict[str, object] = {"names": [], "volumes": None}
     env_files: dict[str, str] = {}
@@ -372,12 +379,17 @@ def create_pod(h: DockerHost, step: Command, ctx: Context) -> Out:
         argv = [w.replace("$orc_env", "ORC_ENV") for w in shlex.split(m.group(1))]
         or_fail(docker_run(h, ctx, argv, env_files, {}), m.group(2))
         created.append(argv[argv.index("--name") + 1])
+        if killed_after_runs is not None and len(created) >= killed_after_runs:
+            raise ControllerKilled(f"{h.name}: killed during {step.name} after {len(created)} docker runs")
 
     def run_exported(m: re.Match[str]) -> None:
         sets = dict(w.split("=", 1) for w in shlex.split(m.group(1)))
         names = m.group(2).split()
         argv = ["docker", "run", *[w.replace("$orc_env", "ORC_ENV") for w in shlex.split(m.group(3))]]
         or_fail(docker_run(h, ctx, argv, env_files, {k: sets[k] for k in names}), m.group(4))
+        created.append(argv[argv.index("--name") + 1])
+        if killed_after_runs is not None and len(created) >= killed_after_runs:
+            raise ControllerKilled(f"{h.name}: killed during {step.name} after {len(created)} docker runs")
 
     def env_data(m: re.Match[str]) -> None:
         env_files["ORC_ENV"] = base64.b64decode(m.group(1)).decode()
@@ -625,6 +637,9 @@ PREFIXES: list[tuple[str, Step]] = [
     ("restart pod/", restart),
     ("remove ", remove),
 ]
+
+
+ACTION_STEPS = tuple(p for p, _ in PREFIXES)  # the plan's actions (the other act steps are the proxy's)
 
 
 def answer(h: DockerHost, step: Command, ctx: Context) -> StepResult:

@@ -3,6 +3,7 @@ on the hosts (containers), in `orc get` (the stored snapshot), and in each pass'
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -245,3 +246,37 @@ def test_one_pass_puts_new_pods_behind_every_proxy(lab: SimLab) -> None:
     lab.reconcile()
     assert all(backends(lab, h) == published(lab) for h in lab.docker)
     assert not lab.reconcile().changed
+
+
+def test_a_controller_killed_mid_pass_twenty_times_leaves_exactly_what_is_desired_after_one_full_pass(
+        lab: SimLab) -> None:
+    rnd = random.Random(5)
+    for i in range(20):
+        replicas = rnd.choice([1, 3, 6])
+        lab.apply(rc_doc("web", replicas), pod_doc("db"))
+        lab.reconcile_killed({h: rnd.randrange(0, 4) for h in lab.docker}, half=rnd.random() < 0.5)
+        r = lab.reconcile()
+        assert not r.failed, (i, r.failed)
+        assert len(lab.pods_of("rc/web")) == replicas, i
+        names = Counter(p[1] for p in lab.pods())
+        assert names["db"] == 1 and max(names.values()) == 1, names
+        assert all(c.labels.get("orc.pod-uid") for h in lab.docker.values() for c in h.containers.values())
+
+
+def test_a_bare_pod_created_by_a_killed_pass_then_out_of_sight_runs_once_when_its_host_returns(
+        tmp_path: Path) -> None:
+    lab = SimLab(tmp_path, hosts=("h1", "h2"), grace_period=GRACE)
+    lab.apply(pod_doc("db"))
+    lab.reconcile_killed({"h1": 1, "h2": 1})  # created, but the controller died after it
+    ((first, _, _, _),) = lab.pods()
+    assert lab.book().bindings == {}
+    lab.unreachable(first)
+    again = lab.reconcile()  # the book knows nothing of it: scheduled again on the other host
+    assert [a.host for a in again.plan.actions] == [h for h in lab.docker if h != first]
+    lab.reachable(first)
+    back = lab.reconcile()
+    (dup,) = back.plan.actions
+    assert isinstance(dup, DeletePod) and dup.name == "db" and "duplicate" in dup.reason
+    assert [p[1] for p in lab.pods()] == ["db"]
+    assert not lab.reconcile().changed
+    lab.close()
