@@ -37,7 +37,15 @@ from orchestrator.store import open_store
 from orchestrator.transport.base import StepResult
 from orchestrator.transport.fake import FakeTransport
 from tests.harness.docker import Container, DockerHost
-from tests.harness.steps import ACTION_STEPS, ControllerKilled, Context, HarnessError, answer, create_pod, normalize
+from tests.harness.steps import (
+    ACTION_STEPS,
+    Context,
+    ControllerKilled,
+    HarnessError,
+    answer,
+    create_pod,
+    normalize,
+)
 
 T0 = 1_700_000_000.0
 INFRA_IMAGE = "registry.k8s.io/pause:3.9"
