@@ -19,16 +19,24 @@ class Book:
     assumed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # Controller -> how many pods it may create next pass, after creations failed (absent: no limit).
     slow_start: dict[str, int] = field(default_factory=dict)
+    # Service -> its servers ("pod@address:port") as the proxies had them after the last pass: the pods a
+    # delete must drain first, and what `orc plan` says changes.
+    endpoints: dict[str, list[str]] = field(default_factory=dict)
+    # Host -> service -> the last section its own template rendered (kept while that template fails).
+    proxy_sections: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"host_failures": self.host_failures, "evicted": self.evicted, "bindings": self.bindings,
-                "assumed": self.assumed, "slow_start": self.slow_start}
+                "assumed": self.assumed, "slow_start": self.slow_start, "endpoints": self.endpoints,
+                "proxy_sections": self.proxy_sections}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Book:
         d = d or {}
         return cls(dict(d.get("host_failures", {})), dict(d.get("evicted", {})), dict(d.get("bindings", {})),
-                   {h: list(v) for h, v in d.get("assumed", {}).items()}, dict(d.get("slow_start", {})))
+                   {h: list(v) for h, v in d.get("assumed", {}).items()}, dict(d.get("slow_start", {})),
+                   {s: list(v) for s, v in d.get("endpoints", {}).items()},
+                   {h: dict(v) for h, v in d.get("proxy_sections", {}).items()})
 
 
 def next_slow_start(previous: dict[str, int], attempts: dict[str, tuple[int, int]]) -> dict[str, int]:

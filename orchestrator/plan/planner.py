@@ -28,6 +28,7 @@ from orchestrator.controllers.placement import node_info, placed_pod, pod_reques
 from orchestrator.model.helpers import spec_hash
 from orchestrator.model.pod import PodSpec
 from orchestrator.observe.snapshot import ClusterSnapshot
+from orchestrator.plan.ports import assign_ports, needs_ports, taken_ports
 from orchestrator.plan.types import CreatePod, DeletePod, Plan, PodRun, RemoveOrphan, RestartContainer
 from orchestrator.plan.views import PodView
 from orchestrator.scheduler import SchedulerConfig, schedule
@@ -41,6 +42,7 @@ class PlannerConfig:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     reap_orphans: bool = False
     cordoned: frozenset[str] = frozenset()
+    pod_ports: range = range(20000, 30000)  # where pods' container ports are published on their hosts
 
 
 @dataclass
@@ -226,11 +228,23 @@ def _place(pending: list[_Pending], snapshot: ClusterSnapshot, ready: set[str], 
         requests.append(req)
     result = schedule(requests, nodes, config.scheduler, seed=rng.getrandbits(32))
     by_name = {p.name: p for p in pending}
+    taken = {h: taken_ports(f) for h, f in snapshot.hosts.items()}
     for pl in result.placements:
         p = by_name[pl.pod.name]
+        key = f"pod/{p.name}" if p.owner is None else f"{p.owner}: pod {p.name}"
+        address = snapshot.hosts[pl.node].bind_address
+        if needs_ports(p.spec) and not address:
+            out.pending[key] = (f"host {pl.node} has no cluster address to publish the pod's ports on: set "
+                                "orc_bind_address for it in the inventory (or an IP as ansible_host)")
+            continue
+        ports = assign_ports(p.spec, address, taken[pl.node], config.pod_ports)
+        if ports is None:
+            out.pending[key] = (f"host {pl.node} has no free port left in the pod port range "
+                                f"{config.pod_ports.start}-{config.pod_ports.stop - 1} (orc.yaml pod_port_range)")
+            continue
         run = PodRun(name=p.name, uid=str(uuid.UUID(int=rng.getrandbits(128), version=4)), owner=p.owner,
                      labels=p.labels, spec=p.spec, spec_hash=p.spec_hash, requests=requests_of(p.spec),
-                     gpu_devices=tuple(pl.gpu_devices))
+                     gpu_devices=tuple(pl.gpu_devices), ports=ports)
         out.actions.append(CreatePod(pl.node, run, p.reason))
         if p.owner is None:
             bindings[p.name] = pl.node

@@ -15,6 +15,7 @@ from orchestrator.controllers.desired import DesiredState
 from orchestrator.model.load import parse_objects
 from orchestrator.observe.facts import ContainerInfo, HostFacts
 from orchestrator.plan.planner import PlannerConfig
+from orchestrator.plan.ports import assign_ports
 from orchestrator.plan.types import PodRun
 from tests.harness.docker import iso
 from tests.harness.steps import parse_run
@@ -89,8 +90,9 @@ def containers_for(
         if not infra and (infra_only or labels.get("orc.container") in missing):
             continue
         ports = {}
-        for p in published:
-            hp, _, cp = p.rpartition(":")
+        for p in published:  # [ip:]hostport:containerport/proto, or containerport/proto (a random port)
+            parts = p.split(":")
+            cp, hp = parts[-1], (parts[-2] if len(parts) > 1 else "")
             ports[cp] = int(hp) if hp else next_port
             next_port += 0 if hp else 1
         probe = labels.get("orc.probe")
@@ -208,6 +210,7 @@ def running_pod(
         name = name or p.name
     uid = uid or hashlib.sha256(f"{name}/{host_name}/{started}".encode()).hexdigest()[:32]
     run = PodRun(
-        name=name, uid=uid, owner=owner, labels=labels, spec=spec, spec_hash=h, requests=requests_of(spec)
+        name=name, uid=uid, owner=owner, labels=labels, spec=spec, spec_hash=h, requests=requests_of(spec),
+        ports=assign_ports(spec, "10.0.0.1", set(), range(20000, 30000)) or (),
     )
     return run, containers_for(run, started=started, **kw)
