@@ -223,10 +223,11 @@ def render_isolated(
         kept_views.append(view)
     literal = {FRAGMENT_PREFIX + name: "{% raw %}" + text.replace("{% endraw %}", "") + "{% endraw %}"
                for name, text in sections.items()}
-    env.loader = jinja2.ChoiceLoader([jinja2.DictLoader(literal), *([env.loader] if env.loader else [])])
+    if literal:  # the sections by name, in an overlay: the shared environment (and its cache) stays as it is
+        env = env.overlay(loader=jinja2.ChoiceLoader([jinja2.DictLoader(literal), *([env.loader] if env.loader else [])]))
+        main = env.get_template(MAIN_TEMPLATE)
     try:
-        out.config = main.environment.get_template(MAIN_TEMPLATE).render(host=host, haproxy=haproxy,
-                                                                         services=kept_views)
+        out.config = main.render(host=host, haproxy=haproxy, services=kept_views)
     except Exception as e:  # noqa: BLE001
         out.main_error = f"HAProxy config for host {host.name}: {_where(e, env)}: {e}"
         out.config = None

@@ -239,8 +239,6 @@ def test_services_reach_their_pods_and_a_settled_cluster_is_silent(lab: SimLab) 
     assert app.env["WEB_SERVICE_PORT"] == "80" and "/var/lib/orc/hosts:/etc/hosts:ro" in app.mounts
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 item 2: endpoints come from the snapshot taken before the new "
-                   "pods existed, so the proxies learn them one pass later")
 def test_one_pass_puts_new_pods_behind_every_proxy(lab: SimLab) -> None:
     lab.apply(*svc_docs(3))
     lab.reconcile()
