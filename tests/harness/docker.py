@@ -134,6 +134,7 @@ class DockerHost:
     haproxy_reloads: int = 0
     haproxy_rejects: str | None = None  # `haproxy -c` fails with this message
     haproxy_loaded: bytes | None = None  # the config HAProxy runs (read at its last start or reload)
+    save_fails: str | None = None  # `docker save` on this host fails with this message
     _serial: int = 0
     _next_port: int = 32768
     _next_pid: int = 4000

@@ -10,6 +10,7 @@ docker hosts, a clock the engine and the hosts share, and scenario controls.
     lab.unreachable("h2") / lab.reachable("h2")
     lab.docker_dies("h3") / lab.docker_returns("h3")
     lab.fail_next_run("nginx:1.25", times=2)
+    lab.image_source_fails("h1")                # `docker save` there fails: copies from it fail
 
 Every pass raises if the engine sent a step the harness does not simulate (see steps.py), so a scenario
 never passes because an unknown command was answered with exit 0.
@@ -17,8 +18,9 @@ never passes because an unknown command was answered with exit 0.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ from tests.harness.steps import (
     Context,
     ControllerKilled,
     HarnessError,
+    ImageChannel,
     answer,
     create_pod,
     normalize,
@@ -62,6 +65,21 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class SimTransport(FakeTransport):
+    """FakeTransport plus the raw channels image copies use (`channel(host)`, one round trip each, as SSH
+    counts them), answered by the lab's hosts."""
+
+    def __init__(self, lab: SimLab):
+        super().__init__(responder=lab._respond)
+        self.lab = lab
+
+    @contextlib.contextmanager
+    def channel(self, host: Host) -> Iterator[ImageChannel]:
+        self._reach(host)
+        with ImageChannel(self.lab.docker[host.name]) as chan:
+            yield chan
 
 
 class KillableStore:
@@ -105,7 +123,7 @@ class SimLab:
         self.half = False  # ... and the next create step runs its infra container only
         self._acted: dict[str, int] = {}
         self._lock = threading.Lock()  # hosts answer in parallel threads; one host's state is touched by one
-        self.transport = FakeTransport(responder=self._respond)
+        self.transport = SimTransport(self)
         self.store = open_store(self.project.store_url)
         self.engine_store = KillableStore(self.store)
         self.events = EventLog()
@@ -272,6 +290,10 @@ class SimLab:
         shared = [message] * times
         for h in self.docker.values():
             h.fail_runs[normalize(image)] = shared
+
+    def image_source_fails(self, host: str, message: str = "write /dev/stdout: no space left on device") -> None:
+        """`docker save` on the host fails (an image copy from it cannot be made)."""
+        self.docker[host].save_fails = message
 
     def failing_health(self, image: str) -> None:
         """Health checks of containers made from `image` fail from now on."""

@@ -648,3 +648,77 @@ def answer(h: DockerHost, step: Command, ctx: Context) -> StepResult:
         raise HarnessError(f"step {step.name!r} is not simulated by the engine harness: add a handler to STEPS "
                            f"or PREFIXES in tests/harness/steps.py. Its text:\n{step.render()}")
     return handler(h, step, ctx).result(step.name)
+
+
+# -- image copies (raw channels: `docker save` on the source, `docker load` on the targets) ---------------
+
+IMAGE_MAGIC = b"HARNESS-IMAGE "  # a "tar" stream: the magic, the image name, a newline, padding
+
+
+class ImageChannel:
+    """What `orchestrator.images.push` uses of a channel, answered by one simulated host: `docker save --
+    IMAGE` streams the image, `docker load -q` reads one. Any other command is a HarnessError."""
+
+    def __init__(self, h: DockerHost):
+        self.h = h
+        self.mode = ""
+        self.image = ""
+        self.out = b""
+        self.err = b""
+        self.received = bytearray()
+        self.status: int | None = None
+
+    def __enter__(self) -> ImageChannel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def exec_command(self, command: str) -> None:
+        argv = shlex.split(command)
+        if argv[:2] == ["sudo", "-n"]:
+            argv = argv[2:]
+        if argv == ["docker", "load", "-q"]:
+            self.mode = "load"
+        elif argv[:3] == ["docker", "save", "--"] and len(argv) == 4:
+            self.mode, self.image = "save", normalize(argv[3])
+            if not self.h.docker_alive:
+                self.status, self.err = 1, DEAD.encode()
+            elif self.h.save_fails is not None:
+                self.status, self.err = 1, self.h.save_fails.encode()
+            elif self.image not in self.h.images:
+                self.status, self.err = 1, b"Error response from daemon: reference does not exist"
+            else:
+                self.status, self.out = 0, IMAGE_MAGIC + self.image.encode() + b"\n" + b"\0" * 200_000
+        else:
+            raise HarnessError(f"image channel command {command!r} is not simulated (tests/harness/steps.py)")
+
+    def recv(self, n: int) -> bytes:
+        chunk, self.out = self.out[:n], self.out[n:]
+        return chunk
+
+    def recv_stderr(self, n: int) -> bytes:
+        return self.err[:n]
+
+    def sendall(self, data: bytes) -> None:
+        self.received += data
+
+    def shutdown_write(self) -> None:
+        if self.mode != "load":
+            return
+        head = bytes(self.received[: self.received.find(b"\n")])
+        if not self.h.docker_alive:
+            self.status, self.err = 1, DEAD.encode()
+        elif not head.startswith(IMAGE_MAGIC):
+            self.status, self.err = 1, b"Error: open /var/lib/docker/tmp/docker-import: unexpected EOF"
+        else:
+            self.h.images.add(head[len(IMAGE_MAGIC):].decode())
+            self.status = 0
+
+    def recv_exit_status(self) -> int:
+        if self.status is None:
+            raise HarnessError(f"exit status of `docker {self.mode}` read before its input was closed")
+        return self.status
+
+    def close(self) -> None:
+        pass

@@ -278,3 +278,26 @@ def test_a_bare_pod_created_by_a_killed_pass_then_out_of_sight_runs_once_when_it
     assert [p[1] for p in lab.pods()] == ["db"]
     assert not lab.reconcile().changed
     lab.close()
+
+
+def test_an_image_only_one_host_has_is_copied_to_the_hosts_that_run_its_pods(lab: SimLab) -> None:
+    lab.docker["h1"].images.add("local/app:1")  # built there; no registry has it
+    lab.apply(rc_doc("web", 3, image="local/app:1"))
+    r = lab.reconcile()
+    copies = sorted((x.host, x.step, x.ok) for x in r.results if x.step.startswith("copy image"))
+    assert copies == [(h, "copy image local/app:1 from h1", True) for h in ("h2", "h3")]
+    assert not r.failed and sorted(h for h, *_ in lab.pods_of("rc/web")) == ["h1", "h2", "h3"]
+    assert all("local/app:1" in h.images for h in lab.docker.values())
+    assert not lab.reconcile().changed
+
+
+def test_a_failing_image_source_fails_only_the_pods_that_need_it(lab: SimLab) -> None:
+    lab.docker["h1"].images.add("local/app:1")
+    lab.image_source_fails("h1")
+    lab.apply(rc_doc("app", 3, image="local/app:1"), rc_doc("web", 3))
+    r = lab.reconcile()
+    assert len(lab.pods_of("rc/web")) == 3  # the other controller's pods are all made
+    assert [h for h, *_ in lab.pods_of("rc/app")] == ["h1"]  # only where the image already was
+    failed = {(x.host, x.step.split(" ")[0]) for x in r.failed}
+    assert failed and {h for h, _ in failed} == {"h2", "h3"}
+    assert all("no space left on device" in x.error for x in r.failed), r.failed
