@@ -5,6 +5,7 @@ writes nothing. `--watch` repeats passes on docker events and timers."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from typing import Any
 from orchestrator.act.events import EventLog
 from orchestrator.act.executor import ActionResult, Runtime, execute
 from orchestrator.config import Project
-from orchestrator.controllers.book import BOOK_KEY, Book, next_slow_start
+from orchestrator.controllers.book import BOOK_KEY, Book, host_from_record, host_record, next_slow_start
 from orchestrator.controllers.desired import DesiredState, load_desired
 from orchestrator.inventory.host import Host
 from orchestrator.observe.facts import HostFacts
@@ -69,6 +70,8 @@ class _Observed:
     inputs: PassInputs
     probed: list[HostFacts]  # hosts fully probed this pass (their static facts are cached after it)
     cached: dict[str, HostFacts]
+    leaving: list[Host]  # hosts that left the inventory and are being drained
+    config: PassConfig  # this pass's (the leaving hosts are part of it)
 
 
 class Engine:
@@ -101,13 +104,24 @@ class Engine:
         book = self.book()
         records = allocation_records(self.store)
         cached = self._cached_facts()
-        probed = probe_all(self.transport, [h for h in self.hosts if h.name not in unchanged],
+        leaving = self.leaving_hosts(book)
+        every = [*self.hosts, *leaving]
+        probed = probe_all(self.transport, [h for h in every if h.name not in unchanged],
                            max_workers=self.project.settings.ssh.max_parallel, extra=probe_steps, cached=cached)
         by_name = {f.name: f for f in probed} | unchanged
-        snapshot = ClusterSnapshot.build([by_name[h.name] for h in self.hosts], self.clock())
+        snapshot = ClusterSnapshot.build([by_name[h.name] for h in every], self.clock())
         secrets = SecretSource.load(self.project.secrets_path, strict=False)
         inputs = PassInputs(desired, snapshot, book, self.hosts, records, secrets, self.runtime.infra_image)
-        return _Observed(inputs, [f for f in probed if f.name not in cached and f.ready], cached)
+        config = dataclasses.replace(self.config, planner=dataclasses.replace(
+            self.config.planner, leaving=frozenset(h.name for h in leaving)))
+        return _Observed(inputs, [f for f in probed if f.name not in cached and f.ready], cached, leaving, config)
+
+    def leaving_hosts(self, book: Book) -> list[Host]:
+        """Hosts of an earlier pass that left the inventory while pods of ours ran there: still reached, to
+        drain them by handover (their pods are replaced elsewhere, then stopped)."""
+        names = {h.name for h in self.hosts}
+        return [host_from_record(n, d) for n, d in sorted(book.hosts.items())
+                if n not in names and book.assumed.get(n)]
 
     def _cached_facts(self) -> dict[str, HostFacts]:
         """Static facts of hosts fully probed less than `facts_ttl` ago."""
@@ -132,7 +146,7 @@ class Engine:
         start = time.monotonic()
         obs = self._observe()
         snapshot = obs.inputs.snapshot
-        p = plan_pass(obs.inputs, self.config, snapshot.taken_at)
+        p = plan_pass(obs.inputs, obs.config, snapshot.taken_at)
         return PassResult(p, snapshot, duration=time.monotonic() - start, desired=obs.inputs.desired)
 
     def run_pass(self, fence: tuple[str, int] | None = None, unchanged: dict[str, HostFacts] | None = None,
@@ -144,8 +158,8 @@ class Engine:
         obs = self._observe(unchanged)
         inputs = obs.inputs
         snapshot = inputs.snapshot
-        p = plan_pass(inputs, self.config, snapshot.taken_at)
-        results = execute(p, self.hosts, self.transport, self.runtime, store=self.store, fence=fence,
+        p = plan_pass(inputs, obs.config, snapshot.taken_at)
+        results = execute(p, [*self.hosts, *obs.leaving], self.transport, self.runtime, store=self.store, fence=fence,
                           max_workers=self.project.settings.ssh.max_parallel,
                           drain_seconds=self.project.settings.drain_seconds, sleep=self.sleep,
                           before_batches=check_lease)
@@ -178,7 +192,9 @@ class Engine:
                         slow_start=next_slow_start(book.slow_start, creation_attempts(results)),
                         endpoints={s: [x for x in servers if x.split("@")[0] not in failed_pods]
                                    for s, servers in p.book["endpoints"].items()},
-                        proxy_sections=p.book["proxy_sections"])
+                        proxy_sections=p.book["proxy_sections"],
+                        hosts={**{h.name: book.hosts[h.name] for h in obs.leaving if pods.get(h.name)},
+                               **{h.name: host_record(h) for h in self.hosts}})
         stored = snapshot.to_dict()
         stored["pods"] = [d for host_pods in pods.values() for d in host_pods]
         self.store.put(BOOK_KEY, new_book.to_dict(), fence=fence)

@@ -53,7 +53,7 @@ def plan_pass(inputs: PassInputs, config: PassConfig, now: float, seed: int | No
     p = plan(inputs.desired, inputs.snapshot, inputs.book, now, config.planner, seed=seed)
     _resolve_secrets(p, inputs.secrets)
     deleting = {a.uid for a in p.actions if isinstance(a, DeletePod)}
-    creates = [a for a in p.actions if isinstance(a, CreatePod)]
+    creates = [a for a in p.actions if isinstance(a, CreatePod) and a.pod.uid not in p.hold_back]
     sp = plan_services(inputs.desired.services, inputs.snapshot, inputs.hosts, config.proxy, config.templates,
                        inputs.records, creates, deleting, inputs.book.proxy_sections, inputs.book.endpoints)
     by_name = {h.name: h for h in inputs.hosts}
@@ -132,5 +132,5 @@ def _image_copies(p: Plan, snapshot: ClusterSnapshot, infra_image: str) -> list[
     for img, targets in sorted(need.items()):
         src = next((h for h, f in sorted(snapshot.hosts.items()) if f.ready and img in f.images), None)
         if src is not None:
-            out += [CopyImage(t, img, src, f"a new pod needs it; {src} has it") for t in sorted(targets)]
+            out += [CopyImage(t, img, src, f"from {src}: a new pod needs it") for t in sorted(targets)]
     return out

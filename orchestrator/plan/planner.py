@@ -42,6 +42,9 @@ class PlannerConfig:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     reap_orphans: bool = False
     cordoned: frozenset[str] = frozenset()
+    # Hosts that left the inventory but still run pods of ours: cordoned, and drained by handover (each
+    # controller's pods there are replaced elsewhere first, and stopped once the replacements are ready).
+    leaving: frozenset[str] = frozenset()
     pod_ports: range = range(20000, 30000)  # where pods' container ports are published on their hosts
 
 
@@ -116,8 +119,23 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
     for v in counted:
         if v.owner:
             by_owner[v.owner].append(v)
+    hold: set[str] = set()  # controllers whose new pods are not served until their leaving pods are gone
     for key, w in sorted(desired.workloads.items()):
-        mine = by_owner.get(key, [])
+        mine = [v for v in by_owner.get(key, []) if v.host not in config.leaving]
+        going = [v for v in by_owner.get(key, []) if v.host in config.leaving]
+        if going:
+            ready_here = sum(1 for v in mine if v.ready)
+            if ready_here >= w.replicas:
+                for v in going:
+                    if v.seen:
+                        deleting.add(v.uid)
+                        out.actions.append(DeletePod(v.host, v.name, v.uid, f"{key}: its host left the inventory "
+                                                     "and a ready replacement runs elsewhere", v.grace))
+            else:
+                hold.add(key)
+                out.pending[f"{key}: handover"] = (
+                    f"{len(going)} pods on hosts that left the inventory ({', '.join(sorted({v.host for v in going}))}) "
+                    f"keep serving until {w.replicas} pods are ready elsewhere ({ready_here} now)")
         diff = w.replicas - len(mine)
         template_hash = spec_hash(w.template)
         if diff > 0:
@@ -170,6 +188,7 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
     # 5. placement
     if pending:
         _place(pending, snapshot, ready, counted, deleting, config, rng, out, bindings)
+    out.hold_back = frozenset(a.pod.uid for a in out.actions if isinstance(a, CreatePod) and a.pod.owner in hold)
 
     out.book = {
         "host_failures": failures,
@@ -218,7 +237,7 @@ def _place(pending: list[_Pending], snapshot: ClusterSnapshot, ready: set[str], 
     for v in counted:
         if v.uid not in deleting:
             placed[v.host].append(placed_pod(v.name, v.owner, v.labels, v.requests, v.host_ports))
-    nodes = [node_info(f, placed.get(h, []), cordoned=h in config.cordoned)
+    nodes = [node_info(f, placed.get(h, []), cordoned=h in config.cordoned or h in config.leaving)
              for h, f in sorted(snapshot.hosts.items())]
     requests = []
     for p in pending:

@@ -198,6 +198,7 @@ class Plan:
     errors: list[str] = field(default_factory=list)  # what the pass cannot do as asked (exit 1)
     book: dict[str, Any] = field(default_factory=dict)  # bookkeeping to store after acting (see engine)
     drain: frozenset[str] = frozenset()  # uids of pods to delete only after the proxies dropped them
+    hold_back: frozenset[str] = frozenset()  # uids of new pods not served yet (a handover is under way)
     addresses: dict[str, ServiceAddress] = field(default_factory=dict)
     endpoints: dict[str, list[Endpoint]] = field(default_factory=dict)  # as the proxies will have them
 

@@ -155,3 +155,62 @@ def test_scaling_under_steady_load_drops_no_request(lab, project: Path) -> None:
         for w in workers:
             w.join()
     assert counts["ok"] > 100 and counts["failed"] == 0, counts
+
+
+def singleton(node_port: int) -> str:
+    return manifests(1, node_port=node_port).replace("name: one}", "name: db}").replace("app: one", "app: db")
+
+
+def test_a_host_removed_from_the_inventory_hands_its_singleton_over_never_two_serving(lab, project: Path) -> None:
+    import yaml
+
+    inventory = project / "inventory.yaml"
+    inv = yaml.safe_load(lab.inventory.read_text())
+    inventory.write_text(yaml.safe_dump(inv))
+    config = project / "orc.yaml"
+    config.write_text(config.read_text().replace(f"inventory: {lab.inventory}", f"inventory: {inventory}"))
+    apply(project, singleton(30184))
+    cp = orc("reconcile", "--wait", "60", cwd=project, timeout=90)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    (old_host,) = [h for h, names in lab_pods(lab, "rc/db").items() if names]
+    (old_pod,) = lab_pods(lab, "rc/db")[old_host]
+    del inv["all"]["children"]["tlab"]["hosts"][old_host]
+    inventory.write_text(yaml.safe_dump(inv))
+    others = [h.address for h in lab.spec.lab_hosts() if h.name != old_host]
+
+    answers: list[str | None] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        i = 0
+        while not stop.is_set():
+            answers.append(answer(others[i % len(others)], 30184))
+            i += 1
+
+    worker = threading.Thread(target=load)
+    worker.start()
+    try:
+        first = orc("reconcile", cwd=project)
+        assert first.returncode == 0, first.stdout + first.stderr
+        now = lab_pods(lab, "rc/db")
+        assert now[old_host] == [old_pod], "the old pod runs until its replacement is ready"
+        (new_pod,) = [p for h, ps in now.items() if h != old_host for p in ps]
+        deadline = time.monotonic() + 30
+        while lab_pods(lab, "rc/db")[old_host] and time.monotonic() < deadline:
+            cp = orc("reconcile", cwd=project)
+            assert cp.returncode == 0, cp.stdout + cp.stderr
+        assert lab_pods(lab, "rc/db")[old_host] == [] and pods_named(lab, "rc/db") == {new_pod}
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        worker.join()
+    served = [a for a in answers if a]
+    assert None not in answers, f"{answers.count(None)} of {len(answers)} requests failed"
+    # The old pod answered, then the new one, never the old again once the new one had: one serving at a time.
+    first_new = next(i for i, a in enumerate(served) if a != served[0])
+    assert set(served[first_new:]) == {served[-1]} and served[-1] != served[0], set(served)
+    assert orc("reconcile", cwd=project).stdout == ""  # the host is forgotten: nothing more to do
+
+
+def pods_named(lab, owner: str) -> set[str]:  # type: ignore[no-untyped-def]
+    return set(sum(lab_pods(lab, owner).values(), []))

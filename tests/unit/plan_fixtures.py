@@ -42,6 +42,7 @@ def host(
     return HostFacts(
         name=name,
         address=f"127.0.0.{1 + sum(map(ord, name)) % 250}",
+        bind_address=f"127.0.0.{1 + sum(map(ord, name)) % 250}",
         reachable=True,
         hostname=name,
         cpus=cpus,
