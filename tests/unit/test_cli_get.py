@@ -342,13 +342,12 @@ def test_completion_scripts_and_names_from_the_store(project: Path, store: Store
 
 def test_the_engines_snapshot_reads_through_the_accessor(project: Path, store: Store) -> None:
     """The contract with the reconcile engine: what ClusterSnapshot.to_dict() stores, `orc get` reads."""
-    from tests.unit.plan_fixtures import FakeCluster, desired, rc_doc, running_pod
+    from orchestrator.observe.snapshot import ClusterSnapshot
+    from tests.unit.plan_fixtures import T0, desired, host, rc_doc, running_pod, unreachable
 
-    cluster = FakeCluster.of("h1", "h2")
     run, containers = running_pod(desired(rc_doc("web", 2)), "rc/web", "h1")
-    cluster.hosts["h1"].containers += containers
-    cluster.hosts["h2"].up = False
-    store.put(keys.SNAPSHOT, json.loads(json.dumps(cluster.snapshot().to_dict(), default=str)))
+    snapshot = ClusterSnapshot.build([host("h1", containers=containers), unreachable("h2")], T0)
+    store.put(keys.SNAPSHOT, json.loads(json.dumps(snapshot.to_dict(), default=str)))
     snap = read_snapshot(store)
     assert snap is not None
     assert [(h.name, h.status) for h in snap.hosts] == [("h1", "Ready"), ("h2", "Unreachable")]
