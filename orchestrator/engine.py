@@ -13,6 +13,7 @@ from orchestrator.act.events import EventLog
 from orchestrator.act.executor import ActionResult, Runtime, execute
 from orchestrator.config import Project
 from orchestrator.controllers.book import BOOK_KEY, Book, next_slow_start
+from orchestrator.controllers.cordon import cordoned_hosts
 from orchestrator.controllers.desired import DesiredState, load_desired
 from orchestrator.inventory.host import Host
 from orchestrator.observe.facts import HostFacts
@@ -70,7 +71,7 @@ class Engine:
         s = project.settings
         self.runtime = Runtime(s.infra_image, tuple(s.infra_command))
         self.config = PlannerConfig(grace_period=s.grace_period, scheduler=SchedulerConfig.from_dict(s.scheduler),
-                                    reap_orphans=reap_orphans)
+                                    reap_orphans=reap_orphans, cordoned=cordoned_hosts(self.hosts))
 
     def observe(self, unchanged: dict[str, HostFacts] | None = None) -> ClusterSnapshot:
         """Probe every host, except those in `unchanged`: hosts whose docker event stream has been open
@@ -264,7 +265,8 @@ def believed_pods(snapshot: ClusterSnapshot, book: Book, p: Plan, results: list[
             for a in created:
                 if a.host == h:
                     view = PodView(a.pod.name, a.pod.uid, h, a.pod.owner, a.pod.spec_hash, a.pod.labels,
-                                   "Pending", False, a.pod.requests, (), snapshot.taken_at)
+                                   "Pending", False, a.pod.requests, (), snapshot.taken_at,
+                                   gpu_devices=a.pod.gpu_devices)
                     pods.append({**view.to_dict(), "restarts": 0, "ports": {},
                                  "containers_ready": f"0/{len(a.pod.spec.containers)}"})
             out[h] = pods

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from orchestrator.commands.base import Command
-from orchestrator.commands.pod import create_pod, delete_pod, restart_container
+from orchestrator.commands.pod import create_pod, delete_pod, grace_of, restart_container, stop_pods
 from orchestrator.errors import TransportError
 from orchestrator.inventory.host import Host
 from orchestrator.plan.types import Action, CreatePod, DeletePod, Plan, RemoveOrphan, RestartContainer
@@ -32,16 +32,34 @@ class ActionResult:
     error: str = ""
 
 
-def render(action: Action, runtime: Runtime) -> Command:
+def render(action: Action, runtime: Runtime, *, stopped: bool = False) -> Command:
     if isinstance(action, CreatePod):
         return create_pod(action.pod, runtime.infra_image, runtime.infra_command)
     if isinstance(action, DeletePod):
-        return delete_pod(action.name, action.uid, action.grace)
+        return delete_pod(action.name, action.uid, action.grace, stopped=stopped)
     if isinstance(action, RemoveOrphan):
         return Command(name=f"remove {action.container}", argv=("docker", "rm", "-f", "--", action.container))
     if isinstance(action, RestartContainer):
-        return restart_container(action.pod, action.container, grace=2)
+        return restart_container(action.pod, action.container, action.grace)
     raise TypeError(f"unknown action {action!r}")
+
+
+@dataclass(frozen=True)
+class Step:
+    owner: Action | None  # None: an extra step (proxy, hosts file) or a helper of the actions
+    command: Command
+    helper: bool = False  # part of other steps' work (the parallel stop): reported only when it fails
+
+
+def host_steps(actions: Sequence[Action], runtime: Runtime) -> list[Step]:
+    """One host's actions as batch steps. Two or more graceful deletes are preceded by ONE step that stops
+    their pods in parallel (each gets its own grace period, all at the same time), so five pods at 30 s
+    take 30 s, not 150, and the batch's time limit grows by the longest grace only."""
+    graceful = [a for a in actions if isinstance(a, DeletePod) and grace_of(a.grace) > 0]
+    steps: list[Step] = []
+    if len(graceful) > 1:
+        steps.append(Step(None, stop_pods([(a.name, a.uid, a.grace) for a in graceful]), helper=True))
+    return steps + [Step(a, render(a, runtime, stopped=len(graceful) > 1)) for a in actions]
 
 
 def execute(plan: Plan, hosts: Sequence[Host], transport: Transport, runtime: Runtime,
@@ -52,15 +70,14 @@ def execute(plan: Plan, hosts: Sequence[Host], transport: Transport, runtime: Ru
 
     def run(host: Host) -> list[ActionResult]:
         # Extra steps (the host's hosts file and proxy) go first: a new pod bind-mounts the hosts file.
-        actions = by_host.get(host.name, [])
-        steps = extra.get(host.name, []) + [render(a, runtime) for a in actions]
-        owners: list[Action | None] = [*([None] * len(extra.get(host.name, []))), *actions]
+        plan_steps = [Step(None, c) for c in extra.get(host.name, [])] + host_steps(by_host.get(host.name, []), runtime)
         try:
-            result = transport.run_batch(host, steps)
+            result = transport.run_batch(host, [s.command for s in plan_steps])
         except TransportError as e:
-            return [ActionResult(a, host.name, False, s.name, e.message) for a, s in zip(owners, steps, strict=True)]
-        return [ActionResult(a, host.name, s.ok, s.name, "" if s.ok else (s.stderr.strip() or f"exit {s.exit_code}"))
-                for a, s in zip(owners, result.steps, strict=True)]
+            return [ActionResult(s.owner, host.name, False, s.command.name, e.message)
+                    for s in plan_steps if not s.helper]
+        return [ActionResult(s.owner, host.name, r.ok, r.name, "" if r.ok else (r.stderr.strip() or f"exit {r.exit_code}"))
+                for s, r in zip(plan_steps, result.steps, strict=True) if not (s.helper and r.ok)]
 
     results = run_parallel(list(work.values()), run, max_workers=max_workers)
     out: list[ActionResult] = []
