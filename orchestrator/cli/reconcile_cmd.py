@@ -11,8 +11,17 @@ import click
 from orchestrator.cli.context import AppContext
 from orchestrator.cli.output import dump, print_table
 from orchestrator.errors import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL
+from orchestrator.plan.types import DeletePod
 
 LOCK_NAME = "reconcile"
+
+
+def _fatal() -> tuple[type[BaseException], ...]:
+    """What ends `--watch` instead of being retried: the lock (or fence) lost, a broken project."""
+    from orchestrator.errors import ConfigError
+    from orchestrator.store.base import FencedError
+
+    return (FencedError, ConfigError, KeyboardInterrupt)
 
 
 def _engine(obj: AppContext, events_out: IO[str] | None = None, reap_orphans: bool = False) -> Any:
@@ -27,32 +36,39 @@ def _engine(obj: AppContext, events_out: IO[str] | None = None, reap_orphans: bo
                   reap_orphans=reap_orphans)
 
 
-STEP_TARGETS = {"proxy-hosts": ("update", "hosts file", "service names changed"),
-                "proxy": ("update", "haproxy", "services, endpoints or addresses changed")}
-
-
 def _action_rows(result: Any) -> list[list[str]]:
-    rows = []
-    steps = result.proxy.steps if result.proxy else {}
-    for host in sorted(set(result.plan.by_host()) | {h for h, s in steps.items() if s}):
-        for step in steps.get(host, []):
-            verb, target, why = STEP_TARGETS.get(step.name, ("run", step.name, ""))
-            rows.append([host, verb, target, why])
-        for a in result.plan.by_host().get(host, []):
-            rows.append([host, a.verb, a.target, a.reason])
+    """HOST ACTION TARGET REASON for everything the plan does: store writes, image copies, proxies,
+    hosts files and pods, host by host in the order they run."""
+    rows = [["store", op.verb, op.target, op.reason] for op in result.plan.store_ops]
+    by_host: dict[str, list[Any]] = {}
+    for c in result.plan.copies:
+        by_host.setdefault(c.host, []).append(c)
+    for host, actions in result.plan.by_host().items():
+        by_host.setdefault(host, []).extend(actions)
+    for host in sorted(by_host):
+        for a in by_host[host]:
+            reason = a.reason
+            if getattr(a, "changes", None):
+                reason = f"{reason}: {', '.join(a.changes)}"
+            elif isinstance(a, DeletePod) and a.uid in result.plan.drain:
+                reason = f"{reason} (after the proxies drop it)"
+            rows.append([host, a.verb, a.target, reason])
     return rows
 
 
 @click.command()
 @click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table")
 @click.pass_obj
-def plan(obj: AppContext, output: str) -> None:
-    """Show what one reconcile pass would do, per host, executing nothing.
+def plan(obj: AppContext, output: str) -> int:
+    """Show everything one reconcile pass would do, per host, executing and writing nothing: pods to
+    create and delete, restarts, image copies, service address allocations, HAProxy configs (with the
+    servers each service gains or loses) and hosts files.
 
     \b
     It probes every host (read-only) and plans from the stored desired state:
       orc plan            HOST  ACTION  TARGET  REASON
       orc plan -o json    the same as data
+    Exit 1 when the pass could not do everything asked (a template or allocation error, ...).
     """
     engine = _engine(obj)
     try:
@@ -62,9 +78,9 @@ def plan(obj: AppContext, output: str) -> None:
     rows = _action_rows(result)
     if output != "table":
         dump({"actions": [dict(zip(["host", "action", "target", "reason"], r, strict=True)) for r in rows],
-              "pending": result.plan.pending, "warnings": result.plan.warnings,
+              "pending": result.plan.pending, "warnings": result.plan.warnings, "errors": result.plan.errors,
               "unreachable": result.unreachable}, output)
-        return
+        return EXIT_FAILED if result.plan.errors else EXIT_OK
     if rows:
         print_table(["HOST", "ACTION", "TARGET", "REASON"], rows)
     else:
@@ -73,8 +89,11 @@ def plan(obj: AppContext, output: str) -> None:
         click.echo(f"pending: {target}: {why}")
     for w in result.plan.warnings:
         click.echo(f"warning: {w}", err=True)
+    for e in result.plan.errors:
+        click.echo(f"error: {e}", err=True)
     for h in result.unreachable:
         click.echo(f"warning: {_not_ready(result.snapshot.hosts[h])}", err=True)
+    return EXIT_FAILED if result.plan.errors else EXIT_OK
 
 
 @click.command()
@@ -130,7 +149,7 @@ def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path:
                     _report(result, engine, quiet, human, obj.verbose)
                     if metrics:
                         metrics.record(result)
-                    if wait is None or result.failed or _converged(result):
+                    if wait is None or result.failed or result.errors or _converged(result):
                         return _exit_code(result)
                     if time.monotonic() >= deadline:
                         click.echo(f"not converged after {wait:g}s: " + _why_not(result), err=True)
@@ -144,17 +163,28 @@ def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path:
             out.close()
 
 
-def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int) -> None:
+def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int,
+            shown: set[str] | None = None) -> None:
+    """A pass's lines. `shown` (`--watch`): the errors already printed by the passes before, printed again
+    only after they went away and came back (one line per change, not one per pass)."""
     pass_events = engine.events.records
     for ev in pass_events:
         line = human(ev)
         if ev["event"] in ("action", "step") and not ev["ok"]:
             click.echo(line, err=True)
+        elif ev["event"] == "error":
+            continue  # printed below, once per pass
         elif ev["event"] in ("action", "step") and not quiet or ev["event"] == "pending" and (verbose or (result.changed and not quiet)):
             click.echo(line)
     engine.events.records.clear()
     for h in result.unreachable:
         click.echo(_not_ready(result.snapshot.hosts[h]), err=True)
+    for e in result.plan.errors:  # at any verbosity: the pass failed to do something asked
+        if shown is None or e not in shown or verbose:
+            click.echo(f"error: {e}", err=True)
+    if shown is not None:
+        shown.clear()
+        shown.update(result.plan.errors)
     for w in result.plan.warnings:
         if verbose or result.changed:
             click.echo(f"warning: {w}", err=True)
@@ -162,6 +192,17 @@ def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int) -> 
         trips = ", ".join(f"{h}={n}" for h, n in sorted(result.round_trips.items()))
         click.echo(f"pass: {result.duration:.2f}s, {len(result.results)} actions, round trips {trips}", err=True)
     sys.stdout.flush()  # --watch into a pipe or log file: each pass's lines as they happen
+    sys.stderr.flush()
+
+
+def _pass_failed(e: BaseException, verbose: int) -> None:
+    """One line for a pass that raised (`--watch` goes on); the traceback only at -vv."""
+    import traceback
+
+    message = getattr(e, "message", None) or str(e) or type(e).__name__
+    click.echo(f"error: this pass failed ({type(e).__name__}): {message}; retrying", err=True)
+    if verbose >= 2:
+        traceback.print_exception(e, file=sys.stderr)
     sys.stderr.flush()
 
 
@@ -185,7 +226,7 @@ def _why_not(result: Any) -> str:
 
 
 def _exit_code(result: Any) -> int:
-    if result.failed:
+    if result.failed or result.errors:
         return EXIT_FAILED
     if result.unreachable:
         return EXIT_PARTIAL
@@ -210,6 +251,7 @@ def _watch(engine: Any, lock: Any, interval: float, quiet: bool, human: Any, ver
     follow_docker_events(engine.transport, engine.hosts, triggers)
     follow_store(engine.store, triggers)
     facts: dict[str, Any] = {}  # the last facts of each ready host, for hosts with nothing new
+    shown_errors: set[str] = set()
     acted: set[str] = set()
     last_full = 0.0
     resync = engine.project.settings.resync
@@ -219,10 +261,19 @@ def _watch(engine: Any, lock: Any, interval: float, quiet: bool, human: Any, ver
             if time.monotonic() - last_full >= resync:  # now and then, everything, whatever the streams say
                 quiet_hosts, last_full = set(), time.monotonic()
             unchanged = {h: facts[h] for h in quiet_hosts if h in facts}
-            result = engine.run_pass(fence=lock.fence, unchanged=unchanged)
+            try:
+                result = engine.run_pass(fence=lock.fence, unchanged=unchanged)
+            except _fatal():
+                raise
+            except Exception as e:  # noqa: BLE001 - a transient failure of one pass; the next one retries
+                _pass_failed(e, verbose)
+                facts, last_full = {}, 0.0  # everything is probed afresh next time
+                if triggers.wait(min(interval, 5.0)) and triggers.stopped:
+                    break
+                continue
             facts = {h: f for h, f in result.snapshot.hosts.items() if f.ready}
             acted = {r.host for r in result.results}  # our own changes (a reload makes no docker event)
-            _report(result, engine, quiet, human, verbose)
+            _report(result, engine, quiet, human, verbose, shown_errors)
             if metrics:
                 metrics.record(result)
             lock.refresh()

@@ -53,12 +53,12 @@ def pod_labels(run: PodRun, container: str) -> list[str]:
     return out
 
 
-def _ports(spec: PodSpec) -> list[str]:
+def _ports(run: PodRun) -> list[str]:
+    """Every container port on the host port the plan chose, on the host's cluster address (an explicit
+    hostPort on every address, as asked): never a random port on 0.0.0.0."""
     out: list[str] = []
-    for c in spec.containers:
-        for p in c.ports or []:
-            proto = (p.protocol or "TCP").lower()
-            out += ["-p", f"{p.host_port}:{p.container_port}/{proto}" if p.host_port else f"{p.container_port}/{proto}"]
+    for b in run.ports:
+        out += ["-p", b.publish()]
     return out
 
 
@@ -184,7 +184,7 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = ())
              *infra_labels(run.spec),  # orc.port-names / orc.http-check: what services need (proxy.pod_labels)
              "--label", f"orc.grace={grace_label(run.spec)}",
              "--label", f"orc.gpus={','.join(run.gpu_devices)}",  # the devices it was given (accounting)
-             *_ports(run.spec), "--", infra_image, *infra_command]
+             *_ports(run), "--", infra_image, *infra_command]
     lines.append(q(infra) + " >/dev/null || orc_fail 'infra container'")
     lines.append("orc_env=$(mktemp) || orc_fail 'mktemp'")
     for c in run.spec.containers:
