@@ -243,10 +243,7 @@ def test_a_bad_template_or_rejected_config_changes_nothing_and_says_why(lab, pro
     (templates / "haproxy.cfg.j2").write_text(good + "\n{% if %}\n")  # a Jinja syntax error
     apply(project, rc("web", 3, "app: web") + svc("web", "app: web", node_port=30083))
     cp = orc("reconcile", cwd=project)
-    # Today a template error is a warning (exit 0), the new pod being created; issue 9 item 6 makes it a
-    # failure of the proxy steps (exit 1): tighten this to == 1 when that lands. Never a crash or usage error.
-    assert cp.returncode in (0, 1), cp.stdout + cp.stderr
-    assert "Traceback" not in cp.stderr
+    assert cp.returncode == 1, cp.stdout + cp.stderr  # a failure, reported as one (the new pod is created)
     assert "haproxy.cfg.j2" in cp.stderr and "line" in cp.stderr
     assert [config_hash(lab, i) for i in (1, 2, 3)] == before  # every live config untouched
     assert names_via(url, 6) == serving  # still serving, from exactly the pods it served before
