@@ -22,6 +22,7 @@ from orchestrator.controllers.book import (
     next_backoff,
     next_slow_start,
 )
+from orchestrator.controllers.cordon import cordoned_hosts
 from orchestrator.controllers.desired import DesiredState, load_desired
 from orchestrator.inventory.host import Host
 from orchestrator.observe.facts import HostFacts
@@ -95,7 +96,7 @@ class Engine:
         s = project.settings
         self.runtime = Runtime(s.infra_image, tuple(s.infra_command))
         planner = PlannerConfig(grace_period=s.grace_period, scheduler=SchedulerConfig.from_dict(s.scheduler),
-                                reap_orphans=reap_orphans,
+                                reap_orphans=reap_orphans, cordoned=cordoned_hosts(self.hosts),
                                 pod_ports=parse_port_range(s.pod_port_range or DEFAULT_POD_PORT_RANGE))
         self.config = PassConfig(planner, s.proxy, project.templates_path)
 
@@ -259,7 +260,8 @@ def believed_pods(snapshot: ClusterSnapshot, book: Book, p: Plan, results: list[
             for a in created:
                 if a.host == h:
                     view = PodView(a.pod.name, a.pod.uid, h, a.pod.owner, a.pod.spec_hash, a.pod.labels,
-                                   "Pending", False, a.pod.requests, (), snapshot.taken_at)
+                                   "Pending", False, a.pod.requests, (), snapshot.taken_at,
+                                   gpu_devices=a.pod.gpu_devices)
                     pods.append({**view.to_dict(), "restarts": 0, "ports": {b.key: b.host_port for b in a.pod.ports},
                                  "containers_ready": f"0/{len(a.pod.spec.containers)}"})
             out[h] = pods

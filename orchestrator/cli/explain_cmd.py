@@ -60,8 +60,10 @@ def explain(obj: AppContext, kind: str, name: str | None, output: str) -> None:
     placed: dict[str, list] = {}
     for v in seen:
         if me is None or v.uid != me.uid:
-            placed.setdefault(v.host, []).append(placed_pod(v.name, v.owner, v.labels, v.requests, v.host_ports))
-    nodes = [node_info(f, placed.get(h, [])) for h, f in sorted(snapshot.hosts.items())]
+            placed.setdefault(v.host, []).append(placed_pod(v.name, v.owner, v.labels, v.requests, v.host_ports,
+                                                            v.gpu_devices))
+    nodes = [node_info(f, placed.get(h, []), cordoned=h in engine.config.planner.cordoned)
+             for h, f in sorted(snapshot.hosts.items())]
     rows = explain_pod(pod_request(name if kind == "pod" else f"{name}-new", owner, labels, spec), nodes,
                        engine.config.scheduler)
     rows = sorted(rows, key=lambda e: (not e.passed, -e.total, e.host))

@@ -20,12 +20,15 @@ class Secret(str):
 @dataclass(frozen=True)
 class Command:
     """One remote step. `argv` is quoted by `render()`; `shell` is a trusted, already-built shell
-    fragment (from our own builders only, never user text); `stdin` bytes are fed to the step."""
+    fragment (from our own builders only, never user text); `stdin` bytes are fed to the step.
+    `allowance`: seconds the step may legitimately take beyond the transport's command timeout (a graceful
+    stop waits for a pod's grace period); a batch's time limit grows by the sum of its steps'."""
 
     name: str
     argv: tuple[str, ...] = ()
     shell: str | None = None
     stdin: bytes | None = None
+    allowance: float = 0.0
 
     def __post_init__(self) -> None:
         if bool(self.argv) == (self.shell is not None):
@@ -43,9 +46,9 @@ class Command:
         return self.render() + (" <stdin>" if self.stdin else "")
 
 
-def cmd(name: str, *argv: str, stdin: bytes | None = None) -> Command:
-    return Command(name=name, argv=tuple(argv), stdin=stdin)
+def cmd(name: str, *argv: str, stdin: bytes | None = None, allowance: float = 0.0) -> Command:
+    return Command(name=name, argv=tuple(argv), stdin=stdin, allowance=allowance)
 
 
-def sh(name: str, script: str, stdin: bytes | None = None) -> Command:
-    return Command(name=name, shell=script, stdin=stdin)
+def sh(name: str, script: str, stdin: bytes | None = None, allowance: float = 0.0) -> Command:
+    return Command(name=name, shell=script, stdin=stdin, allowance=allowance)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from orchestrator.commands.base import Command, sh
 from orchestrator.model.helpers import host_ports
-from orchestrator.model.pod import Container, Probe
+from orchestrator.model.pod import Container, PodSpec, Probe
 from orchestrator.observe.facts import LABEL_PREFIX, MANAGED
 from orchestrator.plan.types import PodRun
 from orchestrator.proxy.pod_labels import infra_labels
@@ -182,7 +182,8 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = ())
              "--label", f"orc.requests={json.dumps(run.requests, sort_keys=True, separators=(',', ':'))}",
              "--label", f"orc.host-ports={','.join(f'{p}/{proto}' for p, proto in host_ports(run.spec))}",
              *infra_labels(run.spec),  # orc.port-names / orc.http-check: what services need (proxy.pod_labels)
-             "--label", f"orc.grace={'' if run.spec.termination_grace_period_seconds is None else run.spec.termination_grace_period_seconds}",
+             "--label", f"orc.grace={grace_label(run.spec)}",
+             "--label", f"orc.gpus={','.join(run.gpu_devices)}",  # the devices it was given (accounting)
              *_ports(run), "--", infra_image, *infra_command]
     lines.append(q(infra) + " >/dev/null || orc_fail 'infra container'")
     lines.append("orc_env=$(mktemp) || orc_fail 'mktemp'")
@@ -202,18 +203,58 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = ())
     return sh(f"create pod/{run.name}", "\n".join(lines))
 
 
-def delete_pod(name: str, uid: str, grace: int | None = None) -> Command:
+# Kubernetes' default terminationGracePeriodSeconds: SIGTERM, then SIGKILL this many seconds later.
+DEFAULT_GRACE = 30
+# What docker may take beyond a grace period: the SIGKILL, reaping, reporting (a step's time allowance).
+KILL_MARGIN = 10
+# A pod's app containers (not its infra container: that only holds the network namespace, and the sleep or
+# pause it runs need not handle SIGTERM, so it is removed at once after the apps have stopped).
+_APPS = ("--format '{{.ID}} {{.Label \"orc.infra\"}}' | "
+         'while read -r id infra; do [ "$infra" = true ] || echo "$id"; done')
+
+
+def grace_of(seconds: int | None) -> int:
+    """A pod's grace period: as its spec (or its infra container's `orc.grace` label) says, else 30 s."""
+    return DEFAULT_GRACE if seconds is None else max(int(seconds), 0)
+
+
+def grace_label(spec: PodSpec) -> str:
+    return str(grace_of(spec.termination_grace_period_seconds))
+
+
+def delete_pod(name: str, uid: str, grace: int | None = None, *, stopped: bool = False) -> Command:
     """Remove every container and volume of one pod instance (by uid: another instance of the same name on
-    this host, if any, is another pod). With a grace period (the pod's terminationGracePeriodSeconds) its
-    containers get SIGTERM and that long to stop, all at once; without one they are killed at once."""
+    this host, if any, is another pod). As Kubernetes does, the app containers get SIGTERM and `grace`
+    seconds (default 30) to stop, all at once, then SIGKILL; grace 0 kills at once. `stopped`: a parallel
+    stop step of the same batch (`stop_pods`) already gave them their grace, so this step adds no time."""
+    g = grace_of(grace)
     u = shlex.quote(f"label=orc.pod-uid={uid}")
-    stop = f'[ -z "$ids" ] || docker stop -t {int(grace)} $ids >/dev/null 2>&1\n' if grace else ""
-    script = (f"ids=$(docker ps -q --filter {u})\n{stop}"
+    stop = (f"ids=$(docker ps --filter {u} {_APPS})\n"
+            f'[ -z "$ids" ] || docker stop -t {g} $ids >/dev/null 2>&1\n') if g else ""
+    script = (f"{stop}"
               f"ids=$(docker ps -aq --filter {u}); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null || exit 1\n"
               f"vols=$(docker volume ls -q --filter {u}); [ -z \"$vols\" ] || docker volume rm $vols >/dev/null\n"
               f"echo deleted {shlex.quote(name)}")
-    return sh(f"delete pod/{name}", script)
+    return sh(f"delete pod/{name}", script, allowance=0 if stopped or not g else g + KILL_MARGIN)
 
 
-def restart_container(pod: str, container: str, grace: int = 10) -> Command:
-    return Command(name=f"restart pod/{pod} {container}", argv=("docker", "restart", "-t", str(grace), "--", container))
+def stop_pods(pods: Sequence[tuple[str, str, int | None]]) -> Command:
+    """Give several pods of one host (name, uid, grace) their grace periods at the same time: each pod's app
+    containers get `docker stop -t GRACE` in a background job, and the step waits for all of them. The
+    batch's time limit grows by the longest grace period, not their sum. Stopping is best effort: the
+    delete steps that follow remove whatever is left."""
+    lines = ["orc_stop() {",
+             f'  ids=$(docker ps --filter "label=orc.pod-uid=$1" {_APPS})',
+             '  [ -z "$ids" ] || docker stop -t "$2" $ids >/dev/null 2>&1',
+             "}"]
+    lines += [f"orc_stop {shlex.quote(uid)} {grace_of(grace)} &" for _, uid, grace in pods]
+    lines += ["wait", "echo stopped " + " ".join(shlex.quote(name) for name, _, _ in pods)]
+    longest = max((grace_of(g) for _, _, g in pods), default=0)
+    return sh(f"stop {len(pods)} pods", "\n".join(lines), allowance=longest + KILL_MARGIN)
+
+
+def restart_container(pod: str, container: str, grace: int | None = None) -> Command:
+    """Restart one container (its liveness check fails) with the pod's grace period: SIGTERM, then SIGKILL."""
+    g = grace_of(grace)
+    return Command(name=f"restart pod/{pod} {container}", argv=("docker", "restart", "-t", str(g), "--", container),
+                   allowance=g + KILL_MARGIN)

@@ -73,12 +73,15 @@ def _quantity(v: Any, unit: str) -> int:
 
 
 def node_info(f: HostFacts, placed: Iterable[st.PlacedPod], *, cordoned: bool = False,
-              taints: tuple[st.Taint, ...] = ()) -> st.NodeInfo:
+              taints: tuple[st.Taint, ...] | None = None) -> st.NodeInfo:
+    """The scheduler's view of a probed host; its taints are the inventory's unless given."""
+    if taints is None:
+        taints = tuple(st.Taint(k, v, e) for k, v, e in f.taints)  # type: ignore[arg-type]
     cap = f.capacity
     capacity = st.Resources(
         cpu=_quantity(cap.get("cpu", f.cpus), "cpu"),
         memory=_quantity(cap.get("memory", f.memory_bytes), "bytes"),
-        ephemeral=_quantity(cap.get("ephemeral-storage", f.disk_free_bytes), "bytes"),
+        ephemeral=_quantity(cap.get("ephemeral-storage", f.disk_total_bytes), "bytes"),  # minus pods' requests
         gpus=_quantity(cap.get("nvidia.com/gpu", len(f.gpus)), "count"),
     )
     return st.NodeInfo(

@@ -12,6 +12,7 @@ class Host:
 
     `vars` holds every resolved variable (Ansible precedence applied), including ours:
     `labels` (dict), capacity overrides (`cpu`, `memory`, `ephemeral-storage`, `nvidia.com/gpu` or `gpus`),
+    `taints` (Kubernetes `key=value:Effect` strings), `orc_cordoned`,
     proxy settings (`haproxy_config`, `haproxy_check`, `haproxy_reload`, ...).
     """
 
@@ -25,6 +26,8 @@ class Host:
     groups: tuple[str, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
     capacity: dict[str, str] = field(default_factory=dict)
+    taints: tuple[tuple[str, str, str], ...] = ()  # `taints:` var, (key, value, effect) each
+    cordoned: bool = False  # `orc_cordoned:` var: no new pods are placed here
     vars: dict[str, Any] = field(default_factory=dict)
 
     def __hash__(self) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 
 from orchestrator.errors import ConfigError
 from orchestrator.inventory.host import Host
+from orchestrator.inventory.taints import HostTaint, parse_taints
 
 # Ansible's boolean words (module_utils.parsing.convert_bool), compared lower-cased and stripped.
 BOOLEANS_TRUE = frozenset(("y", "yes", "on", "1", "true", "t"))
@@ -107,6 +108,23 @@ class _HostVars:
             out[k] = v
         return out
 
+    def taints(self) -> tuple[HostTaint, ...]:
+        taints, errors = parse_taints(self.vars.get("taints"))
+        if errors:
+            raise ConfigError("\n".join(f'inventory host "{self.name}" ({self.origin}): taints{e if e.startswith("[") else ": " + e}'
+                                        for e in errors))
+        return taints
+
+    def cordoned(self) -> bool:
+        found = self.first("orc_cordoned")
+        if found is None:
+            return False
+        var, value = found
+        try:
+            return ansible_boolean(value)
+        except ValueError as e:
+            raise self.fail(var, str(e)) from None
+
     def capacity(self) -> dict[str, str]:
         out: dict[str, str] = {}
         for key, names in CAPACITY_VARS.items():
@@ -136,5 +154,7 @@ def make_host(name: str, resolved: Mapping[str, Any], groups: tuple[str, ...], o
         groups=groups,
         labels=hv.labels(),
         capacity=hv.capacity(),
+        taints=hv.taints(),
+        cordoned=hv.cordoned(),
         vars=dict(resolved),
     )

@@ -190,6 +190,7 @@ def _resolve(source: str, b: InventoryBuilder, files: VarsFiles | None) -> Inven
     }
     skeleton = Inventory(source, groups, [], b.warnings)
     hosts = []
+    errors: list[str] = []  # every host's problems at once
     for name in skeleton.group_host_names("all"):
         node = b.hosts[name]
         member: set[str] = set()
@@ -198,7 +199,12 @@ def _resolve(source: str, b: InventoryBuilder, files: VarsFiles | None) -> Inven
         ordered = sorted((groups[g] for g in member if g != "all"), key=_sort_key)
         resolved = _host_vars(groups["all"], ordered, node.vars, files, name)
         group_names = tuple(sorted(g.name for g in ordered))
-        hosts.append(make_host(name, resolved, group_names, node.origin))
+        try:
+            hosts.append(make_host(name, resolved, group_names, node.origin))
+        except ConfigError as e:
+            errors.append(str(e))
+    if errors:
+        raise ConfigError("\n".join(errors))
     return Inventory(source, groups, hosts, b.warnings, definition_order=list(b.hosts))
 
 

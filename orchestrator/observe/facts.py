@@ -75,6 +75,7 @@ class HostFacts:
     containers: tuple[ContainerInfo, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)  # inventory labels + automatic ones
     capacity: dict[str, Any] = field(default_factory=dict)  # cpu, memory, ephemeral-storage, nvidia.com/gpu
+    taints: tuple[tuple[str, str, str], ...] = ()  # the inventory's (key, value, effect)
     probe_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)  # results of steps other layers added to the probe
 

@@ -168,7 +168,7 @@ def parse_probe(host: Host, result: BatchResult, cached: HostFacts | None = None
     f["containers"] = parse_containers(result["containers"].stdout)
     f["images"] = frozenset(x for x in result["images"].stdout.split() if x and not x.startswith("<none>"))
     labels, capacity = _labels_capacity(host, f)
-    return HostFacts(name=host.name, address=host.address, reachable=True, labels=labels, capacity=capacity,
+    return HostFacts(name=host.name, address=host.address, reachable=True, labels=labels, capacity=capacity, taints=host.taints,
                      probe_seconds=result.duration, bind_address=bind_address(host, f["ssh_server_address"]), **f)
 
 
@@ -199,7 +199,9 @@ def _labels_capacity(host: Host, f: dict[str, Any]) -> tuple[dict[str, str], dic
     capacity: dict[str, Any] = {
         "cpu": host.capacity.get("cpu", str(f["cpus"])),
         "memory": host.capacity.get("memory", str(f["memory_bytes"])),
-        "ephemeral-storage": host.capacity.get("ephemeral-storage", str(f.get("disk_free_bytes", 0))),
+        # The disk's size, as Kubernetes' node capacity: pods' requests are subtracted from it when placing
+        # (free space would count the running pods' use twice).
+        "ephemeral-storage": host.capacity.get("ephemeral-storage", str(f.get("disk_total_bytes", 0))),
         "nvidia.com/gpu": host.capacity.get("gpus", host.capacity.get("nvidia.com/gpu", str(len(f["gpus"])))),
     }
     return labels, capacity
@@ -213,7 +215,7 @@ def _parse_light(host: Host, result: BatchResult, cached: HostFacts) -> HostFact
         f["docker_error"] = step.stderr.strip().splitlines()[-1] if step.stderr.strip() else "docker not available"
     f["containers"] = parse_containers(step.stdout)
     labels, capacity = _labels_capacity(host, f)  # the inventory may have changed since
-    return HostFacts(name=host.name, address=host.address, reachable=True, labels=labels, capacity=capacity,
+    return HostFacts(name=host.name, address=host.address, reachable=True, labels=labels, capacity=capacity, taints=host.taints,
                      probe_seconds=result.duration, bind_address=bind_address(host, f["ssh_server_address"]), **f)
 
 
@@ -230,10 +232,10 @@ def facts_from_dict(host: Host, d: dict[str, Any]) -> HostFacts:
     f["gpus"] = tuple(Gpu(int(g["index"]), g["model"], g["uuid"]) for g in d.get("gpus", []))
     f["images"] = frozenset(d.get("images", []))
     labels, capacity = _labels_capacity(host, f)
-    return HostFacts(name=host.name, address=host.address, reachable=True, labels=labels, capacity=capacity,
+    return HostFacts(name=host.name, address=host.address, reachable=True, labels=labels, capacity=capacity, taints=host.taints,
                      bind_address=bind_address(host, f.get("ssh_server_address", "")), **f)
 
 
 def unreachable(host: Host, reason: str, error: str) -> HostFacts:
     return HostFacts(name=host.name, address=host.address, reachable=False, reason=reason, error=error,
-                     labels={**host.labels})
+                     labels={**host.labels}, taints=host.taints)

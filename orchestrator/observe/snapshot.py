@@ -111,6 +111,12 @@ class ObservedPod:
         return int(text) if text.isdigit() else None
 
     @property
+    def gpu_devices(self) -> tuple[str, ...]:
+        """The GPU device ids the pod was given when placed (label `orc.gpus`), so they are never given twice."""
+        text = self.infra.labels.get("orc.gpus", "") if self.infra else ""
+        return tuple(x for x in text.split(",") if x)
+
+    @property
     def host_ports(self) -> list[tuple[int, str]]:
         text = self.infra.labels.get("orc.host-ports", "") if self.infra else ""
         out = []
@@ -126,7 +132,8 @@ class ObservedPod:
                 "phase": self.phase, "ready": self.ready, "containers_ready": f"{ready}/{len(self.expected)}",
                 "restarts": self.restarts, "started_at": self.started_at, "ip": None,
                 "labels": dict(self.labels), "ports": self.ports, "spec_hash": self.spec_hash,
-                "requests": self.requests, "grace": self.grace, "host_ports": [f"{p}/{proto}" for p, proto in self.host_ports]}
+                "requests": self.requests, "grace": self.grace, "gpu_devices": list(self.gpu_devices),
+                "host_ports": [f"{p}/{proto}" for p, proto in self.host_ports]}
 
 
 def pods_of(facts: HostFacts) -> list[ObservedPod]:

@@ -102,7 +102,7 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
     for p in snapshot.pods:
         if p.host in ready and p.complete:
             for c in p.unhealthy:
-                out.actions.append(RestartContainer(p.host, p.name, c.name, "liveness probe failed"))
+                out.actions.append(RestartContainer(p.host, p.name, c.name, "liveness probe failed", p.grace))
     for host, c in snapshot.orphans:
         if config.reap_orphans:
             out.actions.append(RemoveOrphan(host, c.name))
@@ -244,7 +244,7 @@ def _place(pending: list[_Pending], snapshot: ClusterSnapshot, ready: set[str], 
     placed: dict[str, list] = defaultdict(list)
     for v in counted:
         if v.uid not in deleting:
-            placed[v.host].append(placed_pod(v.name, v.owner, v.labels, v.requests, v.host_ports))
+            placed[v.host].append(placed_pod(v.name, v.owner, v.labels, v.requests, v.host_ports, v.gpu_devices))
     nodes = [node_info(f, placed.get(h, []), cordoned=h in config.cordoned or h in config.leaving)
              for h, f in sorted(snapshot.hosts.items())]
     requests = []

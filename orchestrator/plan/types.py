@@ -74,7 +74,7 @@ class DeletePod:
     name: str
     uid: str
     reason: str
-    grace: int | None = None  # seconds its containers get to stop (terminationGracePeriodSeconds)
+    grace: int | None = None  # seconds its containers get to stop (terminationGracePeriodSeconds; None: 30)
 
     @property
     def verb(self) -> str:
@@ -91,6 +91,7 @@ class RestartContainer:
     pod: str
     container: str  # docker container name
     reason: str
+    grace: int | None = None  # the pod's terminationGracePeriodSeconds (None: Kubernetes' default, 30 s)
 
     @property
     def verb(self) -> str:

@@ -23,11 +23,12 @@ class PodView:
     started_at: float | None = None
     seen: bool = True  # observed on its host this pass (False: assumed, its host cannot be seen now)
     grace: int | None = None  # terminationGracePeriodSeconds it was started with
+    gpu_devices: tuple[str, ...] = ()  # the GPU devices it was given
 
     @classmethod
     def of(cls, p: ObservedPod) -> PodView:
         return cls(p.name, p.uid, p.host, p.owner, p.spec_hash, dict(p.labels), p.phase, p.ready,
-                   p.requests, tuple(p.host_ports), p.started_at, grace=p.grace)
+                   p.requests, tuple(p.host_ports), p.started_at, grace=p.grace, gpu_devices=p.gpu_devices)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PodView:
@@ -38,10 +39,11 @@ class PodView:
         return cls(d["name"], d["uid"], d["host"], d.get("owner"), d.get("spec_hash", ""),
                    dict(d.get("labels", {})), d.get("phase", "Unknown"), bool(d.get("ready")),
                    dict(d.get("requests", {})), tuple(ports), d.get("started_at"), seen=False,
-                   grace=d.get("grace"))
+                   grace=d.get("grace"), gpu_devices=tuple(str(x) for x in d.get("gpu_devices") or ()))
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "uid": self.uid, "host": self.host, "owner": self.owner,
                 "spec_hash": self.spec_hash, "labels": self.labels, "phase": self.phase, "ready": self.ready,
                 "requests": self.requests, "host_ports": [f"{p}/{proto}" for p, proto in self.host_ports],
-                "started_at": self.started_at, "grace": self.grace}
+                "started_at": self.started_at, "grace": self.grace,
+                "gpu_devices": list(self.gpu_devices)}

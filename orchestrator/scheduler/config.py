@@ -26,6 +26,7 @@ DEFAULT_WEIGHTS: Mapping[str, int] = MappingProxyType(
         "pod_anti_affinity": 2,
         "topology_spread": 2,
         "image_locality": 1,
+        "taint_toleration": 3,
     }
 )
 STRATEGIES = ("spread", "binpack")

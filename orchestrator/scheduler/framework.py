@@ -33,6 +33,7 @@ from orchestrator.scheduler.scorers import (
     NodeAffinityScorer,
     PodAntiAffinityScorer,
     SelectorSpreadScorer,
+    TaintTolerationScorer,
     TopologySpreadScorer,
 )
 from orchestrator.scheduler.state import ClusterState
@@ -99,6 +100,7 @@ class Pipeline:
             PodAntiAffinityScorer(),
             TopologySpreadScorer(),
             ImageLocalityScorer(),
+            TaintTolerationScorer(),
         ]
         return cls(filters, [(s, config.weight(s.name)) for s in scorers if config.weight(s.name) > 0])
 

@@ -140,3 +140,21 @@ class ImageLocalityScorer:
         if not pod.image:
             return None
         return 100.0 * state.image_mask(pod.image)[idx]
+
+
+class TaintTolerationScorer:
+    """PreferNoSchedule taints: a host with fewer of them that the pod does not tolerate scores higher (as
+    Kubernetes' TaintToleration score); None when no candidate has any."""
+
+    name = "taint_toleration"
+
+    def score(self, pod: PodRequest, state: ClusterState, idx: np.ndarray) -> Scores:
+        def untolerated(taints: tuple) -> int:  # type: ignore[type-arg]
+            return sum(1 for t in taints if t.effect == "PreferNoSchedule"
+                       and not any(tol.tolerates(t) for tol in pod.tolerations))
+
+        per_set = np.array([untolerated(ts) for ts in state.taint_sets], dtype=float)
+        counts = per_set[state.taint_codes[idx]] if len(per_set) else np.zeros(len(idx))
+        if not counts.any():
+            return None
+        return _inverse_share(counts)

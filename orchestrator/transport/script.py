@@ -54,6 +54,12 @@ class BatchScript:
         return f"\nORC-{self.nonce}-E {index}".encode()
 
 
+def time_limit(base: float, steps: Sequence[Command]) -> float:
+    """A batch's time limit: the command timeout plus what its steps may legitimately take beyond it (the
+    grace periods of graceful stops; see Command.allowance)."""
+    return base + sum(s.allowance for s in steps)
+
+
 def remote_command(become: bool) -> str:
     """The exec command that reads the batch script from the channel's stdin."""
     return "sudo -n sh -s" if become else "sh -s"

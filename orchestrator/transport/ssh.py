@@ -27,7 +27,7 @@ from orchestrator.inventory.host import Host
 from orchestrator.transport.base import BatchResult, TransportCounters
 from orchestrator.transport.connect import HostKeyPolicy, KeyRing, open_hop, with_connect_retries
 from orchestrator.transport.known_hosts import KnownHostsWriter
-from orchestrator.transport.script import build_script, parse_output, remote_command
+from orchestrator.transport.script import build_script, parse_output, remote_command, time_limit
 from orchestrator.transport.ssh_config import Endpoint, load_ssh_config, resolve
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,8 @@ class SSHTransport:
         if not steps:
             return BatchResult(host=host.name, steps=())
         script = build_script(steps, stop_on_error=stop_on_error)
-        limit = timeout if timeout is not None else self.settings.command_timeout
+        base = timeout if timeout is not None else self.settings.command_timeout
+        limit = time_limit(base, steps)  # grace periods of graceful stops come on top
         log.debug("%s: batch of %d steps: %s", host.name, len(steps), ", ".join(script.names))
         start = time.monotonic()
         try:
@@ -108,8 +109,9 @@ class SSHTransport:
         except TimeoutError as e:
             raise CommandTimeout(
                 host.name,
-                f"batch ({', '.join(script.names)}) did not finish within {limit:g}s; raise ssh.command_timeout "
-                "in orc.yaml if the work is legitimately slow",
+                f"batch ({', '.join(script.names)}) did not finish within {limit:g}s"
+                + (f" ({base:g}s ssh.command_timeout + {limit - base:g}s for grace periods)" if limit > base else "")
+                + "; raise ssh.command_timeout in orc.yaml if the work is legitimately slow",
             ) from e
         return parse_output(script, host.name, out, err, duration=time.monotonic() - start)
 

@@ -8,8 +8,10 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -30,6 +32,7 @@ spec:
   template:
     metadata: {{labels: {{app: web}}}}
     spec:
+      terminationGracePeriodSeconds: 2  # httpd as PID 1 ignores SIGTERM: killed 2 s later
       containers:
       - name: httpd
         image: local/busybox:1
@@ -232,15 +235,49 @@ def test_failed_creations_are_reported_and_backed_off(lab, project: Path) -> Non
     assert sum(len(v) for v in lab_pods(lab).values()) == 0  # nothing half-made is left behind
 
 
+class Lines:
+    """A process's stream read line by line in a thread, so a test can wait for a line with a deadline."""
+
+    def __init__(self, stream: IO[str]):
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float, start: int = 0) -> int:
+        """Index of the first line from `start` on containing `text`; fails after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for i in range(start, len(self.lines)):
+                if text in self.lines[i]:
+                    return i
+            time.sleep(0.05)
+        raise AssertionError(f"no line with {text!r} within {timeout}s:\n" + "\n".join(self.lines[-20:]))
+
+    def join(self) -> str:
+        self._thread.join(10)
+        return "\n".join(self.lines)
+
+
+QUIET_PASS = "round trips tlab1=0, tlab2=0, tlab3=0"
+
+
 def test_watch_replaces_a_killed_container_within_seconds(lab, project: Path) -> None:
+    """The loop must be quiet first (every event stream open and silent: a timer pass asks no host
+    anything); it was flaky when a fixed 4 s sleep stood for that: on a busy machine the start-up, the first
+    full pass and the pass after the streams opened took longer, and the quiet pass came after the kill."""
     apply_rc(project, 3)
     assert reconcile(project).returncode == 0
     watch = subprocess.Popen([sys.executable, "-m", "orchestrator.cli.main", "-v", "reconcile", "--watch",
                               "--interval", "1"], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
+    out, err = Lines(watch.stdout), Lines(watch.stderr)  # type: ignore[arg-type]
     try:
-        time.sleep(4)  # its event streams are open, and timer passes have run
-        assert watch.poll() is None, watch.communicate()
+        quiet = err.wait_for(QUIET_PASS, timeout=30)
+        assert watch.poll() is None, err.join()
         host = lab.host(2)
         (victim,) = lab_pods(lab, "rc/web")[host.name]
         killed = time.monotonic()
@@ -250,15 +287,14 @@ def test_watch_replaces_a_killed_container_within_seconds(lab, project: Path) ->
         elapsed = time.monotonic() - killed
         assert count(lab) == 3 and victim not in sum(lab_pods(lab).values(), [])
         assert elapsed < 10, f"replaced after {elapsed:.1f}s, not within seconds (interval is 60 s)"
+        # The kill woke a pass at once (its docker events), not a timer.
+        err.wait_for(f"woken by: {host.name}: die orc_{victim}_httpd", timeout=5, start=quiet + 1)
     finally:
         watch.send_signal(signal.SIGINT)
-        out, err = watch.communicate(timeout=15)
-    assert watch.returncode == 0, err
-    assert f"deleted pod/{victim}" in out, out + err
-    # With every event stream open and silent, a timer pass asks no host anything (docker events say
-    # nothing changed); the kill woke a pass at once.
-    assert "round trips tlab1=0, tlab2=0, tlab3=0" in err
-    assert f"woken by: {host.name}: die orc_{victim}_httpd" in err
+        watch.wait(timeout=15)
+    stdout, stderr = out.join(), err.join()
+    assert watch.returncode == 0, stderr
+    assert f"deleted pod/{victim}" in stdout, stdout + stderr
 
 
 def test_a_secret_reaches_its_container_and_nothing_else(lab, project: Path) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from orchestrator.errors import EXIT_PARTIAL
 from orchestrator.lab import cluster, daemons
 from tests.e2e.conftest import lab_pods
 from tests.e2e.helpers import orc
@@ -30,7 +33,8 @@ spec:
       containers:
       - name: httpd
         image: local/busybox:1
-        command: [sh, -c, "echo {answer} > /tmp/index.html && exec httpd -f -p {port} -h /tmp"]
+        # An app that exits on SIGTERM (as PID 1, busybox httpd would ignore it): deletes take no grace.
+        command: [sh, -c, "echo {answer} > /tmp/index.html && httpd -f -p {port} -h /tmp & trap 'exit 0' TERM; wait"]
         ports: [{{name: http, containerPort: {port}}}]
         readinessProbe: {{httpGet: {{path: /, port: http}}, periodSeconds: 1}}
 ---
@@ -158,39 +162,97 @@ def test_scaling_keeps_the_proxy_on_exactly_the_current_pods(lab, project: Path)
     assert names_via(url, 6) == {left}
 
 
+def live_config(lab, i: int) -> bytes:  # type: ignore[no-untyped-def]
+    """The HAProxy config HAProxy runs with on lab host i (the file orc installs; all lab hosts share one disk)."""
+    return (lab.host(i).proxy_dir / "haproxy.cfg").read_bytes()
+
+
+def config_hash(lab, i: int) -> str:  # type: ignore[no-untyped-def]
+    return hashlib.sha256(live_config(lab, i)).hexdigest()
+
+
+class Traffic:
+    """Requests through a URL every 50 ms from a thread, until stopped: every answer and every failure, with
+    when it happened, so a test can look at a window of time."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.answers: list[tuple[float, str]] = []
+        self.failures: list[tuple[float, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            at = time.monotonic()
+            try:
+                self.answers.append((at, get(self.url)))
+            except Exception as e:  # noqa: BLE001 - every kind of failure counts
+                self.failures.append((at, repr(e)))
+            time.sleep(0.05)
+
+    def __enter__(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def since(self, t: float) -> set[str]:
+        return {a for at, a in self.answers if at >= t}
+
+
 def test_a_lost_host_stops_receiving_traffic_without_failed_requests(lab, project: Path) -> None:
     apply(project, rc("web", 3, "app: web") + svc("web", "app: web", node_port=30082))
     converge(project)
     url = f"http://{lab.host(1).address}:30082/"
     victim = lab.host(3)
-    cluster.stop_host(lab.spec, victim)
-    time.sleep(3)  # health checks: inter 1s, fall 2
-    answers = [get(url) for _ in range(30)]  # every request answered, by the pods still alive
-    alive = set(sum((v for h, v in lab_pods(lab, "rc/web").items() if h != victim.name), []))
-    assert set(answers) == alive
-    orc("reconcile", cwd=project)
-    config = orc("proxy", "render", "--host", "tlab1", cwd=project).stdout
-    assert victim.address not in config
+    (victim_pod,) = lab_pods(lab, "rc/web")[victim.name]
+    alive = pods_of(lab, "rc/web") - {victim_pod}
+    assert victim.address.encode() in live_config(lab, 1)  # the victim's pod is a backend before
+    with Traffic(url) as traffic:
+        deadline = time.monotonic() + 10
+        while victim_pod not in traffic.since(0) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert victim_pod in traffic.since(0), "the victim's pod never answered: nothing to lose"
+        cluster.stop_host(lab.spec, victim)  # its dockerd and sshd die: its pod's port is gone at once
+        stopped = time.monotonic()
+        cp = orc("reconcile", cwd=project)  # the host is unreachable (exit 4): its backends leave the proxies
+        assert cp.returncode == EXIT_PARTIAL, cp.stdout + cp.stderr
+        reconciled = time.monotonic()
+        time.sleep(2)  # requests keep flowing after the reconcile, too
+    assert traffic.failures == [], f"{len(traffic.failures)} failed requests, first: {traffic.failures[:3]}"
+    during = [a for at, a in traffic.answers if at >= stopped]
+    assert len(during) >= 20, f"only {len(during)} requests were sent during the failure window"
+    assert traffic.since(stopped + 3) <= alive  # health checks (inter 1s, fall 2) took the victim out
+    assert traffic.since(reconciled) == alive  # and after the reconcile, the live pods serve, all of them
+    assert victim.address.encode() not in live_config(lab, 1)
 
 
 def test_a_bad_template_or_rejected_config_changes_nothing_and_says_why(lab, project: Path) -> None:
     apply(project, rc("web", 2, "app: web") + svc("web", "app: web", node_port=30083))
     converge(project)
     url = f"http://{lab.host(1).address}:30083/"
-    serving = names_via(url, 4)
+    serving = names_via(url, 6)
+    assert serving == pods_of(lab, "rc/web") and len(serving) == 2
+    before = [config_hash(lab, i) for i in (1, 2, 3)]
     templates = project / "templates"
     templates.mkdir()
     good = (ROOT / "templates" / "haproxy.cfg.j2").read_text()
     (templates / "haproxy.cfg.j2").write_text(good + "\n{% if %}\n")  # a Jinja syntax error
     apply(project, rc("web", 3, "app: web") + svc("web", "app: web", node_port=30083))
     cp = orc("reconcile", cwd=project)
+    assert cp.returncode == 1, cp.stdout + cp.stderr  # a failure, reported as one (the new pod is created)
     assert "haproxy.cfg.j2" in cp.stderr and "line" in cp.stderr
-    assert names_via(url, 4) <= serving | pods_of(lab, "rc/web")  # still serving
+    assert [config_hash(lab, i) for i in (1, 2, 3)] == before  # every live config untouched
+    assert names_via(url, 6) == serving  # still serving, from exactly the pods it served before
     (templates / "haproxy.cfg.j2").write_text(good + "\nthis-is-not-a-keyword\n")  # HAProxy rejects it
     cp = orc("reconcile", cwd=project)
-    assert cp.returncode == 1
+    assert cp.returncode == 1, cp.stdout + cp.stderr
     assert "this-is-not-a-keyword" in cp.stderr or "unknown keyword" in cp.stderr
-    assert get(url) in pods_of(lab, "rc/web")  # the live config was left as it was
+    assert [config_hash(lab, i) for i in (1, 2, 3)] == before  # `haproxy -c` refused it: nothing installed
+    assert names_via(url, 6) == serving
 
 
 def test_ambassador_routes_writes_to_the_primary_and_reads_to_replicas(lab, project: Path) -> None:

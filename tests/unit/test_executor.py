@@ -51,3 +51,38 @@ def test_event_lines_for_people_and_machines(tmp_path) -> None:  # type: ignore[
     failed = {**ev, "ok": False, "error": "no space left"}
     assert human(failed) == "a: FAILED to create pod/web-1: no space left"
     assert '"target": "pod/web-1"' in (tmp_path / "events.jsonl").read_text()
+
+
+def test_graceful_deletes_on_one_host_stop_in_parallel_in_one_batch_with_time_for_the_longest_grace() -> None:
+    """Five pods at 30 s: one parallel stop step first (its time allowance is the longest grace, not the
+    sum), then each delete (which adds no time); the stop step is no result of its own when it succeeds."""
+    from orchestrator.transport.script import time_limit
+
+    t = FakeTransport()
+    deletes = [DeletePod("a", f"web-{i}", f"uid-{i}", "rc/web: 6/1 replicas", 30) for i in range(5)]
+    plan = Plan(actions=[*deletes, DeletePod("b", "web-9", "uid-9", "r", 2)])
+    results = execute(plan, HOSTS, t, Runtime("pause:3.9"))
+    (batch,) = t.batches_for("a")
+    assert batch.names == ("stop 5 pods", *(f"delete pod/web-{i}" for i in range(5)))
+    assert [s.allowance for s in batch.steps] == [40, 0, 0, 0, 0, 0]
+    assert time_limit(120, batch.steps) == 160  # today's 120 s command timeout + the longest grace + margin
+    assert [r.step for r in results if r.host == "a"] == [f"delete pod/web-{i}" for i in range(5)]
+    assert all(r.ok for r in results)
+    (single,) = t.batches_for("b")  # one graceful delete needs no separate stop step
+    assert single.names == ("delete pod/web-9",) and time_limit(120, single.steps) == 132
+
+
+def test_a_failed_parallel_stop_is_reported() -> None:
+    t = FakeTransport()
+    t.reply("a", "stop 2 pods", exit_code=255, stderr="sh: killed")
+    plan = Plan(actions=[DeletePod("a", f"web-{i}", f"uid-{i}", "r") for i in range(2)])
+    results = execute(plan, HOSTS, t, Runtime("pause:3.9"))
+    assert [(r.step, r.ok, r.action is None) for r in results] == [
+        ("stop 2 pods", False, True), ("delete pod/web-0", True, False), ("delete pod/web-1", True, False)]
+
+
+def test_liveness_restart_carries_the_pods_grace() -> None:
+    t = FakeTransport()
+    execute(Plan(actions=[RestartContainer("a", "web-3", "orc_web-3_app", "liveness probe failed", 7)]), HOSTS, t,
+            Runtime("pause:3.9"))
+    assert t.commands_for("a") == ["docker restart -t 7 -- orc_web-3_app"]

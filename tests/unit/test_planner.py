@@ -315,7 +315,7 @@ def test_unhealthy_liveness_container_is_restarted() -> None:
     d = desired(rc_doc("web", 1, liveness=True))
     run, cs = running_pod(d, "rc/web", "h1", name="web-sick", health="unhealthy")
     p = plan(d, snap(host("h1", containers=cs)), Book(), T0, config(), seed=1)
-    assert p.actions == [RestartContainer("h1", "web-sick", "orc_web-sick_app", "liveness probe failed")]
+    assert p.actions == [RestartContainer("h1", "web-sick", "orc_web-sick_app", "liveness probe failed", 30)]
 
 
 def test_orphans_are_warned_about_or_reaped_on_request() -> None:

@@ -9,11 +9,12 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from orchestrator.commands.pod import create_pod, delete_pod, env_file, restart_container
+from orchestrator.commands.pod import create_pod, delete_pod, env_file, restart_container, stop_pods
 from orchestrator.controllers.placement import requests_of
 from orchestrator.model.load import parse_objects
 from orchestrator.plan.ports import assign_ports
@@ -123,7 +124,7 @@ EXPECTED_CREATE = "\n".join(
         f"docker run -d --name orc_web-x7k2p --hostname web-x7k2p --restart unless-stopped {LABELS} "
         f"--label orc.container= {POD_LABELS} --label orc.infra=true --label orc.containers=app,side "
         '--label \'orc.requests={"cpu":250,"ephemeral":0,"gpus":0,"memory":67108864}\' '
-        "--label orc.host-ports=8080/TCP --label orc.port-names=http=80/tcp --label orc.grace= "
+        "--label orc.host-ports=8080/TCP --label orc.port-names=http=80/tcp --label orc.grace=30 --label orc.gpus= "
         "-p 8080:80/tcp -p 10.99.1.11:20000:53/udp -- local/busybox:1 sleep 2147483647 >/dev/null || orc_fail 'infra container'",
         "orc_env=$(mktemp) || orc_fail 'mktemp'",
         f"printf '%s' {b64env(f'WEB_SERVICE_HOST=10.233.0.5{chr(10)}PLAIN=x{chr(10)}NASTY={NASTY}{chr(10)}EMPTY={chr(10)}')}"
@@ -166,26 +167,60 @@ def test_env_values_never_reach_argv_and_decode_exactly() -> None:
     )
 
 
-def test_delete_pod_exact_script_with_and_without_grace() -> None:
+APPS = ("--format '{{.ID}} {{.Label \"orc.infra\"}}' | "
+        'while read -r id infra; do [ "$infra" = true ] || echo "$id"; done')
+REMOVE = [
+    f'ids=$(docker ps -aq --filter label=orc.pod-uid={UID}); [ -z "$ids" ] || docker rm -f $ids >/dev/null || exit 1',
+    f'vols=$(docker volume ls -q --filter label=orc.pod-uid={UID}); [ -z "$vols" ] || docker volume rm $vols >/dev/null',
+    "echo deleted web-x7k2p",
+]
+
+
+def test_delete_pod_gives_the_app_containers_30s_of_sigterm_by_default() -> None:
+    """Kubernetes' default: SIGTERM, SIGKILL 30 s later (docker stop -t 30), to the app containers only;
+    the infra container (a sleep that ignores SIGTERM) is removed at once afterwards."""
     d = delete_pod("web-x7k2p", UID)
     assert d.name == "delete pod/web-x7k2p"
-    assert d.render() == (
-        f"ids=$(docker ps -q --filter label=orc.pod-uid={UID})\n"
-        f'ids=$(docker ps -aq --filter label=orc.pod-uid={UID}); [ -z "$ids" ] || docker rm -f $ids >/dev/null || exit 1\n'
-        f'vols=$(docker volume ls -q --filter label=orc.pod-uid={UID}); [ -z "$vols" ] || docker volume rm $vols >/dev/null\n'
-        "echo deleted web-x7k2p"
-    )
-    g = delete_pod("web-x7k2p", UID, grace=30)
-    assert g.render().splitlines()[:2] == [
-        f"ids=$(docker ps -q --filter label=orc.pod-uid={UID})",
+    assert d.render().splitlines() == [
+        f"ids=$(docker ps --filter label=orc.pod-uid={UID} {APPS})",
         '[ -z "$ids" ] || docker stop -t 30 $ids >/dev/null 2>&1',
+        *REMOVE,
     ]
+    assert d.allowance == 40  # the batch's time limit grows by the grace period (+ docker's kill margin)
+    assert delete_pod("web-x7k2p", UID, grace=2).render().splitlines()[1] == (
+        '[ -z "$ids" ] || docker stop -t 2 $ids >/dev/null 2>&1')
+    assert delete_pod("web-x7k2p", UID, grace=2).allowance == 12
 
 
-def test_restart_container_exact_argv() -> None:
+def test_delete_pod_with_grace_0_kills_at_once_and_after_a_parallel_stop_adds_no_time() -> None:
+    now = delete_pod("web-x7k2p", UID, grace=0)
+    assert now.render().splitlines() == REMOVE and now.allowance == 0
+    after = delete_pod("web-x7k2p", UID, grace=30, stopped=True)
+    assert after.render() == delete_pod("web-x7k2p", UID, grace=30).render() and after.allowance == 0
+
+
+def test_stop_pods_stops_every_pod_in_parallel_with_its_own_grace() -> None:
+    s = stop_pods([("web-a", "uid-a", None), ("web-b", "uid-b", 5), ("web-c", "it's", 0)])
+    assert s.name == "stop 3 pods"
+    assert s.render().splitlines() == [
+        "orc_stop() {",
+        f'  ids=$(docker ps --filter "label=orc.pod-uid=$1" {APPS})',
+        '  [ -z "$ids" ] || docker stop -t "$2" $ids >/dev/null 2>&1',
+        "}",
+        "orc_stop uid-a 30 &",
+        "orc_stop uid-b 5 &",
+        "orc_stop 'it'\"'\"'s' 0 &",  # a uid read from a host's labels is quoted like any value
+        "wait",
+        "echo stopped web-a web-b web-c",
+    ]
+    assert s.allowance == 40  # the longest grace, not the sum: they stop at the same time
+
+
+def test_restart_container_honours_the_pods_grace() -> None:
     r = restart_container("web-x7k2p", "orc_web-x7k2p_app")
-    assert r.render() == "docker restart -t 10 -- orc_web-x7k2p_app"
+    assert r.render() == "docker restart -t 30 -- orc_web-x7k2p_app" and r.allowance == 40
     assert r.name == "restart pod/web-x7k2p orc_web-x7k2p_app"
+    assert restart_container("web-x7k2p", "orc_web-x7k2p_app", 3).render() == "docker restart -t 3 -- orc_web-x7k2p_app"
 
 
 def app_line(run: PodRun) -> list[str]:
@@ -248,6 +283,8 @@ def test_scripts_pass_sh_syntax_check() -> None:
     for c in (
         create_pod(representative(), "local/busybox:1", ("sleep", "1")),
         delete_pod("web-x7k2p", UID, 30),
+        delete_pod("web-x7k2p", UID, 0),
+        stop_pods([("web-a", "uid-a", None), ("web-b", "uid-b", 5)]),
         restart_container("web-x7k2p", "orc_web-x7k2p_app"),
     ):
         r = subprocess.run(["sh", "-n"], input=c.render(), text=True, capture_output=True, timeout=10)
@@ -343,11 +380,11 @@ def test_create_script_undoes_everything_when_a_container_fails(docker) -> None:
     assert calls[6]["argv"] == ["volume", "ls", "-q", "--filter", f"label=orc.pod-uid={UID}"]
 
 
-def test_delete_script_removes_by_uid(docker) -> None:
+def test_delete_script_stops_the_apps_then_removes_everything_by_uid(docker) -> None:
     step, calls = docker(delete_pod("web-x7k2p", UID))
     assert step.ok and step.stdout.strip() == "deleted web-x7k2p"
     assert [c["argv"] for c in calls] == [
-        ["ps", "-q", "--filter", f"label=orc.pod-uid={UID}"],
+        ["ps", "--filter", f"label=orc.pod-uid={UID}", "--format", '{{.ID}} {{.Label "orc.infra"}}'],
         ["ps", "-aq", "--filter", f"label=orc.pod-uid={UID}"],
         ["volume", "ls", "-q", "--filter", f"label=orc.pod-uid={UID}"],
     ]
@@ -387,3 +424,31 @@ def test_env_value_with_a_newline_reaches_the_container_whole(docker) -> None:
     app = calls[-1]
     assert app["argv"][app["argv"].index("-e") + 1] == "CERT" and "line1" not in " ".join(app["argv"])
     assert app["environ"]["CERT"] == "line1\nline2 'q'"
+
+
+SLOW_DOCKER = """#!/bin/sh
+# ps: one app container and the infra container of the pod whose uid is in the filter; stop: takes 1 s.
+echo "$*" >> "$FAKE_DOCKER_LOG"
+case "$1" in
+  ps) uid=${3#label=orc.pod-uid=}; printf 'app-%s \\ninfra-%s true\\n' "$uid" "$uid" ;;
+  stop) sleep 1 ;;
+esac
+"""
+
+
+def test_stop_pods_really_runs_in_parallel_and_spares_the_infra_containers(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(SLOW_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    log = tmp_path / "docker.log"
+    script = build_script([stop_pods([(f"web-{i}", f"u{i}", 30) for i in range(4)])])
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "FAKE_DOCKER_LOG": str(log)}
+    start = time.monotonic()
+    r = subprocess.run(["sh", "-s"], input=script.text.encode(), env=env, capture_output=True, timeout=30)
+    took = time.monotonic() - start
+    step = parse_output(script, "h1", r.stdout, r.stderr).steps[0]
+    assert step.ok and step.stdout.strip() == "stopped web-0 web-1 web-2 web-3"
+    stops = sorted(x for x in log.read_text().splitlines() if x.startswith("stop"))
+    assert stops == [f"stop -t 30 app-u{i}" for i in range(4)]  # the apps only, each with its grace
+    assert took < 2.5, f"4 stops of 1 s each took {took:.1f}s: not in parallel"

@@ -43,7 +43,8 @@ def test_probe_facts_capacity_and_automatic_labels() -> None:
                                   images="local/busybox:1\n<none>:<none>\n"))
     assert (f.cpus, f.memory_bytes, f.disk_free_bytes) == (8, 16314904 * 1024, 81378216 * 1024)
     assert f.docker_version == "24.0.5" and f.docker_root == "/var/lib/docker" and f.disk_kind == "ssd"
-    assert f.capacity == {"cpu": "8", "memory": "8Gi", "ephemeral-storage": str(81378216 * 1024),
+    # ephemeral storage: the disk's size (pods' requests are subtracted when placing), not its free space
+    assert f.capacity == {"cpu": "8", "memory": "8Gi", "ephemeral-storage": str(264212084 * 1024),
                           "nvidia.com/gpu": "2"}
     assert f.labels["kubernetes.io/arch"] == "amd64" and f.labels["rack"] == "r1"
     assert f.labels["orc.io/gpu-count"] == "2" and f.labels["orc.io/gpu-model"] == "NVIDIA-A100-SXM4-40GB"
