@@ -477,7 +477,9 @@ CASES = [
             P
             + "spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm"
             ".labelSelector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'",
-            # the weight is checked once the term itself is valid
+            # reported in the same round as the term's own problem (issue 13: every error at once)
+            P + "spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight: "
+            "Invalid value: 101: must be in the range 1-100",
         ],
     ),
     (
@@ -486,6 +488,7 @@ CASES = [
             P
             + 'spec.topologySpreadConstraints[0].whenUnsatisfiable: Unsupported value: "Maybe": supported values: '
             '"DoNotSchedule", "ScheduleAnyway"',
+            P + "spec.topologySpreadConstraints[0].maxSkew: Invalid value: 0: must be greater than zero",
         ],
     ),
     (
