@@ -28,7 +28,12 @@ _ORC_BODY = "orc_body"
 def go_value(value: Any) -> str:
     """A value as Kubernetes shows it in a field error: strings quoted, numbers and booleans bare."""
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        text = json.dumps(value, ensure_ascii=False)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: escaped, so the error can be printed at all
+            text = json.dumps(value)
+        return text
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -142,7 +147,7 @@ def _adapter(annotation: Any) -> TypeAdapter[Any]:
         return TypeAdapter(annotation)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _field_adapter(cls: type[BaseModel], name: str) -> TypeAdapter[Any]:
     info = cls.model_fields[name]
     return _adapter(Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation)

@@ -19,6 +19,7 @@ from pydantic import ValidationError as PydanticValidationError
 from orchestrator.errors import ValidationError
 from orchestrator.model.fields import go_value, required, translate, unsupported
 from orchestrator.model.objects import KINDS, K8sObject, Object, Workload
+from orchestrator.model.text import text_errors
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -184,15 +185,15 @@ def validate_document(doc: Any, position: int = 0) -> tuple[K8sObject | None, li
     if version != cls.API_VERSION:
         return None, [prefix + f"apiVersion: {unsupported(version, [cls.API_VERSION])}"]
     obj: K8sObject | None = None
-    lines: list[str] = []
+    lines = [f"{path}: {body}" for path, body in text_errors(dict(doc))]
     try:
         obj = cls.model_validate(dict(doc))
     except PydanticValidationError as e:
-        lines = [line for err in e.errors() for line in translate(err)]
+        lines += [line for err in e.errors() for line in translate(err)]
     if issubclass(cls, Workload):
         lines += [f"{path}: {body}" for path, body in cls.template_label_errors(doc)]
     if lines:
-        return None, [prefix + line for line in lines]
+        return None, [prefix + line for line in dict.fromkeys(lines)]
     return obj, []
 
 

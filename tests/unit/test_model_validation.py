@@ -782,4 +782,5 @@ def test_a_multiline_env_value_needs_a_shell_safe_name() -> None:
         parse_objects([doc])
     assert e.value.errors == [
         'Pod "p" is invalid: spec.containers[0].env[0].name: Invalid value: "my.cert": a variable whose value '
-        "has a line break must be named with letters, digits and '_' only (orc passes it through a shell)"]
+        "has a line break (or a carriage return, or is over 64 KiB) must be named with letters, digits and '_' "
+        "only (orc passes it through a shell)"]
