@@ -145,8 +145,8 @@ def host_errors(name: str, resolved: Mapping[str, Any], capacity_vars: Mapping[s
             out += [(var, m) for m in user_errors(resolved[var])]
             break
     for names in capacity_vars.values():
-        var = next((n for n in names if resolved.get(n) is not None), None)
-        if var is not None:
-            out += [(var, m) for m in capacity_errors(var, resolved[var])]
+        given = next((n for n in names if resolved.get(n) is not None), None)
+        if given is not None:
+            out += [(given, m) for m in capacity_errors(given, resolved[given])]
     out += label_errors(resolved.get("labels"))
     return out
