@@ -186,7 +186,12 @@ class HTTPGetAction(K8sModel):
     http_headers: list[HTTPHeader] | None = None
 
     def check(self) -> FieldErrors:
-        return int_or_name_port_errors("port", self.port)
+        errors = int_or_name_port_errors("port", self.port)
+        if self.path and re.search(r"[\s#\"'\\\x00-\x1f\x7f]", self.path):
+            # the path also becomes HAProxy's `option httpchk GET <path>`: one word of its config
+            errors.append(("path", invalid(self.path, "must be a URL path without whitespace, control "
+                                           "characters, '#', quotes or backslashes (percent-encode them)")))
+        return errors
 
 
 class TCPSocketAction(K8sModel):

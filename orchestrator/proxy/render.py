@@ -16,6 +16,7 @@ import jinja2
 from orchestrator.errors import ConfigError
 from orchestrator.inventory.host import Host
 from orchestrator.model.objects import Service
+from orchestrator.proxy.config_values import UnsafeValue, haproxy_value, haproxy_words
 from orchestrator.proxy.addresses import ServiceAddress
 from orchestrator.proxy.endpoints import Endpoint, for_port
 from orchestrator.proxy.hostvars import HAProxyHost
@@ -86,15 +87,20 @@ def service_view(svc: Service, addr: ServiceAddress, eps: Sequence[Endpoint]) ->
 
 
 def environment(templates_dir: Path | None) -> jinja2.Environment:
+    """Every `{{ ... }}` passes `config_values.haproxy_value`: a value that would add a line, a comment or
+    a word to the config is refused (UnsafeValue), naming it and the template line."""
     paths = [str(p) for p in (templates_dir, PACKAGED_TEMPLATES) if p is not None and Path(p).is_dir()]
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(paths),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
+        finalize=haproxy_value,
     )
+    env.filters["haproxy_words"] = haproxy_words
+    return env
 
 
 def _where(e: BaseException, env: jinja2.Environment) -> str:
@@ -142,6 +148,8 @@ def render(
         views.append(service_view(svc, addresses[svc.name], endpoints.get(svc.name, [])))
     try:
         return main.render(host=host, haproxy=HAProxyHost.of(host), services=views)
+    except UnsafeValue as e:
+        raise ConfigError(f"HAProxy config for host {host.name}: {_where(e, env)}: {e}") from e
     except ConfigError:
         raise
     except Exception as e:  # noqa: BLE001 - a template can raise anything; report where
