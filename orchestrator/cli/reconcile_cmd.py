@@ -144,7 +144,8 @@ def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path:
             out.close()
 
 
-def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int) -> None:
+def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int,
+            seen: dict[str, tuple[bool, str]] | None = None) -> None:
     pass_events = engine.events.records
     for ev in pass_events:
         line = human(ev)
@@ -153,8 +154,8 @@ def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int) -> 
         elif ev["event"] in ("action", "step") and not quiet or ev["event"] == "pending" and (verbose or (result.changed and not quiet)):
             click.echo(line)
     engine.events.records.clear()
-    for h in result.unreachable:
-        click.echo(_not_ready(result.snapshot.hosts[h]), err=True)
+    for line in _host_lines(result, seen):
+        click.echo(line, err=True)
     for w in result.plan.warnings:
         if verbose or result.changed:
             click.echo(f"warning: {w}", err=True)
@@ -163,6 +164,23 @@ def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int) -> 
         click.echo(f"pass: {result.duration:.2f}s, {len(result.results)} actions, round trips {trips}", err=True)
     sys.stdout.flush()  # --watch into a pipe or log file: each pass's lines as they happen
     sys.stderr.flush()
+
+
+def _host_state(f: Any) -> tuple[bool, str]:
+    return (bool(f.reachable), str(f.reason) if not f.reachable else "docker")
+
+
+def _host_lines(result: Any, seen: dict[str, tuple[bool, str]] | None) -> list[str]:
+    """A line per host that cannot be worked on; under --watch (`seen`: each host's last reported state)
+    only when its state changed, and once when it is back, so a host down for an hour is not 1,800 lines."""
+    now = {h: result.snapshot.hosts[h] for h in result.unreachable}
+    if seen is None:
+        return [_not_ready(f) for f in now.values()]
+    lines = [_not_ready(f) for h, f in now.items() if seen.get(h) != _host_state(f)]
+    lines += [f"{h}: reachable again" for h in sorted(seen) if h not in now]
+    seen.clear()
+    seen.update({h: _host_state(f) for h, f in now.items()})
+    return lines
 
 
 def _not_ready(f: Any) -> str:
@@ -210,6 +228,7 @@ def _watch(engine: Any, lock: Any, interval: float, quiet: bool, human: Any, ver
     follow_docker_events(engine.transport, engine.hosts, triggers)
     follow_store(engine.store, triggers)
     facts: dict[str, Any] = {}  # the last facts of each ready host, for hosts with nothing new
+    seen: dict[str, tuple[bool, str]] = {}  # the last reported state of each host not ready
     acted: set[str] = set()
     last_full = 0.0
     resync = engine.project.settings.resync
@@ -222,7 +241,7 @@ def _watch(engine: Any, lock: Any, interval: float, quiet: bool, human: Any, ver
             result = engine.run_pass(fence=lock.fence, unchanged=unchanged)
             facts = {h: f for h, f in result.snapshot.hosts.items() if f.ready}
             acted = {r.host for r in result.results}  # our own changes (a reload makes no docker event)
-            _report(result, engine, quiet, human, verbose)
+            _report(result, engine, quiet, human, verbose, seen)
             if metrics:
                 metrics.record(result)
             lock.refresh()
