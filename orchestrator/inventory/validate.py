@@ -81,7 +81,7 @@ def address_errors(value: Any) -> list[str]:
 def user_errors(value: Any) -> list[str]:
     if value is None:
         return []
-    if not isinstance(value, str) or not _USER_RE.fullmatch(value):
+    if not isinstance(value, str) or not _USER_RE.fullmatch(value) or value in (".", ".."):
         return ["must be a POSIX user name: letters, digits, '.', '_' and '-' (at most 32, not starting with "
                 f"'-'), got {shown(value)}"]
     return []

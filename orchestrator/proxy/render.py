@@ -16,8 +16,8 @@ import jinja2
 from orchestrator.errors import ConfigError
 from orchestrator.inventory.host import Host
 from orchestrator.model.objects import Service
-from orchestrator.proxy.config_values import UnsafeValue, haproxy_value, haproxy_words
 from orchestrator.proxy.addresses import ServiceAddress
+from orchestrator.proxy.config_values import UnsafeValue, haproxy_value, haproxy_words
 from orchestrator.proxy.endpoints import Endpoint, for_port
 from orchestrator.proxy.hostvars import HAProxyHost
 
