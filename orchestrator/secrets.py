@@ -22,6 +22,7 @@ import yaml
 
 from orchestrator.commands.base import Secret
 from orchestrator.errors import ConfigError
+from orchestrator.model.text import shown, unencodable
 
 
 class SecretSource:
@@ -80,12 +81,23 @@ def _secret(doc: Any) -> tuple[str, dict[str, Secret], str | None]:
             return name, {}, f"data.{key}: not valid base64 text (use stringData for plain text)"
     for key, raw in (doc.get("stringData") or {}).items():
         values[str(key)] = Secret(str(raw))
+    for key, value in values.items():
+        if unencodable(key):
+            return name, {}, f"{data_field(doc, key)}: a key {unencodable(key)}"
+        why = unencodable(str(value))
+        if why:  # the reason only: a secret's value never appears in an error
+            return name, {}, f"{data_field(doc, key)}[{shown(key)}]: the value {why}"
     return name, values, None
 
 
-def secret_refs(objects: Iterable[Any]) -> list[tuple[str, str, str, str, bool]]:
-    """(object description, field path, secret name, key, optional) for every secretKeyRef in pods and
-    pod templates."""
+def data_field(doc: dict[str, Any], key: str) -> str:
+    """Where a secret's key was written: stringData wins over data, as in Kubernetes."""
+    return "stringData" if key in (doc.get("stringData") or {}) else "data"
+
+
+def secret_refs(objects: Iterable[Any]) -> list[tuple[str, str, str, str, bool, str]]:
+    """(object description, field path, secret name, key, optional, env var name) for every secretKeyRef
+    in pods and pod templates."""
     from orchestrator.model.objects import Pod, Workload
 
     out = []
@@ -101,13 +113,25 @@ def secret_refs(objects: Iterable[Any]) -> list[tuple[str, str, str, str, bool]]
                 ref = e.value_from.secret_key_ref if e.value_from else None
                 if ref is not None:
                     out.append((f'{o.kind} "{o.name}"', f"{prefix}.containers[{i}].env[{j}].valueFrom.secretKeyRef",
-                                ref.name, ref.key, bool(ref.optional)))
+                                ref.name, ref.key, bool(ref.optional), e.name))
     return out
 
 
 def missing_refs(objects: Iterable[Any], source: SecretSource) -> list[str]:
-    """kubectl-style errors for references the source cannot satisfy (optional ones excepted)."""
-    return [f'{what} is invalid: {path}: Not found: secret "{name}" key "{key}" is not in {source.where()} '
-            "(add it there, or mark the reference optional)"
-            for what, path, name, key, optional in secret_refs(objects)
-            if not optional and source.get(name, key) is None]
+    """kubectl-style errors for references the source cannot satisfy (optional ones excepted), and for a
+    value that must bypass docker's env file (a line break, a carriage return) under a name no shell can
+    export (see commands.pod.env_exports). Values are never shown."""
+    from orchestrator.model.pod import shell_name
+    from orchestrator.model.text import env_file_safe
+
+    errors = []
+    for what, path, name, key, optional, env in secret_refs(objects):
+        value = source.get(name, key)
+        if value is None and not optional:
+            errors.append(f'{what} is invalid: {path}: Not found: secret "{name}" key "{key}" is not in '
+                          f"{source.where()} (add it there, or mark the reference optional)")
+        elif value is not None and not env_file_safe(env, value) and not shell_name(env):
+            errors.append(f'{what} is invalid: {path.rsplit(".valueFrom", 1)[0]}.name: Invalid value: '
+                          f'"{env}": secret "{name}" key "{key}" has a line break or a carriage return, so the '
+                          "variable must be named with letters, digits and '_' only (orc passes it through a shell)")
+    return errors

@@ -92,16 +92,20 @@ def apply_ops(changes: list[Change], now: float) -> list[Op]:
     return ops
 
 
-def commit_apply(store: Store, changes: list[Change], now: float) -> int | None:
-    """Write every change in one transaction; None when there was nothing to write. A concurrent change to
-    any object read raises ConflictError naming it, and nothing is written."""
-    if all(c.action == "unchanged" for c in changes):
+def commit_apply(store: Store, changes: list[Change], now: float, claims: Sequence[Op] = ()) -> int | None:
+    """Write every change in one transaction, with `claims` (the node ports the services name, see
+    proxy.node_port_claims); None when there was nothing to write. A concurrent change to any object read,
+    or a node port taken meanwhile, raises ConflictError naming it, and nothing is written."""
+    if all(c.action == "unchanged" for c in changes) and not any(isinstance(op, Put) for op in claims):
         return None
     try:
-        return store.txn(apply_ops(changes, now))
+        return store.txn([*apply_ops(changes, now), *claims])
     except ConflictError as e:
         key = getattr(e, "key", None)
         lost = next((c for c in changes if c.key == key), None)
+        if lost is None and key is not None and any(getattr(op, "key", None) == key for op in claims):
+            raise ConflictError(f"node port {str(key).rsplit('/', 1)[-1]} was allocated to another service "
+                                "while applying; nothing was applied: pick another or omit it") from e
         if lost is None:
             raise
         raise conflict_error(

@@ -85,9 +85,39 @@ def cli(ctx: click.Context, config_path: str | None, inventory_path: str | None,
 
     level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if verbose < 2:
-        logging.getLogger("paramiko").setLevel(logging.WARNING)
+    quiet_libraries(verbose)
     ctx.obj = AppContext(config_path=config_path, inventory_path=inventory_path, verbose=verbose)
+
+
+QUIET_LOGGERS = ("paramiko", "fabric", "invoke")
+
+
+def quiet_libraries(verbose: int) -> None:
+    """Below -vv no library speaks on stderr: paramiko logs a traceback per failed handshake (a non-SSH
+    peer, a refused host key) from its own thread, where our transport has already turned the failure into
+    one line with the reason. A library thread's uncaught exception is one line too. -vv shows it all."""
+    import logging
+    import threading
+
+    if verbose >= 2:
+        return
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+    def one_line(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "a thread"
+        click.echo(f"error: {name}: {args.exc_type.__name__}: {args.exc_value} (orc -vv shows the traceback)",
+                   err=True)
+
+    threading.excepthook = one_line
+
+
+def verbosity(argv: list[str]) -> int:
+    """How many -v the command line has (before `--`)."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    return sum(a.count("v") if re.fullmatch(r"-v+", a) else 1 for a in argv[:end] if re.fullmatch(r"-v+|--verbose", a))
 
 
 def hoist_verbose(argv: list[str]) -> list[str]:
@@ -99,8 +129,8 @@ def hoist_verbose(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = hoist_verbose(sys.argv[1:] if argv is None else argv)
     try:
-        args = hoist_verbose(sys.argv[1:] if argv is None else argv)
         rv = cli.main(args=args, prog_name="orc", standalone_mode=False)
     except OrcError as e:
         click.echo(f"error: {e}", err=True)
@@ -115,6 +145,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as e:  # a bug or a library error nobody translated: one line, the traceback at -vv
+        if verbosity(args) >= 2:
+            raise
+        click.echo(f"error: {type(e).__name__}: {e} (orc -vv shows the traceback)", err=True)
+        sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)
 
 

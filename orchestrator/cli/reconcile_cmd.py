@@ -164,9 +164,9 @@ def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path:
 
 
 def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int,
-            shown: set[str] | None = None) -> None:
-    """A pass's lines. `shown` (`--watch`): the errors already printed by the passes before, printed again
-    only after they went away and came back (one line per change, not one per pass)."""
+            seen: dict[str, tuple[bool, str]] | None = None, shown: set[str] | None = None) -> None:
+    """A pass's lines. Under `--watch`, `seen` (each host's last reported state) and `shown` (the errors
+    the passes before printed) make a host line or an error print once per change, not once per pass."""
     pass_events = engine.events.records
     for ev in pass_events:
         line = human(ev)
@@ -177,8 +177,8 @@ def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int,
         elif ev["event"] in ("action", "step") and not quiet or ev["event"] == "pending" and (verbose or (result.changed and not quiet)):
             click.echo(line)
     engine.events.records.clear()
-    for h in result.unreachable:
-        click.echo(_not_ready(result.snapshot.hosts[h]), err=True)
+    for line in _host_lines(result, seen):
+        click.echo(line, err=True)
     for e in result.plan.errors:  # at any verbosity: the pass failed to do something asked
         if shown is None or e not in shown or verbose:
             click.echo(f"error: {e}", err=True)
@@ -204,6 +204,23 @@ def _pass_failed(e: BaseException, verbose: int) -> None:
     if verbose >= 2:
         traceback.print_exception(e, file=sys.stderr)
     sys.stderr.flush()
+
+
+def _host_state(f: Any) -> tuple[bool, str]:
+    return (bool(f.reachable), str(f.reason) if not f.reachable else "docker")
+
+
+def _host_lines(result: Any, seen: dict[str, tuple[bool, str]] | None) -> list[str]:
+    """A line per host that cannot be worked on; under --watch (`seen`: each host's last reported state)
+    only when its state changed, and once when it is back, so a host down for an hour is not 1,800 lines."""
+    now = {h: result.snapshot.hosts[h] for h in result.unreachable}
+    if seen is None:
+        return [_not_ready(f) for f in now.values()]
+    lines = [_not_ready(f) for h, f in now.items() if seen.get(h) != _host_state(f)]
+    lines += [f"{h}: reachable again" for h in sorted(seen) if h not in now]
+    seen.clear()
+    seen.update({h: _host_state(f) for h, f in now.items()})
+    return lines
 
 
 def _not_ready(f: Any) -> str:
@@ -252,6 +269,7 @@ def _watch(engine: Any, lock: Any, interval: float, quiet: bool, human: Any, ver
     follow_store(engine.store, triggers)
     facts: dict[str, Any] = {}  # the last facts of each ready host, for hosts with nothing new
     shown_errors: set[str] = set()
+    seen: dict[str, tuple[bool, str]] = {}  # the last reported state of each host not ready
     acted: set[str] = set()
     last_full = 0.0
     resync = engine.project.settings.resync
@@ -273,7 +291,7 @@ def _watch(engine: Any, lock: Any, interval: float, quiet: bool, human: Any, ver
                 continue
             facts = {h: f for h, f in result.snapshot.hosts.items() if f.ready}
             acted = {r.host for r in result.results}  # our own changes (a reload makes no docker event)
-            _report(result, engine, quiet, human, verbose, shown_errors)
+            _report(result, engine, quiet, human, verbose, seen, shown_errors)
             if metrics:
                 metrics.record(result)
             lock.refresh()

@@ -64,21 +64,23 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: bool) -> None:
     """
     from orchestrator.cli.applier import commit_apply, plan_apply
     from orchestrator.cli.diff import manifest_diff
-    from orchestrator.model import load_objects
+    from orchestrator.model import Service, read_objects
+    from orchestrator.proxy.addresses import node_port_range
+    from orchestrator.proxy.node_port_claims import claim_ops, node_port_errors
     from orchestrator.secrets import SecretSource, missing_refs
     from orchestrator.store import open_store
 
-    try:
-        objects = load_objects(list(filenames))
-        unresolved = missing_refs(objects, SecretSource.load(obj.project.secrets_path))
-        if unresolved:
-            raise ValidationError(unresolved)
-    except ValidationError as e:
-        _fail_invalid(e, "nothing was applied")
-        return
-    if not objects:
+    objects, errors = read_objects(list(filenames))
+    errors += missing_refs(objects, SecretSource.load(obj.project.secrets_path))
+    services = [o for o in objects if isinstance(o, Service)]
+    ports = node_port_range(obj.project.settings.proxy)
+    if not objects and not errors:
         raise ValidationError([f"no objects passed to apply: {', '.join(filenames)} holds no manifests"])
     with open_store(obj.project.store_url) as store:
+        errors += node_port_errors(store, services, ports)
+        if errors:
+            _fail_invalid(ValidationError(errors), "nothing was applied")
+            return
         changes = plan_apply(store, objects)
         if dry_run:
             for c in changes:
@@ -90,7 +92,7 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: bool) -> None:
                     click.echo(text, nl=False)
                 click.echo(f"{c.ref} {c.action} (dry run)")
             return
-        commit_apply(store, changes, time.time())
+        commit_apply(store, changes, time.time(), claim_ops(store, services))
     for c in changes:
         click.echo(f"{c.ref} {c.action}")
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from orchestrator.commands.base import Command, sh
 from orchestrator.model.helpers import host_ports
 from orchestrator.model.pod import Container, PodSpec, Probe
+from orchestrator.model.text import env_file_safe
 from orchestrator.observe.facts import LABEL_PREFIX, MANAGED
 from orchestrator.plan.types import PodRun
 from orchestrator.proxy.pod_labels import infra_labels
@@ -122,14 +123,16 @@ def container_env(c: Container, extra: dict[str, str], secrets: dict[str, str] |
 
 def env_file(c: Container, extra: dict[str, str], secrets: dict[str, str] | None = None) -> str:
     """The container's env as a docker --env-file (written from the batch's stdin, never in argv). The file
-    is line-based, so values with a line break are left out here and passed by `env_exports` instead."""
-    return "".join(f"{k}={v}\n" for k, v in container_env(c, extra, secrets).items() if "\n" not in v)
+    is line-based (and drops a trailing carriage return), so values it would alter are left out here and
+    passed by `env_exports` instead (model.text.env_file_safe)."""
+    return "".join(f"{k}={v}\n" for k, v in container_env(c, extra, secrets).items() if env_file_safe(k, v))
 
 
 def env_exports(c: Container, extra: dict[str, str], secrets: dict[str, str] | None = None) -> dict[str, str]:
-    """Values with a line break: exported (from the script, read on stdin) into the environment of the
-    docker CLI, which `-e NAME` copies into the container whole. Validation keeps such names shell-safe."""
-    return {k: v for k, v in container_env(c, extra, secrets).items() if "\n" in v}
+    """Values the env file would alter (a line break, a carriage return, a very long line): exported (from
+    the script, read on stdin) into the environment of the docker CLI, which `-e NAME` copies into the
+    container whole. Validation keeps such names shell-safe."""
+    return {k: v for k, v in container_env(c, extra, secrets).items() if not env_file_safe(k, v)}
 
 
 def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str]) -> list[str]:

@@ -22,10 +22,11 @@ from typing import Any
 
 from orchestrator.errors import ConfigError
 from orchestrator.inventory.builder import InventoryBuilder
-from orchestrator.inventory.host_factory import make_host
+from orchestrator.inventory.host_factory import CAPACITY_VARS, make_host
 from orchestrator.inventory.ini_source import parse_ini
 from orchestrator.inventory.model import Group, Inventory
 from orchestrator.inventory.ranges import split_port
+from orchestrator.inventory.validate import host_errors, shown
 from orchestrator.inventory.vars_files import VarsFiles
 from orchestrator.inventory.yaml_loader import load_yaml
 from orchestrator.inventory.yaml_source import parse_yaml_inventory
@@ -190,7 +191,7 @@ def _resolve(source: str, b: InventoryBuilder, files: VarsFiles | None) -> Inven
     }
     skeleton = Inventory(source, groups, [], b.warnings)
     hosts = []
-    errors: list[str] = []  # every host's problems at once
+    problems: list[str] = []
     for name in skeleton.group_host_names("all"):
         node = b.hosts[name]
         member: set[str] = set()
@@ -199,12 +200,18 @@ def _resolve(source: str, b: InventoryBuilder, files: VarsFiles | None) -> Inven
         ordered = sorted((groups[g] for g in member if g != "all"), key=_sort_key)
         resolved = _host_vars(groups["all"], ordered, node.vars, files, name)
         group_names = tuple(sorted(g.name for g in ordered))
+        found = host_errors(name, resolved, CAPACITY_VARS)
+        where = f"inventory host {shown(name)} ({node.origin})"
         try:
             hosts.append(make_host(name, resolved, group_names, node.origin))
-        except ConfigError as e:
-            errors.append(str(e))
-    if errors:
-        raise ConfigError("\n".join(errors))
+        except ConfigError as e:  # its own checks (ports, booleans, paths): the first, unless said above
+            if not any(f"{where}: {var}:" in str(e) for var, _ in found):
+                problems.append(str(e))
+        problems += [f"{where}: {var}: {msg}" for var, msg in found]
+    if len(problems) == 1:
+        raise ConfigError(problems[0])
+    if problems:
+        raise ConfigError(f"inventory {source}: {len(problems)} problems:\n  " + "\n  ".join(problems))
     return Inventory(source, groups, hosts, b.warnings, definition_order=list(b.hosts))
 
 

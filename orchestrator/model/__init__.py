@@ -7,7 +7,14 @@ Deployment read as a ReplicationController-like Workload), validated as kubectl 
 """
 
 from orchestrator.model.helpers import host_ports, pod_requests, spec_hash
-from orchestrator.model.load import Document, load_documents, load_objects, parse_objects, validate_document
+from orchestrator.model.load import (
+    Document,
+    load_documents,
+    load_objects,
+    parse_objects,
+    read_objects,
+    validate_document,
+)
 from orchestrator.model.meta import DEFAULT_NAMESPACE, ObjectMeta
 from orchestrator.model.objects import (
     HAPROXY_TEMPLATE_ANNOTATION,
@@ -66,6 +73,7 @@ __all__ = [
     "host_ports",
     "load_documents",
     "load_objects",
+    "read_objects",
     "parse_objects",
     "pod_requests",
     "spec_hash",

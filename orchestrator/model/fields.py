@@ -8,11 +8,14 @@ in sibling parts of a manifest are all reported, as pydantic validates each part
 
 from __future__ import annotations
 
+import functools
 import json
+import typing
 from collections.abc import Iterable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, PlainValidator, model_validator
+from pydantic import BaseModel, ConfigDict, PlainValidator, PydanticUserError, TypeAdapter, model_validator
+from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails, PydanticCustomError
 
@@ -25,7 +28,12 @@ _ORC_BODY = "orc_body"
 def go_value(value: Any) -> str:
     """A value as Kubernetes shows it in a field error: strings quoted, numbers and booleans bare."""
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        text = json.dumps(value, ensure_ascii=False)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: escaped, so the error can be printed at all
+            text = json.dumps(value)
+        return text
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -97,14 +105,112 @@ class K8sModel(BaseModel):
         """This part's own semantic checks (paths relative to it); override in subclasses."""
         return []
 
-    @model_validator(mode="after")
-    def _run_checks(self) -> K8sModel:
-        errors = self.check()
+    @model_validator(mode="wrap")
+    @classmethod
+    def _run_checks(cls, data: Any, handler: Any) -> Any:
+        """The fields' errors and this part's own checks together, in one round: when some field is
+        invalid, `check()` still runs on the fields that are valid (see `partial_checks`)."""
+        try:
+            model = handler(data)
+        except PydanticValidationError as e:
+            inner = error_pairs(e)
+            raise fields_error(inner + partial_checks(cls, data, inner)) from None
+        errors = model.check()
         if errors:
-            raise PydanticCustomError(
-                _ORC_FIELDS, "{count} problem(s)", {"count": len(errors), "errors": errors}
-            )
-        return self
+            raise fields_error(errors)
+        return model
+
+
+def fields_error(errors: FieldErrors) -> PydanticCustomError:
+    """Several (path, body) problems as the one pydantic error `translate` expands again."""
+    return PydanticCustomError(_ORC_FIELDS, "{count} problem(s)", {"count": len(errors), "errors": errors})
+
+
+def error_pairs(e: PydanticValidationError) -> FieldErrors:
+    """A pydantic ValidationError as (relative path, body) pairs."""
+    pairs: FieldErrors = []
+    for err in e.errors():
+        for line in translate(err):
+            path, _, body = line.partition(": ")
+            pairs.append(("" if path == "<root>" else path, body))
+    return pairs
+
+
+def _under(path: str, failed: Iterable[str]) -> bool:
+    return any(path == f or path.startswith((f + ".", f + "[")) or not f for f in failed)
+
+
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    try:
+        return TypeAdapter(annotation, config=ConfigDict(strict=True))
+    except PydanticUserError:  # a model type has its own config (strict too)
+        return TypeAdapter(annotation)
+
+
+@functools.cache
+def _field_adapter(cls: type[BaseModel], name: str) -> TypeAdapter[Any]:
+    info = cls.model_fields[name]
+    return _adapter(Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation)
+
+
+def _model_class(annotation: Any) -> type[K8sModel] | None:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+    found = [a for a in args if isinstance(a, type) and issubclass(a, K8sModel)]
+    return found[0] if len(found) == 1 else None
+
+
+def _hollow(annotation: Any) -> Any:
+    for a in [annotation, *typing.get_args(annotation)]:
+        origin = typing.get_origin(a)
+        if origin is list:
+            return []
+        if origin is dict:
+            return {}
+    return None
+
+
+def _partial_value(annotation: Any, raw: Any, adapter: TypeAdapter[Any]) -> Any:
+    """`raw` validated as `annotation`, or as much of it as is valid (see `partial_model`)."""
+    try:
+        return adapter.validate_python(raw)
+    except (PydanticValidationError, TypeError, ValueError):
+        pass
+    model = _model_class(annotation)
+    if model is not None and isinstance(raw, dict):
+        return partial_model(model, raw)
+    for a in [annotation, *typing.get_args(annotation)]:
+        if typing.get_origin(a) is list and isinstance(raw, list):
+            item = _model_class(typing.get_args(a)[0]) if typing.get_args(a) else None
+            if item is not None:
+                return [partial_model(item, r) if isinstance(r, dict) else None for r in raw]
+    return _hollow(annotation)
+
+
+def partial_model(cls: type[K8sModel], data: dict[str, Any]) -> K8sModel:
+    """A model built without validation from the valid parts of `data`: invalid fields are hollow ([] for
+    lists, {} for maps, None otherwise), nested models partial in turn."""
+    values: dict[str, Any] = {}
+    for name, info in cls.model_fields.items():
+        alias = info.alias or name
+        key = alias if alias in data else name if name in data else None
+        if key is not None:
+            values[name] = _partial_value(info.annotation, data[key], _field_adapter(cls, name))
+    return cls.model_construct(**values)
+
+
+def partial_checks(cls: type[K8sModel], data: Any, inner: FieldErrors) -> FieldErrors:
+    """`check()` of a model whose fields did not all validate, run on its valid parts (`partial_model`),
+    keeping only its errors about fields that are valid (the others are reported already) and no
+    "Required value" (a hollow field looks missing). Best effort: a check that cannot run on a partial
+    model is skipped (its errors come once the fields are fixed)."""
+    if not isinstance(data, dict):
+        return []
+    failed = [p for p, _ in inner]
+    try:
+        errors = partial_model(cls, data).check()
+    except Exception:  # noqa: BLE001 - a check written for a whole model may trip on a hollow one
+        return []
+    return [(p, b) for p, b in errors if not _under(p, failed) and not b.startswith("Required value")]
 
 
 def _check_one_of(values: tuple[str, ...]):

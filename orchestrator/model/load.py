@@ -19,6 +19,7 @@ from pydantic import ValidationError as PydanticValidationError
 from orchestrator.errors import ValidationError
 from orchestrator.model.fields import go_value, required, translate, unsupported
 from orchestrator.model.objects import KINDS, K8sObject, Object, Workload
+from orchestrator.model.text import text_errors
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -47,16 +48,64 @@ def _files(path: Path) -> list[Path]:
     return [path]
 
 
-def _parse_text(text: str, source: str) -> list[Any]:
+class _ManifestLoader(yaml.SafeLoader):
+    """YAML 1.1 safe types, recording every mapping key given twice (kubectl refuses them: `yaml: line 7:
+    key "image" already set in map`) instead of keeping the last one silently."""
+
+    duplicates: list[str]
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    self.duplicates.append(f'line {key_node.start_mark.line + 1}: key {json.dumps(key, default=str)} '
+                                           "already set in map")
+                seen.add(key)
+            except TypeError:  # an unhashable key: construct_mapping refuses it itself
+                pass
+        return super().construct_mapping(node, deep=deep)
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    for k in keys:
+        if keys.count(k) > 1:
+            raise ValueError(f"key {json.dumps(k)} already set in map")
+    return dict(pairs)
+
+
+def _parse_text(text: str, source: str) -> tuple[list[Any], list[str]]:
+    """The documents of one file, and its duplicate keys (the documents are kept, so their other
+    problems are reported in the same round)."""
     if source.endswith(".json"):
-        return [json.loads(text)]
-    return list(yaml.safe_load_all(text))
+        return [json.loads(text, object_pairs_hook=_unique_pairs)], []
+    loader = _ManifestLoader(text)
+    loader.duplicates = []
+    docs: list[Any] = []
+    try:
+        while loader.check_data():
+            docs.append(loader.get_data())
+    finally:
+        loader.dispose()
+    return docs, loader.duplicates
 
 
 def load_documents(sources: list[str], stdin: IO[str] | None = None) -> list[dict[str, Any]]:
     """Every non-empty document of every source, in order; `kind: List` is flattened into its items.
 
     Raises orchestrator.errors.ValidationError listing every path that does not exist or cannot be parsed."""
+    docs, errors = read_documents(sources, stdin)
+    if errors:
+        raise ValidationError(errors)
+    return docs
+
+
+def read_documents(sources: list[str], stdin: IO[str] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The documents that could be read, and every problem reading or parsing the sources."""
     docs: list[dict[str, Any]] = []
     errors: list[str] = []
     for source in sources:
@@ -75,19 +124,18 @@ def load_documents(sources: list[str], stdin: IO[str] | None = None) -> list[dic
                     errors.append(f"error reading {f}: {e}")
         for name, text in inputs:
             try:
-                parsed = _parse_text(text, name)
-            except (yaml.YAMLError, json.JSONDecodeError) as e:
+                parsed, duplicates = _parse_text(text, name)
+            except (yaml.YAMLError, ValueError) as e:  # json.JSONDecodeError is a ValueError
                 errors.append(f"error parsing {name}: {_parse_error(e)}")
                 continue
+            errors += [f"error parsing {name}: {d}" for d in duplicates]
             index = 0
             for data in parsed:
                 if data is None:
                     continue
                 index += 1
                 docs.extend(_expand(data, name, index))
-    if errors:
-        raise ValidationError(errors)
-    return docs
+    return docs, errors
 
 
 def _parse_error(e: Exception) -> str:
@@ -137,15 +185,15 @@ def validate_document(doc: Any, position: int = 0) -> tuple[K8sObject | None, li
     if version != cls.API_VERSION:
         return None, [prefix + f"apiVersion: {unsupported(version, [cls.API_VERSION])}"]
     obj: K8sObject | None = None
-    lines: list[str] = []
+    lines = [f"{path}: {body}" for path, body in text_errors(dict(doc))]
     try:
         obj = cls.model_validate(dict(doc))
     except PydanticValidationError as e:
-        lines = [line for err in e.errors() for line in translate(err)]
+        lines += [line for err in e.errors() for line in translate(err)]
     if issubclass(cls, Workload):
         lines += [f"{path}: {body}" for path, body in cls.template_label_errors(doc)]
     if lines:
-        return None, [prefix + line for line in lines]
+        return None, [prefix + line for line in dict.fromkeys(lines)]
     return obj, []
 
 
@@ -153,28 +201,47 @@ def parse_objects(docs: list[dict[str, Any]]) -> list[Object]:
     """Validate every document and return the typed objects (Pod, ReplicationController / ReplicaSet /
     Deployment, Service) in order. Raises orchestrator.errors.ValidationError listing every problem of
     every document, including two documents that define the same object."""
-    objects: list[Object] = []
-    errors: list[str] = []
-    seen: dict[str, K8sObject] = {}
-    for position, doc in enumerate(docs):
-        obj, problems = validate_document(doc, position)
-        errors += problems
-        if obj is None:
-            continue
-        if obj.key in seen:
-            first = seen[obj.key]
-            errors.append(
-                f'{obj.kind} "{obj.name}" is invalid: metadata.name: Duplicate value: {go_value(obj.name)}: '
-                f"{first.kind} {go_value(first.name)} is defined twice (both are {obj.key})"
-            )
-            continue
-        seen[obj.key] = obj
-        objects.append(obj)  # type: ignore[arg-type]
+    objects, errors = parse_documents(docs)
     if errors:
         raise ValidationError(errors)
     return objects
 
 
+def parse_documents(docs: list[dict[str, Any]]) -> tuple[list[Object], list[str]]:
+    """The valid objects, and every problem of every document; a problem of a document read from a file
+    starts with where it is (`web.yaml#2: ...`, the file and the document's index in it)."""
+    objects: list[Object] = []
+    errors: list[str] = []
+    seen: dict[str, K8sObject] = {}
+    for position, doc in enumerate(docs):
+        obj, problems = validate_document(doc, position)
+        where = f"{doc.origin}: " if isinstance(doc, Document) else ""
+        errors += [where + p for p in problems]
+        if obj is None:
+            continue
+        if obj.key in seen:
+            first = seen[obj.key]
+            errors.append(
+                where + f'{obj.kind} "{obj.name}" is invalid: metadata.name: Duplicate value: '
+                f"{go_value(obj.name)}: {first.kind} {go_value(first.name)} is defined twice (both are {obj.key})"
+            )
+            continue
+        seen[obj.key] = obj
+        objects.append(obj)  # type: ignore[arg-type]
+    return objects, errors
+
+
 def load_objects(sources: list[str], stdin: IO[str] | None = None) -> list[Object]:
-    """load_documents then parse_objects: what `orc apply -f` does."""
-    return parse_objects(load_documents(sources, stdin))
+    """Read and validate every source: what `orc apply -f` does. Raises ValidationError listing every
+    problem of every source and document (unreadable files, duplicate keys, invalid objects) at once."""
+    objects, errors = read_objects(sources, stdin)
+    if errors:
+        raise ValidationError(errors)
+    return objects
+
+
+def read_objects(sources: list[str], stdin: IO[str] | None = None) -> tuple[list[Object], list[str]]:
+    """The valid objects of every source, and every problem found (see load_objects)."""
+    docs, errors = read_documents(sources, stdin)
+    objects, problems = parse_documents(docs)
+    return objects, errors + problems

@@ -8,6 +8,7 @@ import re
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
+from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
 from orchestrator.labels import (
@@ -23,6 +24,8 @@ from orchestrator.model.fields import (
     K8sModel,
     OneOf,
     duplicate,
+    error_pairs,
+    fields_error,
     forbidden,
     invalid,
     required,
@@ -68,19 +71,25 @@ class K8sObject(K8sModel):
     def name_errors(cls, name: str) -> list[str]:
         return validate_dns1123_subdomain(name)
 
-    @field_validator("metadata")
+    @field_validator("metadata", mode="wrap")
     @classmethod
-    def _check_name(cls, meta: ObjectMeta) -> ObjectMeta:
-        # A field validator, so a bad name is reported even when other parts of the object are invalid.
-        if not meta.name:
+    def _check_name(cls, meta: Any, handler: Any) -> ObjectMeta:
+        # A field validator, so a bad name is reported even when other parts of the object are invalid,
+        # and a wrap one, so it is reported with the other problems of metadata too.
+        name = meta.get("name") if isinstance(meta, dict) else getattr(meta, "name", None)
+        errors: FieldErrors = []
+        if not name:
             errors = [("name", required("name or generateName is required"))]
-        else:
-            errors = [("name", invalid(meta.name, m)) for m in cls.name_errors(meta.name)]
+        elif isinstance(name, str):
+            errors = [("name", invalid(name, m)) for m in cls.name_errors(name)]
+        try:
+            out: ObjectMeta = handler(meta)
+        except PydanticValidationError as e:
+            inner = error_pairs(e)
+            raise fields_error([*errors, *(p for p in inner if p[0] != "name" or not errors)]) from None
         if errors:
-            raise PydanticCustomError(
-                "orc_fields", "{count} problem(s)", {"count": len(errors), "errors": errors}
-            )
-        return meta
+            raise fields_error(errors)
+        return out
 
 
 class Pod(K8sObject):

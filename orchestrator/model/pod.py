@@ -21,6 +21,7 @@ from orchestrator.model.fields import (
 from orchestrator.model.image_ref import image_reference_errors
 from orchestrator.model.meta import ObjectMeta, label_map_errors
 from orchestrator.model.scheduling import Affinity, Toleration, TopologySpreadConstraint
+from orchestrator.model.text import env_file_safe
 from orchestrator.resources import QuantityError, parse_quantity
 
 RESOURCE_NAMES = ("cpu", "memory", "ephemeral-storage", "nvidia.com/gpu")
@@ -36,6 +37,11 @@ _ENV_NAME_MSG = (
     "validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')"
 )
 _SHELL_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+def shell_name(name: str) -> bool:
+    """Whether a variable name is one a POSIX shell can assign (what the env_exports route needs)."""
+    return bool(_SHELL_NAME_RE.fullmatch(name))
+
+
 _PORT_NAME_RE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 
 
@@ -102,9 +108,10 @@ class EnvVar(K8sModel):
             errors.append(("name", invalid(self.name, _ENV_NAME_MSG)))
         if self.value and self.value_from is not None:
             errors.append(("valueFrom", invalid("", "may not be specified when `value` is not empty")))
-        if self.value and "\n" in self.value and self.name and not _SHELL_NAME_RE.fullmatch(self.name):
-            errors.append(("name", invalid(self.name, "a variable whose value has a line break must be named "
-                                           "with letters, digits and '_' only (orc passes it through a shell)")))
+        if self.value and self.name and not env_file_safe(self.name, self.value) and not shell_name(self.name):
+            errors.append(("name", invalid(self.name, "a variable whose value has a line break (or a carriage "
+                                           "return, or is over 64 KiB) must be named with letters, digits and "
+                                           "'_' only (orc passes it through a shell)")))
         return errors
 
 
@@ -179,7 +186,12 @@ class HTTPGetAction(K8sModel):
     http_headers: list[HTTPHeader] | None = None
 
     def check(self) -> FieldErrors:
-        return int_or_name_port_errors("port", self.port)
+        errors = int_or_name_port_errors("port", self.port)
+        if self.path and re.search(r"[\s#\"'\\\x00-\x1f\x7f]", self.path):
+            # the path also becomes HAProxy's `option httpchk GET <path>`: one word of its config
+            errors.append(("path", invalid(self.path, "must be a URL path without whitespace, control "
+                                           "characters, '#', quotes or backslashes (percent-encode them)")))
+        return errors
 
 
 class TCPSocketAction(K8sModel):

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from orchestrator.inventory.host import Host
 from orchestrator.model.objects import Service
 from orchestrator.proxy.addresses import ServiceAddress
+from orchestrator.proxy.config_values import hosts_word
 
 DEFAULT_HOSTS_FILE = "/var/lib/orc/hosts"
 HOSTS_HEADER = "127.0.0.1 localhost\n"
@@ -47,9 +48,10 @@ def service_env(services: Mapping[str, Service], addresses: Mapping[str, Service
 
 
 def hosts_file(services: Mapping[str, Service], addresses: Mapping[str, ServiceAddress]) -> str:
-    """/etc/hosts for pods: localhost, then one line per service with an address, sorted by name."""
+    """/etc/hosts for pods: localhost, then one line per service with an address, sorted by name. Each
+    field is one word of the format (`config_values.hosts_word`): a value that is not raises UnsafeValue."""
     lines = [
-        f"{addresses[s.name].cluster_ip} {s.name}\n"
+        f"{hosts_word(addresses[s.name].cluster_ip)} {hosts_word(s.name)}\n"
         for s in sorted(services.values(), key=lambda s: s.name)
         if s.name in addresses
     ]

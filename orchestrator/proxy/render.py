@@ -19,6 +19,7 @@ from orchestrator.errors import ConfigError
 from orchestrator.inventory.host import Host
 from orchestrator.model.objects import Service
 from orchestrator.proxy.addresses import ServiceAddress
+from orchestrator.proxy.config_values import UnsafeValue, haproxy_value, haproxy_words
 from orchestrator.proxy.endpoints import Endpoint, for_port
 from orchestrator.proxy.hostvars import HAProxyHost
 
@@ -89,20 +90,25 @@ def service_view(svc: Service, addr: ServiceAddress, eps: Sequence[Endpoint]) ->
 
 def environment(templates_dir: Path | None) -> jinja2.Environment:
     """One environment per search path, kept: it caches compiled templates (compiling the default one took
-    ~18 ms, per proxy host per pass) and recompiles a template whose file changed (auto_reload)."""
+    ~18 ms, per proxy host per pass) and recompiles a template whose file changed (auto_reload). Every
+    `{{ ... }}` passes `config_values.haproxy_value`: a value that would add a line, a comment or a word
+    to the config is refused (UnsafeValue), naming it and the template line."""
     return _environment(tuple(str(p) for p in (templates_dir, PACKAGED_TEMPLATES) if p is not None and Path(p).is_dir()))
 
 
 @functools.lru_cache(maxsize=16)
 def _environment(paths: tuple[str, ...]) -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(list(paths)),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
+        finalize=haproxy_value,
     )
+    env.filters["haproxy_words"] = haproxy_words
+    return env
 
 
 def _where(e: BaseException, env: jinja2.Environment) -> str:
@@ -150,6 +156,8 @@ def render(
         views.append(service_view(svc, addresses[svc.name], endpoints.get(svc.name, [])))
     try:
         return main.render(host=host, haproxy=HAProxyHost.of(host), services=views)
+    except UnsafeValue as e:
+        raise ConfigError(f"HAProxy config for host {host.name}: {_where(e, env)}: {e}") from e
     except ConfigError:
         raise
     except Exception as e:  # noqa: BLE001 - a template can raise anything; report where

@@ -327,14 +327,15 @@ def test_invalid_example_lists_every_mistake():
     lines = e.value.errors
     assert len(lines) >= 8
     assert any(
-        line.startswith('ReplicationController "Web_Frontend" is invalid: spec.replicas: ') for line in lines
+        line.endswith(': ReplicationController "Web_Frontend" is invalid: spec.replicas: Invalid value: -1: '
+                      "must be greater than or equal to 0") for line in lines
     )
     assert any("`selector` does not match template `labels`" in line for line in lines)
     assert any(
-        line.startswith('Pod "cache" is invalid: spec.containers[0].securityContext: Forbidden')
+        'invalid.yaml#2: Pod "cache" is invalid: spec.containers[0].securityContext: Forbidden' in line
         for line in lines
     )
-    assert any(line.startswith('Service "cache" is invalid: spec.type: Unsupported value') for line in lines)
+    assert any('#3: Service "cache" is invalid: spec.type: Unsupported value' in line for line in lines)
 
 
 # --- loading -------------------------------------------------------------------------------------------
@@ -369,14 +370,14 @@ def test_multi_object_file_reports_all_mistakes():
     with pytest.raises(ValidationError) as e:
         load_objects([str(path)])
     assert e.value.errors == [
-        'ReplicationController "web" is invalid: spec.replicas: Invalid value: -2: must be greater than or equal to 0',
-        'ReplicationController "web" is invalid: spec.template.metadata.labels: Invalid value: '
+        f'{path}#1: ReplicationController "web" is invalid: spec.replicas: Invalid value: -2: must be greater than or equal to 0',
+        f'{path}#1: ReplicationController "web" is invalid: spec.template.metadata.labels: Invalid value: '
         'map[string]string{"app":"other"}: `selector` does not match template `labels`',
-        f'Pod "{path}#2" is invalid: metadata.name: Required value: name or generateName is required',
-        'ConfigMap "settings" is invalid: kind: Unsupported value: "ConfigMap": supported values: "Deployment", '
+        f'{path}#2: Pod "{path}#2" is invalid: metadata.name: Required value: name or generateName is required',
+        f'{path}#3: ConfigMap "settings" is invalid: kind: Unsupported value: "ConfigMap": supported values: "Deployment", '
         '"Pod", "ReplicaSet", "ReplicationController", "Service"',
-        'Pod "p" is invalid: apiVersion: Unsupported value: "apps/v1": supported values: "v1"',
-        "Service \"web\" is invalid: spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'",
-        'Service "web" is invalid: spec.ports[1].name: Required value',
-        'Service "web" is invalid: spec.ports[1].port: Duplicate value: 80',
+        f'{path}#4: Pod "p" is invalid: apiVersion: Unsupported value: "apps/v1": supported values: "v1"',
+        f"{path}#5: Service \"web\" is invalid: spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'",
+        f'{path}#5: Service "web" is invalid: spec.ports[1].name: Required value',
+        f'{path}#5: Service "web" is invalid: spec.ports[1].port: Duplicate value: 80',
     ]

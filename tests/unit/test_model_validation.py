@@ -477,7 +477,9 @@ CASES = [
             P
             + "spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm"
             ".labelSelector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'",
-            # the weight is checked once the term itself is valid
+            # reported in the same round as the term's own problem (issue 13: every error at once)
+            P + "spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight: "
+            "Invalid value: 101: must be in the range 1-100",
         ],
     ),
     (
@@ -486,6 +488,7 @@ CASES = [
             P
             + 'spec.topologySpreadConstraints[0].whenUnsatisfiable: Unsupported value: "Maybe": supported values: '
             '"DoNotSchedule", "ScheduleAnyway"',
+            P + "spec.topologySpreadConstraints[0].maxSkew: Invalid value: 0: must be greater than zero",
         ],
     ),
     (
@@ -779,4 +782,5 @@ def test_a_multiline_env_value_needs_a_shell_safe_name() -> None:
         parse_objects([doc])
     assert e.value.errors == [
         'Pod "p" is invalid: spec.containers[0].env[0].name: Invalid value: "my.cert": a variable whose value '
-        "has a line break must be named with letters, digits and '_' only (orc passes it through a shell)"]
+        "has a line break (or a carriage return, or is over 64 KiB) must be named with letters, digits and '_' "
+        "only (orc passes it through a shell)"]
