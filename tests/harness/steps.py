@@ -430,6 +430,8 @@ def delete_pod(h: DockerHost, step: Command, ctx: Context) -> Out:
 
     def stop(m: re.Match[str]) -> None:
         for c in ids(state["running"], True):  # the ids the line before listed: the running ones
+            if state.get("apps") and c.labels.get("orc.infra") == "true":
+                continue  # the listing kept the app containers only
             c.state, c.exit_code, c.finished, c.stop_grace = "exited", 0, now, int(m.group(1))
 
     def remove(m: re.Match[str]) -> None:
@@ -444,6 +446,9 @@ def delete_pod(h: DockerHost, step: Command, ctx: Context) -> Out:
     state: dict[str, str] = {}
     patterns: list[tuple[str, Handler]] = [
         (r"ids=\$\(docker ps -q --filter (\S+)\)", lambda m: state.update(running=m.group(1))),
+        (r"ids=\$\(docker ps --filter (\S+) --format '\{\{\.ID\}\} \{\{\.Label \"orc\.infra\"\}\}' \| "
+         r'while read -r id infra; do \[ "\$infra" = true \] \|\| echo "\$id"; done\)',
+         lambda m: state.update(running=m.group(1), apps="1")),
         (r'\[ -z "\$ids" \] \|\| docker stop -t (\d+) \$ids >/dev/null 2>&1', stop),
         (r'ids=\$\(docker ps -aq --filter (\S+)\); \[ -z "\$ids" \] \|\| docker rm -f \$ids >/dev/null \|\| exit 1',
          remove),
@@ -620,6 +625,23 @@ class Context:
 
 Step = Callable[[DockerHost, Command, Context], Out]
 
+def stop_pods(h: DockerHost, step: Command, ctx: Context) -> Out:
+    """The parallel stop of several pods' app containers (commands/pod.py stop_pods)."""
+    now = ctx.clock()
+    out = Out()
+    text = step.render()
+    _require(step, "orc_stop() {", "wait")
+    for uid, grace in re.findall(r"^orc_stop (\S+) (\d+) &$", text, re.M):
+        if not h.docker_alive:
+            continue
+        for c in h.matching([f"label=orc.pod-uid={_word(uid)}"], True):
+            if c.labels.get("orc.infra") != "true":
+                c.state, c.exit_code, c.finished, c.stop_grace = "exited", 0, now, int(grace)
+    names = re.search(r"^echo stopped (.+)$", text, re.M)
+    out.stdout.append("stopped " + (names.group(1) if names else ""))
+    return out
+
+
 STEPS: dict[str, Step] = {
     "system": probe_system,
     "docker": probe_docker,
@@ -634,6 +656,7 @@ STEPS: dict[str, Step] = {
 PREFIXES: list[tuple[str, Step]] = [
     ("create pod/", create_pod),
     ("delete pod/", delete_pod),
+    ("stop ", stop_pods),
     ("restart pod/", restart),
     ("remove ", remove),
 ]

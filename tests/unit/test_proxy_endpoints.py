@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from orchestrator.model.load import parse_objects
 from orchestrator.model.objects import Pod, Service
 from orchestrator.observe.facts import ContainerInfo, HostFacts
 from orchestrator.observe.snapshot import ObservedPod
 from orchestrator.proxy.endpoints import Endpoint, StoredPod, endpoints
-from orchestrator.proxy.pod_labels import http_check, infra_labels, parse_http_check, parse_port_names
+from orchestrator.proxy.pod_labels import infra_labels, parse_http_check, parse_port_names
 
 HOSTS = {
     "h1": HostFacts("h1", "10.99.0.11", True),
@@ -199,25 +201,12 @@ def test_label_parsers_skip_malformed_values() -> None:
     assert parse_http_check("") is None
 
 
-def test_http_check_ignores_paths_haproxy_cannot_take() -> None:
-    [p] = parse_objects(
-        [
-            {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {"name": "p"},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "c",
-                            "image": "i",
-                            "readinessProbe": {"httpGet": {"path": "/a b", "port": 80}},
-                        }
-                    ]
-                },
-            }
-        ]
-    )
-    assert isinstance(p, Pod)
-    assert http_check(p.spec) is None
-    assert infra_labels(p.spec) == ["--label", "orc.port-names="]
+def test_a_readiness_path_haproxy_cannot_take_is_refused_at_apply() -> None:
+    from orchestrator.errors import ValidationError
+
+    doc = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+           "spec": {"containers": [{"name": "c", "image": "i",
+                                    "readinessProbe": {"httpGet": {"path": "/a b", "port": 80}}}]}}
+    with pytest.raises(ValidationError, match="httpGet.path"):
+        parse_objects([doc])
+
