@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.act.events import EventLog
-from orchestrator.act.executor import ActionResult, Runtime, execute
+from orchestrator.act.executor import ActionResult, Runtime, execute, refused_hosts
+from orchestrator.act.fence import HostFence
 from orchestrator.config import Project
 from orchestrator.controllers.book import BOOK_KEY, Book, next_slow_start
 from orchestrator.controllers.desired import DesiredState, load_desired
@@ -72,7 +73,8 @@ class Engine:
         self.config = PlannerConfig(grace_period=s.grace_period, scheduler=SchedulerConfig.from_dict(s.scheduler),
                                     reap_orphans=reap_orphans)
 
-    def observe(self, unchanged: dict[str, HostFacts] | None = None) -> ClusterSnapshot:
+    def observe(self, unchanged: dict[str, HostFacts] | None = None,
+                fence: tuple[str, int] | None = None) -> ClusterSnapshot:
         """Probe every host, except those in `unchanged`: hosts whose docker event stream has been open
         and silent since they were last probed (`--watch`), whose facts are taken as they were."""
         unchanged = unchanged or {}
@@ -82,7 +84,7 @@ class Engine:
         now = self.clock()
         for f in probed:  # remember what full probes learned, for the light probes of the next passes
             if f.name not in cached and f.ready and self.project.settings.facts_ttl > 0:
-                self.store.put(FACTS_PREFIX + f.name, {"at": now, "facts": facts_to_dict(f)})
+                self.store.put(FACTS_PREFIX + f.name, {"at": now, "facts": facts_to_dict(f)}, fence=fence)
         by_name = {f.name: f for f in probed} | unchanged
         return ClusterSnapshot.build([by_name[h.name] for h in self.hosts], now)
 
@@ -100,16 +102,17 @@ class Engine:
                 out[host.name] = facts_from_dict(host, rec.value["facts"])
         return out
 
-    def _forget_facts(self, hosts: set[str]) -> None:
+    def _forget_facts(self, hosts: set[str], fence: tuple[str, int] | None = None) -> None:
         """Hosts whose images (or anything else static) this pass may have changed: probe them fully next."""
         for h in sorted(hosts):
-            self.store.delete(FACTS_PREFIX + h)
+            self.store.delete(FACTS_PREFIX + h, fence=fence)
 
-    def services(self, desired: DesiredState, snapshot: ClusterSnapshot, p: Plan, dry_run: bool) -> ServicePass:
+    def services(self, desired: DesiredState, snapshot: ClusterSnapshot, p: Plan, dry_run: bool,
+                 fence: tuple[str, int] | None = None) -> ServicePass:
         """Addresses, endpoints and each host's proxy steps; new pods get the discovery env and hosts file."""
         leaving = {a.uid for a in p.actions if isinstance(a, DeletePod)}
         sp = prepare(self.store, desired.services, snapshot, self.hosts, self.project.settings.proxy,
-                     self.project.templates_path, leaving, dry_run=dry_run)
+                     self.project.templates_path, leaving, dry_run=dry_run, fence=fence)
         by_name = {h.name: h for h in self.hosts}
         source = SecretSource.load(self.project.secrets_path)
         actions = []
@@ -141,30 +144,38 @@ class Engine:
         sp = self.services(desired, snapshot, p, dry_run=True)
         return PassResult(p, snapshot, duration=time.monotonic() - start, desired=desired, proxy=sp)
 
-    def run_pass(self, fence: tuple[str, int] | None = None,
+    def run_pass(self, fence: HostFence | None = None,
                  unchanged: dict[str, HostFacts] | None = None) -> PassResult:
+        """One pass. With `fence` (the controller's lease), every store write is fenced, the lease is checked
+        before each act phase and every mutating batch opens with the host-side fence (`act/fence.py`)."""
         before = dict(self.transport.counters.per_host_exec)
         start = time.monotonic()
+        store_fence = fence.store_fence if fence is not None else None
         desired = load_desired(self.store)
         book = self.book()
-        snapshot = self.observe(unchanged)
+        snapshot = self.observe(unchanged, store_fence)
         p = plan(desired, snapshot, book, snapshot.taken_at, self.config)
-        sp = self.services(desired, snapshot, p, dry_run=False)
+        sp = self.services(desired, snapshot, p, dry_run=False, fence=store_fence)
+        if fence is not None and p.actions:
+            fence.check()  # before the image copies
         results = self.ensure_images(p, snapshot)
         if p.actions or any(sp.steps.values()):
             results += execute(p, self.hosts, self.transport, self.runtime, extra=sp.steps,
-                               max_workers=self.project.settings.ssh.max_parallel)
-        self._store_endpoints(sp, fence)
+                               max_workers=self.project.settings.ssh.max_parallel, fence=fence)
+        if fence is not None and (refused := refused_hosts(results)):  # a stale controller stops here
+            self._emit(PassResult(p, snapshot, results, time.monotonic() - start, {}, desired, sp))
+            raise fence.refused(refused)
+        self._store_endpoints(sp, store_fence)
         self._forget_facts({r.host for r in results if isinstance(r.action, CreatePod) or not r.ok
-                            or r.step.startswith(PUSHED)})
+                            or r.step.startswith(PUSHED)}, store_fence)
         pods = believed_pods(snapshot, book, p, results, self.config.grace_period)
         new_book = Book(host_failures=p.book["host_failures"], evicted=p.book["evicted"],
                         bindings=p.book["bindings"], assumed=pods,
                         slow_start=next_slow_start(book.slow_start, creation_attempts(results)))
         stored = snapshot.to_dict()
         stored["pods"] = [d for host_pods in pods.values() for d in host_pods]
-        self.store.put(BOOK_KEY, new_book.to_dict(), fence=fence)
-        self.store.put(keys.SNAPSHOT, stored, fence=fence)
+        self.store.put(BOOK_KEY, new_book.to_dict(), fence=store_fence)
+        self.store.put(keys.SNAPSHOT, stored, fence=store_fence)
         after = self.transport.counters.per_host_exec
         trips = {h.name: after.get(h.name, 0) - before.get(h.name, 0) for h in self.hosts}
         result = PassResult(p, snapshot, results, time.monotonic() - start, trips, desired, sp)

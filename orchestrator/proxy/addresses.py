@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from orchestrator.config import ProxySettings
 from orchestrator.errors import ConfigError, ConflictError
 from orchestrator.model.objects import Service
-from orchestrator.store import Record, Store, keys
+from orchestrator.store import Fence, Record, Store, keys
 
 
 @dataclass(frozen=True)
@@ -85,23 +85,25 @@ def current(store: Store) -> dict[str, ServiceAddress]:
     return out
 
 
-def _claim(store: Store, key: str, value: dict[str, object]) -> Record | None:
-    """Create `key` if nobody has it; the record, or None when somebody else got there first."""
+def _claim(store: Store, key: str, value: dict[str, object], fence: Fence | None = None) -> Record | None:
+    """Create `key` if nobody has it; the record, or None when somebody else got there first. With `fence`,
+    a writer that lost the reconcile lease is refused (FencedError)."""
     try:
-        return store.put(key, value, expect_revision=0)
+        return store.put(key, value, expect_revision=0, fence=fence)
     except ConflictError:
         return None
 
 
-def _release(store: Store, record: Record) -> None:
+def _release(store: Store, record: Record, fence: Fence | None = None) -> None:
     # A conflict means somebody else changed it since we read it: no longer ours to release.
     with contextlib.suppress(ConflictError):
-        store.delete(record.key, expect_revision=record.revision)
+        store.delete(record.key, expect_revision=record.revision, fence=fence)
 
 
 class _Allocator:
-    def __init__(self, store: Store, settings: ProxySettings):
+    def __init__(self, store: Store, settings: ProxySettings, fence: Fence | None = None):
         self.store = store
+        self.fence = fence
         self.net = service_network(settings)
         self.ports = node_port_range(settings)
         self.ip_records = {r.key: r for r in store.list(keys.CLUSTER_IP)}
@@ -110,7 +112,7 @@ class _Allocator:
     def claim(self, records: dict[str, Record], key: str, value: dict[str, object]) -> bool:
         if key in records:
             return False
-        record = _claim(self.store, key, value)
+        record = _claim(self.store, key, value, self.fence)
         if record is not None:
             records[key] = record
         return record is not None
@@ -167,7 +169,8 @@ class _Allocator:
             value = {"service": svc.name, "port": sp.port}
             record = mine.get(key)
             if record is not None and record.value != value:  # the same node port moved to another port
-                self.port_records[key] = self.store.put(key, value, expect_revision=record.revision)
+                self.port_records[key] = self.store.put(key, value, expect_revision=record.revision,
+                                                        fence=self.fence)
             elif record is None and not self.claim(self.port_records, key, value):
                 raise ConfigError(
                     f"{where} is already allocated to Service "
@@ -215,17 +218,17 @@ class _Allocator:
 
     def release(self, records: dict[str, Record], doomed: list[str]) -> None:
         for k in doomed:
-            _release(self.store, records.pop(k))
+            _release(self.store, records.pop(k), self.fence)
 
 
 def allocate(
-    store: Store, services: Mapping[str, Service], settings: ProxySettings
+    store: Store, services: Mapping[str, Service], settings: ProxySettings, fence: Fence | None = None
 ) -> dict[str, ServiceAddress]:
     """Service name -> its address, allocating what is missing and releasing what deleted services held.
     Raises AllocationError (a ConfigError naming each service) when some could not be served; its
-    `.addresses` has the others."""
+    `.addresses` has the others. Every write carries `fence` (the reconcile lease's), if given."""
     by_name = {s.name: s for s in services.values()}
-    alloc = _Allocator(store, settings)
+    alloc = _Allocator(store, settings, fence)
     alloc.release_deleted(set(by_name))
     errors: list[str] = []
     fixed: dict[str, dict[int, int]] = {}

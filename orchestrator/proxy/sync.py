@@ -44,13 +44,13 @@ def probe_steps(host: Host) -> list[Command]:
 
 def prepare(store: Any, services: dict[str, Service], snapshot: ClusterSnapshot, hosts: Sequence[Host],
             settings: ProxySettings, templates_dir: Path | None, leaving: Collection[str] = (),
-            dry_run: bool = False) -> ServicePass:
+            dry_run: bool = False, fence: tuple[str, int] | None = None) -> ServicePass:
     out = ServicePass()
     if dry_run:
         out.addresses = {n: a for n, a in current(store).items() if n in services}
     else:
         try:
-            out.addresses = allocate(store, services, settings)
+            out.addresses = allocate(store, services, settings, fence=fence)
         except AllocationError as e:
             out.addresses = dict(e.addresses)
             out.errors += [("services", m) for m in e.errors]

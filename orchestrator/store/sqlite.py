@@ -433,9 +433,9 @@ class SQLiteLock(Lock):
         self._stop.set()
         if self._fd is not None:
             token = self._token
-            with contextlib.suppress(StoreError, sqlite3.Error):  # the flock below frees it anyway
-                with self._store._txn("IMMEDIATE") as c:
-                    c.execute("UPDATE locks SET expires = 0 WHERE name = ? AND token = ?", (self.name, token))
+            # (if the store cannot be written now, dropping the flock below frees the lease anyway)
+            with contextlib.suppress(StoreError, sqlite3.Error), self._store._txn("IMMEDIATE") as c:
+                c.execute("UPDATE locks SET expires = 0 WHERE name = ? AND token = ?", (self.name, token))
             with contextlib.suppress(OSError):
                 self.path.unlink()
             os.close(self._fd)  # drops the flock
