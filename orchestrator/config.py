@@ -50,6 +50,8 @@ class Settings(BaseModel):
     # seconds a controller that stopped refreshing its reconcile lease (stalled, SIGSTOPped) keeps it before
     # another may take it over; a live one refreshes it every lease_ttl/3, a dead one frees it at once
     lease_ttl: float = Field(default=30.0, gt=0)
+    pod_port_range: str = "20000-29999"  # host ports pods publish their container ports on (cluster address)
+    drain_seconds: float = 2.0  # after proxies dropped a leaving pod, seconds its in-flight requests get
     ssh: SSHSettings = Field(default_factory=SSHSettings)
     proxy: ProxySettings = Field(default_factory=ProxySettings)
     scheduler: dict[str, Any] = Field(default_factory=dict)  # weights and strategy, see scheduler

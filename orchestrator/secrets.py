@@ -25,14 +25,18 @@ from orchestrator.errors import ConfigError
 
 
 class SecretSource:
-    def __init__(self, secrets: dict[str, dict[str, Secret]], folder: Path | None = None):
+    def __init__(self, secrets: dict[str, dict[str, Secret]], folder: Path | None = None,
+                 errors: list[str] | None = None):
         self._secrets = secrets
         self.folder = folder
+        self.errors = list(errors or [])  # files (or documents) that could not be read: they serve nothing
 
     @classmethod
-    def load(cls, folder: Path) -> SecretSource:
+    def load(cls, folder: Path, strict: bool = True) -> SecretSource:
         """Every Secret in `folder` (*.yaml, *.yml, *.json; several documents per file allowed). A missing
-        folder is an empty source. Problems name the file, never a value."""
+        folder is an empty source. Problems name the file, never a value. `strict` (apply): any problem
+        raises; otherwise (a reconcile pass) the good files serve and `errors` lists the others, so one
+        broken file fails only the pods that need a secret it might hold."""
         out: dict[str, dict[str, Secret]] = {}
         if not folder.is_dir():
             return cls(out, folder)
@@ -51,9 +55,9 @@ class SecretSource:
                     errors.append(f"{path}: secret {name!r} is defined twice in {folder}")
                 else:
                     out[name] = values
-        if errors:
+        if errors and strict:
             raise ConfigError("the secret source is invalid:\n  " + "\n  ".join(errors))
-        return cls(out, folder)
+        return cls(out, folder, errors)
 
     def get(self, name: str, key: str) -> Secret | None:
         return self._secrets.get(name, {}).get(key)

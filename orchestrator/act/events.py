@@ -26,7 +26,9 @@ def human(event: dict[str, Any]) -> str:
     """`lab1: created pod/web-x2k4p (rc/web: 0/3 replicas)`; failures say why."""
     kind = event["event"]
     if kind == "action":
-        done = {"create": "created", "delete": "deleted", "restart": "restarted", "remove": "removed"}.get(event["verb"], event["verb"])
+        done = {"create": "created", "delete": "deleted", "restart": "restarted", "remove": "removed",
+                "copy": "copied", "update": "updated", "allocate": "allocated", "release": "released",
+                "reassign": "reassigned"}.get(event["verb"], event["verb"])
         line = f"{event['host']}: {done} {event['target']} ({event['reason']})"
         if not event["ok"]:
             line = f"{event['host']}: FAILED to {event['verb']} {event['target']}: {event['error']}"
@@ -35,6 +37,8 @@ def human(event: dict[str, Any]) -> str:
         return f"{event['host']}: {event['step']}" + ("" if event["ok"] else f" FAILED: {event['error']}")
     if kind == "pending":
         return f"pending: {event['target']}: {event['reason']}"
+    if kind == "error":
+        return f"error: {event['message']}"
     if kind == "unreachable":
         return f"{event['host']}: unreachable ({event['reason']}): {event['error']}"
     return f"{kind}: {event.get('message', '')}"

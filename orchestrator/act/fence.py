@@ -95,9 +95,10 @@ class HostFence:
     def check(self) -> None:
         self.lease.check()
 
-    def before_batches(self) -> None:
+    def before_batches(self, first: bool = True) -> None:
+        """Right before a round of batches: the lease check (and, before the first round, the fault point)."""
         self.check()
-        if self.stop_before_batches:
+        if self.stop_before_batches and first:
             os.kill(os.getpid(), signal.SIGSTOP)
 
     def step(self, host: Host) -> Command:

@@ -11,6 +11,7 @@ import click
 from orchestrator.cli.context import AppContext
 from orchestrator.cli.output import dump, print_table
 from orchestrator.errors import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL
+from orchestrator.plan.types import DeletePod
 
 LOCK_NAME = "reconcile"
 
@@ -27,32 +28,39 @@ def _engine(obj: AppContext, events_out: IO[str] | None = None, reap_orphans: bo
                   reap_orphans=reap_orphans)
 
 
-STEP_TARGETS = {"proxy-hosts": ("update", "hosts file", "service names changed"),
-                "proxy": ("update", "haproxy", "services, endpoints or addresses changed")}
-
-
 def _action_rows(result: Any) -> list[list[str]]:
-    rows = []
-    steps = result.proxy.steps if result.proxy else {}
-    for host in sorted(set(result.plan.by_host()) | {h for h, s in steps.items() if s}):
-        for step in steps.get(host, []):
-            verb, target, why = STEP_TARGETS.get(step.name, ("run", step.name, ""))
-            rows.append([host, verb, target, why])
-        for a in result.plan.by_host().get(host, []):
-            rows.append([host, a.verb, a.target, a.reason])
+    """HOST ACTION TARGET REASON for everything the plan does: store writes, image copies, proxies,
+    hosts files and pods, host by host in the order they run."""
+    rows = [["store", op.verb, op.target, op.reason] for op in result.plan.store_ops]
+    by_host: dict[str, list[Any]] = {}
+    for c in result.plan.copies:
+        by_host.setdefault(c.host, []).append(c)
+    for host, actions in result.plan.by_host().items():
+        by_host.setdefault(host, []).extend(actions)
+    for host in sorted(by_host):
+        for a in by_host[host]:
+            reason = a.reason
+            if getattr(a, "changes", None):
+                reason = f"{reason}: {', '.join(a.changes)}"
+            elif isinstance(a, DeletePod) and a.uid in result.plan.drain:
+                reason = f"{reason} (after the proxies drop it)"
+            rows.append([host, a.verb, a.target, reason])
     return rows
 
 
 @click.command()
 @click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table")
 @click.pass_obj
-def plan(obj: AppContext, output: str) -> None:
-    """Show what one reconcile pass would do, per host, executing nothing.
+def plan(obj: AppContext, output: str) -> int:
+    """Show everything one reconcile pass would do, per host, executing and writing nothing: pods to
+    create and delete, restarts, image copies, service address allocations, HAProxy configs (with the
+    servers each service gains or loses) and hosts files.
 
     \b
     It probes every host (read-only) and plans from the stored desired state:
       orc plan            HOST  ACTION  TARGET  REASON
       orc plan -o json    the same as data
+    Exit 1 when the pass could not do everything asked (a template or allocation error, ...).
     """
     engine = _engine(obj)
     try:
@@ -62,9 +70,9 @@ def plan(obj: AppContext, output: str) -> None:
     rows = _action_rows(result)
     if output != "table":
         dump({"actions": [dict(zip(["host", "action", "target", "reason"], r, strict=True)) for r in rows],
-              "pending": result.plan.pending, "warnings": result.plan.warnings,
+              "pending": result.plan.pending, "warnings": result.plan.warnings, "errors": result.plan.errors,
               "unreachable": result.unreachable}, output)
-        return
+        return EXIT_FAILED if result.plan.errors else EXIT_OK
     if rows:
         print_table(["HOST", "ACTION", "TARGET", "REASON"], rows)
     else:
@@ -73,8 +81,11 @@ def plan(obj: AppContext, output: str) -> None:
         click.echo(f"pending: {target}: {why}")
     for w in result.plan.warnings:
         click.echo(f"warning: {w}", err=True)
+    for e in result.plan.errors:
+        click.echo(f"error: {e}", err=True)
     for h in result.unreachable:
         click.echo(f"warning: {_not_ready(result.snapshot.hosts[h])}", err=True)
+    return EXIT_FAILED if result.plan.errors else EXIT_OK
 
 
 @click.command()
@@ -134,7 +145,7 @@ def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path:
                     _report(result, engine, quiet, human, obj.verbose)
                     if metrics:
                         metrics.record(result)
-                    if wait is None or result.failed or _converged(result):
+                    if wait is None or result.failed or result.errors or _converged(result):
                         return _exit_code(result)
                     if time.monotonic() >= deadline:
                         click.echo(f"not converged after {wait:g}s: " + _why_not(result), err=True)
@@ -163,11 +174,15 @@ def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int) -> 
         line = human(ev)
         if ev["event"] in ("action", "step") and not ev["ok"]:
             click.echo(line, err=True)
+        elif ev["event"] == "error":
+            continue  # printed below, once per pass
         elif ev["event"] in ("action", "step") and not quiet or ev["event"] == "pending" and (verbose or (result.changed and not quiet)):
             click.echo(line)
     engine.events.records.clear()
     for h in result.unreachable:
         click.echo(_not_ready(result.snapshot.hosts[h]), err=True)
+    for e in result.plan.errors:  # at any verbosity: the pass failed to do something asked
+        click.echo(f"error: {e}", err=True)
     for w in result.plan.warnings:
         if verbose or result.changed:
             click.echo(f"warning: {w}", err=True)
@@ -198,7 +213,7 @@ def _why_not(result: Any) -> str:
 
 
 def _exit_code(result: Any) -> int:
-    if result.failed:
+    if result.failed or result.errors:
         return EXIT_FAILED
     if result.unreachable:
         return EXIT_PARTIAL

@@ -77,11 +77,13 @@ def _run_lines(hp: HAProxyHost, reload: bool) -> list[str]:
 
 
 def deploy_steps(
-    host: Host, config_text: str, state: ProxyState, wanted_ips: set[str], hosts_file: str
+    host: Host, config_text: str, state: ProxyState, wanted_ips: set[str], hosts_file: str | None = None
 ) -> list[Command]:
+    """The steps that bring the host's HAProxy (and, given `hosts_file`, its hosts file) to what is wanted;
+    none when it has it all already."""
     hp = HAProxyHost.of(host)
     steps: list[Command] = []
-    if digest(hosts_file) != state.hosts_hash:
+    if hosts_file is not None and digest(hosts_file) != state.hosts_hash:
         steps.append(hosts_file_step(hosts_file_path(host), hosts_file))
     add = set(wanted_ips) - state.addresses
     drop = state.addresses - set(wanted_ips)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from orchestrator.commands.base import Command, sh
 from orchestrator.model.helpers import host_ports
-from orchestrator.model.pod import Container, PodSpec, Probe
+from orchestrator.model.pod import Container, Probe
 from orchestrator.observe.facts import LABEL_PREFIX, MANAGED
 from orchestrator.plan.types import PodRun
 from orchestrator.proxy.pod_labels import infra_labels
@@ -53,12 +53,12 @@ def pod_labels(run: PodRun, container: str) -> list[str]:
     return out
 
 
-def _ports(spec: PodSpec) -> list[str]:
+def _ports(run: PodRun) -> list[str]:
+    """Every container port on the host port the plan chose, on the host's cluster address (an explicit
+    hostPort on every address, as asked): never a random port on 0.0.0.0."""
     out: list[str] = []
-    for c in spec.containers:
-        for p in c.ports or []:
-            proto = (p.protocol or "TCP").lower()
-            out += ["-p", f"{p.host_port}:{p.container_port}/{proto}" if p.host_port else f"{p.container_port}/{proto}"]
+    for b in run.ports:
+        out += ["-p", b.publish()]
     return out
 
 
@@ -183,7 +183,7 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = ())
              "--label", f"orc.host-ports={','.join(f'{p}/{proto}' for p, proto in host_ports(run.spec))}",
              *infra_labels(run.spec),  # orc.port-names / orc.http-check: what services need (proxy.pod_labels)
              "--label", f"orc.grace={'' if run.spec.termination_grace_period_seconds is None else run.spec.termination_grace_period_seconds}",
-             *_ports(run.spec), "--", infra_image, *infra_command]
+             *_ports(run), "--", infra_image, *infra_command]
     lines.append(q(infra) + " >/dev/null || orc_fail 'infra container'")
     lines.append("orc_env=$(mktemp) || orc_fail 'mktemp'")
     for c in run.spec.containers:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.inventory.host import Host
+
 BOOK_KEY = "_meta/reconcile"
 
 
@@ -19,16 +21,51 @@ class Book:
     assumed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # Controller -> how many pods it may create next pass, after creations failed (absent: no limit).
     slow_start: dict[str, int] = field(default_factory=dict)
+    # Service -> its servers ("pod@address:port") as the proxies had them after the last pass: the pods a
+    # delete must drain first, and what `orc plan` says changes.
+    endpoints: dict[str, list[str]] = field(default_factory=dict)
+    # Host -> service -> the last section its own template rendered (kept while that template fails).
+    proxy_sections: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Host -> how to reach it, for every host of the last pass: a host that leaves the inventory while pods
+    # of ours run there is still reached, to drain it (see PlannerConfig.leaving), until none are left.
+    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"host_failures": self.host_failures, "evicted": self.evicted, "bindings": self.bindings,
-                "assumed": self.assumed, "slow_start": self.slow_start}
+                "assumed": self.assumed, "slow_start": self.slow_start, "endpoints": self.endpoints,
+                "proxy_sections": self.proxy_sections, "hosts": self.hosts}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Book:
         d = d or {}
         return cls(dict(d.get("host_failures", {})), dict(d.get("evicted", {})), dict(d.get("bindings", {})),
-                   {h: list(v) for h, v in d.get("assumed", {}).items()}, dict(d.get("slow_start", {})))
+                   {h: list(v) for h, v in d.get("assumed", {}).items()}, dict(d.get("slow_start", {})),
+                   {s: list(v) for s, v in d.get("endpoints", {}).items()},
+                   {h: dict(v) for h, v in d.get("proxy_sections", {}).items()},
+                   {h: dict(v) for h, v in d.get("hosts", {}).items()})
+
+
+_HOST_FIELDS = ("address", "port", "user", "key_file", "become", "known_hosts_file")
+
+
+def host_record(host: Host) -> dict[str, Any]:
+    """How to reach a host again without the inventory (JSON-safe; its vars that are plain values)."""
+    import json
+
+    out: dict[str, Any] = {k: getattr(host, k) for k in _HOST_FIELDS}
+    out["vars"] = {}
+    for k, v in host.vars.items():
+        try:
+            json.dumps(v)
+        except (TypeError, ValueError):
+            continue
+        out["vars"][k] = v
+    return out
+
+
+def host_from_record(name: str, d: dict[str, Any]) -> Host:
+    return Host(name=name, **{k: d.get(k) for k in _HOST_FIELDS if k != "address"},  # type: ignore[arg-type]
+                address=str(d.get("address") or name), vars=dict(d.get("vars") or {}))
 
 
 def next_slow_start(previous: dict[str, int], attempts: dict[str, tuple[int, int]]) -> dict[str, int]:

@@ -68,6 +68,10 @@ class HostFacts:
     docker_error: str | None = None
     docker_root: str = ""
     images: frozenset[str] = frozenset()
+    ssh_server_address: str = ""  # the address the SSH session reached (its SSH_CONNECTION), when known
+    # Where its pods publish their ports: orc_bind_address, else ansible_host when it is an IP, else the
+    # address its SSH session reached; "" when none is known (its pods with ports then wait).
+    bind_address: str = ""
     containers: tuple[ContainerInfo, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)  # inventory labels + automatic ones
     capacity: dict[str, Any] = field(default_factory=dict)  # cpu, memory, ephemeral-storage, nvidia.com/gpu

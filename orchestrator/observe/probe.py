@@ -17,7 +17,9 @@ echo "arch=$(uname -m)"
 echo "kernel=$(uname -r)"
 echo "cpus=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)"
 . /etc/os-release 2>/dev/null && echo "os=$PRETTY_NAME"
-sed -n 's/^\(MemTotal\|MemAvailable\): *\([0-9]*\) kB/\1=\2/p' /proc/meminfo""")
+sed -n 's/^\(MemTotal\|MemAvailable\): *\([0-9]*\) kB/\1=\2/p' /proc/meminfo
+set -- $SSH_CONNECTION; echo "ssh_server=${3:-}"
+""")
 
 # Docker's version and root, then the free space and kind (SSD or rotational) of the disk under that root.
 DOCKER_DISK = sh("docker", r"""info=$(docker info --format '{{.ServerVersion}}|{{.DockerRootDir}}' 2>&1) && ok=1 || ok=0
@@ -49,7 +51,7 @@ _GPU_RE = re.compile(r"^GPU (\d+): (.*?) \(UUID: ([^)]+)\)")
 # refreshes them every `facts_ttl` seconds and after it started pods or copied images to a host).
 STATIC_FIELDS = ("hostname", "arch", "kernel", "os", "cpus", "memory_bytes", "memory_available_bytes",
                  "disk_total_bytes", "disk_free_bytes", "disk_kind", "gpus", "docker_version", "docker_root",
-                 "images")
+                 "images", "ssh_server_address")
 
 
 def probe_commands(full: bool = True) -> list[Command]:
@@ -150,6 +152,7 @@ def parse_probe(host: Host, result: BatchResult, cached: HostFacts | None = None
         "cpus": int(system.get("cpus") or 0),
         "memory_bytes": int(system.get("MemTotal") or 0) * 1024,
         "memory_available_bytes": int(system.get("MemAvailable") or 0) * 1024,
+        "ssh_server_address": system.get("ssh_server", "") if _is_ip(system.get("ssh_server", "")) else "",
     }
     if "docker" in dk:
         version, _, root = dk["docker"].partition("|")
@@ -166,7 +169,27 @@ def parse_probe(host: Host, result: BatchResult, cached: HostFacts | None = None
     f["images"] = frozenset(x for x in result["images"].stdout.split() if x and not x.startswith("<none>"))
     labels, capacity = _labels_capacity(host, f)
     return HostFacts(name=host.name, address=host.address, reachable=True, labels=labels, capacity=capacity,
-                     probe_seconds=result.duration, **f)
+                     probe_seconds=result.duration, bind_address=bind_address(host, f["ssh_server_address"]), **f)
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def bind_address(host: Host, ssh_server_address: str = "") -> str:
+    """Where the host's pods publish their ports (see HostFacts.bind_address)."""
+    explicit = host.vars.get("orc_bind_address")
+    if explicit:
+        return str(explicit) if _is_ip(str(explicit)) else ""
+    if _is_ip(host.address):
+        return host.address
+    return ssh_server_address
 
 
 def _labels_capacity(host: Host, f: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
@@ -191,7 +214,7 @@ def _parse_light(host: Host, result: BatchResult, cached: HostFacts) -> HostFact
     f["containers"] = parse_containers(step.stdout)
     labels, capacity = _labels_capacity(host, f)  # the inventory may have changed since
     return HostFacts(name=host.name, address=host.address, reachable=True, labels=labels, capacity=capacity,
-                     probe_seconds=result.duration, **f)
+                     probe_seconds=result.duration, bind_address=bind_address(host, f["ssh_server_address"]), **f)
 
 
 def facts_to_dict(f: HostFacts) -> dict[str, Any]:
@@ -207,7 +230,8 @@ def facts_from_dict(host: Host, d: dict[str, Any]) -> HostFacts:
     f["gpus"] = tuple(Gpu(int(g["index"]), g["model"], g["uuid"]) for g in d.get("gpus", []))
     f["images"] = frozenset(d.get("images", []))
     labels, capacity = _labels_capacity(host, f)
-    return HostFacts(name=host.name, address=host.address, reachable=True, labels=labels, capacity=capacity, **f)
+    return HostFacts(name=host.name, address=host.address, reachable=True, labels=labels, capacity=capacity,
+                     bind_address=bind_address(host, f.get("ssh_server_address", "")), **f)
 
 
 def unreachable(host: Host, reason: str, error: str) -> HostFacts:

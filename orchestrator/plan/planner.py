@@ -28,6 +28,7 @@ from orchestrator.controllers.placement import node_info, placed_pod, pod_reques
 from orchestrator.model.helpers import spec_hash
 from orchestrator.model.pod import PodSpec
 from orchestrator.observe.snapshot import ClusterSnapshot
+from orchestrator.plan.ports import assign_ports, needs_ports, taken_ports
 from orchestrator.plan.types import CreatePod, DeletePod, Plan, PodRun, RemoveOrphan, RestartContainer
 from orchestrator.plan.views import PodView
 from orchestrator.scheduler import SchedulerConfig, schedule
@@ -41,6 +42,10 @@ class PlannerConfig:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     reap_orphans: bool = False
     cordoned: frozenset[str] = frozenset()
+    # Hosts that left the inventory but still run pods of ours: cordoned, and drained by handover (each
+    # controller's pods there are replaced elsewhere first, and stopped once the replacements are ready).
+    leaving: frozenset[str] = frozenset()
+    pod_ports: range = range(20000, 30000)  # where pods' container ports are published on their hosts
 
 
 @dataclass
@@ -114,8 +119,23 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
     for v in counted:
         if v.owner:
             by_owner[v.owner].append(v)
+    hold: set[str] = set()  # controllers whose new pods are not served until their leaving pods are gone
     for key, w in sorted(desired.workloads.items()):
-        mine = by_owner.get(key, [])
+        mine = [v for v in by_owner.get(key, []) if v.host not in config.leaving]
+        going = [v for v in by_owner.get(key, []) if v.host in config.leaving]
+        if going:
+            ready_here = sum(1 for v in mine if v.ready)
+            if ready_here >= w.replicas:
+                for v in going:
+                    if v.seen:
+                        deleting.add(v.uid)
+                        out.actions.append(DeletePod(v.host, v.name, v.uid, f"{key}: its host left the inventory "
+                                                     "and a ready replacement runs elsewhere", v.grace))
+            else:
+                hold.add(key)
+                out.pending[f"{key}: handover"] = (
+                    f"{len(going)} pods on hosts that left the inventory ({', '.join(sorted({v.host for v in going}))}) "
+                    f"keep serving until {w.replicas} pods are ready elsewhere ({ready_here} now)")
         diff = w.replicas - len(mine)
         template_hash = spec_hash(w.template)
         if diff > 0:
@@ -168,6 +188,7 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
     # 5. placement
     if pending:
         _place(pending, snapshot, ready, counted, deleting, config, rng, out, bindings)
+    out.hold_back = frozenset(a.pod.uid for a in out.actions if isinstance(a, CreatePod) and a.pod.owner in hold)
 
     out.book = {
         "host_failures": failures,
@@ -216,7 +237,7 @@ def _place(pending: list[_Pending], snapshot: ClusterSnapshot, ready: set[str], 
     for v in counted:
         if v.uid not in deleting:
             placed[v.host].append(placed_pod(v.name, v.owner, v.labels, v.requests, v.host_ports))
-    nodes = [node_info(f, placed.get(h, []), cordoned=h in config.cordoned)
+    nodes = [node_info(f, placed.get(h, []), cordoned=h in config.cordoned or h in config.leaving)
              for h, f in sorted(snapshot.hosts.items())]
     requests = []
     for p in pending:
@@ -226,11 +247,23 @@ def _place(pending: list[_Pending], snapshot: ClusterSnapshot, ready: set[str], 
         requests.append(req)
     result = schedule(requests, nodes, config.scheduler, seed=rng.getrandbits(32))
     by_name = {p.name: p for p in pending}
+    taken = {h: taken_ports(f) for h, f in snapshot.hosts.items()}
     for pl in result.placements:
         p = by_name[pl.pod.name]
+        key = f"pod/{p.name}" if p.owner is None else f"{p.owner}: pod {p.name}"
+        address = snapshot.hosts[pl.node].bind_address
+        if needs_ports(p.spec) and not address:
+            out.pending[key] = (f"host {pl.node} has no cluster address to publish the pod's ports on: set "
+                                "orc_bind_address for it in the inventory (or an IP as ansible_host)")
+            continue
+        ports = assign_ports(p.spec, address, taken[pl.node], config.pod_ports)
+        if ports is None:
+            out.pending[key] = (f"host {pl.node} has no free port left in the pod port range "
+                                f"{config.pod_ports.start}-{config.pod_ports.stop - 1} (orc.yaml pod_port_range)")
+            continue
         run = PodRun(name=p.name, uid=str(uuid.UUID(int=rng.getrandbits(128), version=4)), owner=p.owner,
                      labels=p.labels, spec=p.spec, spec_hash=p.spec_hash, requests=requests_of(p.spec),
-                     gpu_devices=tuple(pl.gpu_devices))
+                     gpu_devices=tuple(pl.gpu_devices), ports=ports)
         out.actions.append(CreatePod(pl.node, run, p.reason))
         if p.owner is None:
             bindings[p.name] = pl.node

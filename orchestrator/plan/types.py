@@ -8,6 +8,31 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orchestrator.model.pod import PodSpec
+    from orchestrator.proxy.addresses import ServiceAddress, StoreOp
+    from orchestrator.proxy.endpoints import Endpoint
+    from orchestrator.proxy.state import ProxyState
+
+
+@dataclass(frozen=True)
+class PortBinding:
+    """Where a container port is published on its host: a port the planner chose from the project's pod
+    port range on the host's cluster address (so endpoints are known before the pod exists), or the
+    hostPort the manifest asked for (on every address, as Kubernetes binds it)."""
+
+    container_port: int
+    protocol: str  # tcp | udp
+    host_port: int
+    host_ip: str = ""  # "" = every address (an explicit hostPort)
+
+    @property
+    def key(self) -> str:
+        """As docker reports it: '80/tcp'."""
+        return f"{self.container_port}/{self.protocol}"
+
+    def publish(self) -> str:
+        """docker run -p's value."""
+        where = f"{self.host_ip}:" if self.host_ip else ""
+        return f"{where}{self.host_port}:{self.container_port}/{self.protocol}"
 
 
 @dataclass(frozen=True)
@@ -22,6 +47,7 @@ class PodRun:
     spec_hash: str
     requests: dict[str, int] = field(default_factory=dict)  # cpu (millis), memory, ephemeral (bytes), gpus
     gpu_devices: tuple[str, ...] = ()
+    ports: tuple[PortBinding, ...] = ()  # every container port's host binding
     env: dict[str, str] = field(default_factory=dict)  # extra env for every container (service discovery)
     hosts_file: str | None = None  # the host's service hosts file, bind-mounted as /etc/hosts
     secret_env: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)  # container -> var -> Secret
@@ -92,22 +118,110 @@ class RemoveOrphan:
         return f"container {self.container}"
 
 
-Action = CreatePod | DeletePod | RestartContainer | RemoveOrphan
+@dataclass(frozen=True)
+class CopyImage:
+    """Copy an image a planned pod needs to its host (`docker save` on `source`, `docker load` here),
+    before the host's batch: deploying without a registry."""
+
+    host: str
+    image: str
+    source: str  # the host that has it
+    reason: str = ""
+
+    @property
+    def verb(self) -> str:
+        return "copy"
+
+    @property
+    def target(self) -> str:
+        return f"image {self.image}"
+
+
+@dataclass(frozen=True)
+class UpdateHostsFile:
+    """Rewrite the host's service hosts file (bind-mounted by its pods as /etc/hosts)."""
+
+    host: str
+    path: str
+    text: str
+    reason: str = "service names changed"
+
+    @property
+    def verb(self) -> str:
+        return "update"
+
+    @property
+    def target(self) -> str:
+        return "hosts file"
+
+
+@dataclass(frozen=True)
+class UpdateProxy:
+    """Bring the host's HAProxy to `config` (check, atomic rename, reload or start) and its service
+    addresses on lo to `addresses`. `state` is what the probe saw (what the steps change)."""
+
+    host: str
+    config: str
+    addresses: frozenset[str]
+    state: ProxyState
+    reason: str = "services, endpoints or addresses changed"
+    changes: tuple[str, ...] = ()  # what differs from the last pass, for people: "svc/web +web-x2k4p"
+
+    @property
+    def verb(self) -> str:
+        return "update"
+
+    @property
+    def target(self) -> str:
+        return "haproxy"
+
+
+Action = CreatePod | DeletePod | RestartContainer | RemoveOrphan | CopyImage | UpdateHostsFile | UpdateProxy
+HostAction = Action
+
+# Phases of a host's work in one pass. Proxies and hosts files change first, with the creates and restarts
+# (one round trip); pods that served a service are deleted only in a second round trip, after every
+# proxy host stopped sending them new requests (drained).
+FIRST, DRAIN = 1, 2
 
 
 @dataclass
 class Plan:
+    """Everything one pass does, and nothing it does is outside it: host actions (pods, restarts, image
+    copies, proxies, hosts files), the store writes that allocate service addresses, and what cannot be
+    done (pending, with why; errors, which make the pass fail)."""
+
     actions: list[Action] = field(default_factory=list)
+    store_ops: list[StoreOp] = field(default_factory=list)  # service address allocations and releases
     pending: dict[str, str] = field(default_factory=dict)  # pod (or "rc/web: 2 pods") -> why it cannot run
     warnings: list[str] = field(default_factory=list)  # orphans seen, hosts lost, ...
+    errors: list[str] = field(default_factory=list)  # what the pass cannot do as asked (exit 1)
     book: dict[str, Any] = field(default_factory=dict)  # bookkeeping to store after acting (see engine)
+    drain: frozenset[str] = frozenset()  # uids of pods to delete only after the proxies dropped them
+    hold_back: frozenset[str] = frozenset()  # uids of new pods not served yet (a handover is under way)
+    addresses: dict[str, ServiceAddress] = field(default_factory=dict)
+    endpoints: dict[str, list[Endpoint]] = field(default_factory=dict)  # as the proxies will have them
 
     @property
     def empty(self) -> bool:
-        return not self.actions
+        return not self.actions and not self.store_ops
 
-    def by_host(self) -> dict[str, list[Action]]:
+    def phase(self, a: Action) -> int:
+        return DRAIN if isinstance(a, DeletePod) and a.uid in self.drain else FIRST
+
+    def by_host(self, phase: int | None = None) -> dict[str, list[Action]]:
+        """Host -> its actions (of one phase), in the order they run: proxy and hosts file first (a new pod
+        bind-mounts the hosts file), then the pods' own."""
         out: dict[str, list[Action]] = defaultdict(list)
-        for a in self.actions:
-            out[a.host].append(a)
+        for a in sorted(self.actions, key=_order):
+            if not isinstance(a, CopyImage) and (phase is None or self.phase(a) == phase):
+                out[a.host].append(a)
         return dict(out)
+
+    @property
+    def copies(self) -> list[CopyImage]:
+        return [a for a in self.actions if isinstance(a, CopyImage)]
+
+
+def _order(a: Action) -> int:
+    return 0 if isinstance(a, UpdateHostsFile) else 1 if isinstance(a, UpdateProxy) else 2

@@ -9,16 +9,15 @@ controllers; `current(store)` reads them without writing."""
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from orchestrator.config import ProxySettings
 from orchestrator.errors import ConfigError, ConflictError
 from orchestrator.model.objects import Service
-from orchestrator.store import Fence, Record, Store, keys
+from orchestrator.store import Record, Store, keys
 
 
 @dataclass(frozen=True)
@@ -85,37 +84,53 @@ def current(store: Store) -> dict[str, ServiceAddress]:
     return out
 
 
-def _claim(store: Store, key: str, value: dict[str, object], fence: Fence | None = None) -> Record | None:
-    """Create `key` if nobody has it; the record, or None when somebody else got there first. With `fence`,
-    a writer that lost the reconcile lease is refused (FencedError)."""
-    try:
-        return store.put(key, value, expect_revision=0, fence=fence)
-    except ConflictError:
-        return None
+@dataclass(frozen=True)
+class StoreOp:
+    """One write an allocation needs, done by the act phase (fenced, compare-and-swap): `claim` creates
+    `key` (expect absent), `update` rewrites it at `revision`, `release` deletes it at `revision`."""
+
+    op: str  # claim | update | release
+    key: str
+    value: dict[str, object] = field(default_factory=dict, hash=False)
+    revision: int = 0
+
+    @property
+    def verb(self) -> str:
+        return {"claim": "allocate", "update": "reassign", "release": "release"}[self.op]
+
+    @property
+    def target(self) -> str:
+        kind, _, what = self.key[len(keys.META):].partition("/")
+        return f"{kind} {what}"
+
+    @property
+    def reason(self) -> str:
+        svc = self.value.get("service")
+        return f'for Service "{svc}"' if svc else "no longer used"
 
 
-def _release(store: Store, record: Record, fence: Fence | None = None) -> None:
-    # A conflict means somebody else changed it since we read it: no longer ours to release.
-    with contextlib.suppress(ConflictError):
-        store.delete(record.key, expect_revision=record.revision, fence=fence)
+def _pending_record(key: str, value: dict[str, object]) -> Record:
+    """A record this plan is about to create (revision 0 until the store gives it one)."""
+    return Record(key, dict(value), 0, 0, 0)
 
 
 class _Allocator:
-    def __init__(self, store: Store, settings: ProxySettings, fence: Fence | None = None):
-        self.store = store
-        self.fence = fence
+    """Pure: works on the records read before planning and lists the writes (`ops`) that make it so."""
+
+    def __init__(self, records: Iterable[Record], settings: ProxySettings):
         self.net = service_network(settings)
         self.ports = node_port_range(settings)
-        self.ip_records = {r.key: r for r in store.list(keys.CLUSTER_IP)}
-        self.port_records = {r.key: r for r in store.list(keys.NODE_PORT)}
+        recs = list(records)
+        self.ip_records = {r.key: r for r in recs if r.key.startswith(keys.CLUSTER_IP)}
+        self.port_records = {r.key: r for r in recs if r.key.startswith(keys.NODE_PORT)}
+        self.ops: list[StoreOp] = []
 
     def claim(self, records: dict[str, Record], key: str, value: dict[str, object]) -> bool:
         if key in records:
             return False
-        record = _claim(self.store, key, value, self.fence)
-        if record is not None:
-            records[key] = record
-        return record is not None
+        records[key] = _pending_record(key, value)
+        self.ops.append(StoreOp("claim", key, dict(value)))
+        return True
 
     def cluster_ip(self, svc: Service) -> str:
         mine = sorted(k for k, r in self.ip_records.items() if r.value.get("service") == svc.name)
@@ -169,8 +184,8 @@ class _Allocator:
             value = {"service": svc.name, "port": sp.port}
             record = mine.get(key)
             if record is not None and record.value != value:  # the same node port moved to another port
-                self.port_records[key] = self.store.put(key, value, expect_revision=record.revision,
-                                                        fence=self.fence)
+                self.ops.append(StoreOp("update", key, dict(value), record.revision))
+                self.port_records[key] = _pending_record(key, value)
             elif record is None and not self.claim(self.port_records, key, value):
                 raise ConfigError(
                     f"{where} is already allocated to Service "
@@ -213,22 +228,34 @@ class _Allocator:
             self.release(records, [k for k, r in records.items() if r.value.get("service") not in names])
 
     def holder(self, records: dict[str, Record], key: str) -> str:
-        r = records.get(key) or self.store.get(key)
+        r = records.get(key)
         return "?" if r is None else str(r.value.get("service", "?"))
 
     def release(self, records: dict[str, Record], doomed: list[str]) -> None:
         for k in doomed:
-            _release(self.store, records.pop(k), self.fence)
+            r = records.pop(k)
+            if r.revision:  # a record of this plan's own is simply not made
+                self.ops.append(StoreOp("release", k, {}, r.revision))
+            else:
+                self.ops = [o for o in self.ops if o.key != k]
 
 
-def allocate(
-    store: Store, services: Mapping[str, Service], settings: ProxySettings, fence: Fence | None = None
-) -> dict[str, ServiceAddress]:
-    """Service name -> its address, allocating what is missing and releasing what deleted services held.
-    Raises AllocationError (a ConfigError naming each service) when some could not be served; its
-    `.addresses` has the others. Every write carries `fence` (the reconcile lease's), if given."""
+@dataclass
+class AllocationPlan:
+    addresses: dict[str, ServiceAddress] = field(default_factory=dict)  # what every served service has
+    ops: list[StoreOp] = field(default_factory=list)  # the store writes that make it so
+    errors: list[str] = field(default_factory=list)  # services that cannot be served, and why
+
+
+def plan_allocation(
+    records: Iterable[Record], services: Mapping[str, Service], settings: ProxySettings
+) -> AllocationPlan:
+    """Pure: service name -> its address, from the allocation records read before planning (`records`:
+    every `_meta/cluster-ip/` and `_meta/node-port/` record), with the writes that allocate what is
+    missing and release what deleted services held. Errors name each service that could not be served;
+    the others are served."""
     by_name = {s.name: s for s in services.values()}
-    alloc = _Allocator(store, settings, fence)
+    alloc = _Allocator(records, settings)
     alloc.release_deleted(set(by_name))
     errors: list[str] = []
     fixed: dict[str, dict[int, int]] = {}
@@ -250,6 +277,44 @@ def allocate(
             out[name] = ServiceAddress(ips[name], alloc.auto_node_ports(by_name[name], fixed[name]))
         except ConfigError as e:
             errors.append(str(e))
+    return AllocationPlan(out, alloc.ops, errors)
+
+
+def allocation_records(store: Store) -> list[Record]:
+    """What `plan_allocation` reads."""
+    return [*store.list(keys.CLUSTER_IP), *store.list(keys.NODE_PORT)]
+
+
+def apply_ops(store: Store, ops: Iterable[StoreOp], fence: tuple[str, int] | None = None) -> list[tuple[StoreOp, str]]:
+    """Do the writes; (op, error) for each that failed: another controller got there first (a conflict:
+    the next pass plans again from what it did), or the fence was refused."""
+    from orchestrator.errors import StoreError
+
+    failed = []
+    for op in ops:
+        try:
+            if op.op == "claim":
+                store.put(op.key, dict(op.value), expect_revision=0, fence=fence)
+            elif op.op == "update":
+                store.put(op.key, dict(op.value), expect_revision=op.revision, fence=fence)
+            else:
+                store.delete(op.key, expect_revision=op.revision, fence=fence)
+        except ConflictError:
+            if op.op != "release":  # a release that lost the race: no longer ours to release
+                failed.append((op, f"{op.target} was taken by another controller meanwhile; retried next pass"))
+        except StoreError as e:
+            failed.append((op, str(e)))
+    return failed
+
+
+def allocate(
+    store: Store, services: Mapping[str, Service], settings: ProxySettings
+) -> dict[str, ServiceAddress]:
+    """Plan and write at once (for callers outside a reconcile pass). Raises AllocationError (a
+    ConfigError naming each service) when some could not be served; its `.addresses` has the others."""
+    planned = plan_allocation(allocation_records(store), services, settings)
+    failed = apply_ops(store, planned.ops)
+    errors = planned.errors + [e for _, e in failed]
     if errors:
-        raise AllocationError(errors, out)
-    return out
+        raise AllocationError(errors, planned.addresses)
+    return planned.addresses

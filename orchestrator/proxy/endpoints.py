@@ -123,7 +123,8 @@ def service_endpoints(svc: Service, pods: Sequence[PodView], hosts: Mapping[str,
         used: set[str] = set()
         for pod in chosen:
             h = hosts.get(pod.host)
-            if h is None or not _reachable(h) or not h.address:
+            address = (getattr(h, "bind_address", "") or h.address) if h is not None else ""
+            if h is None or not _reachable(h) or not address:
                 continue
             cport = container_port(pod, sp)
             host_port = pod.ports.get(cport) if cport else None
@@ -141,7 +142,7 @@ def service_endpoints(svc: Service, pods: Sequence[PodView], hosts: Mapping[str,
                     pod=pod.name,
                     uid=pod.uid,
                     host=pod.host,
-                    address=h.address,
+                    address=address,
                     port=int(host_port),
                     server=server,
                     labels=dict(pod.labels),

@@ -5,6 +5,7 @@ template file and line."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import traceback
 from collections.abc import Mapping, Sequence
@@ -146,3 +147,80 @@ def render(
         raise
     except Exception as e:  # noqa: BLE001 - a template can raise anything; report where
         raise ConfigError(f"HAProxy config for host {host.name}: {_where(e, env)}: {e}") from e
+
+
+@dataclass
+class HostRender:
+    """One host's config, rendered service by service so that one broken template fails only its own
+    service: `errors` (service -> message); `kept` the services whose last good section was kept for it,
+    the others with an error are left out; `fragments` every custom-template section rendered now (the
+    next pass's last good ones)."""
+
+    config: str | None  # None: the main template itself failed (`main_error`)
+    fragments: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    kept: set[str] = field(default_factory=set)
+    main_error: str = ""
+
+
+FRAGMENT_PREFIX = "orc-section:"
+
+
+def render_isolated(
+    host: Host,
+    services: Mapping[str, Service],
+    addresses: Mapping[str, ServiceAddress],
+    endpoints: Mapping[str, Sequence[Endpoint]],
+    templates_dir: Path | None,
+    last_good: Mapping[str, str] | None = None,
+) -> HostRender:
+    """As `render`, but a service whose own template (orc.io/haproxy-template) is missing or fails keeps
+    the section it had when it last rendered (`last_good`), or is left out when it never rendered: every
+    other service on the host is still brought up to date."""
+    last_good = last_good or {}
+    env = environment(templates_dir)
+    out = HostRender(config=None)
+    try:
+        main = _load(env, MAIN_TEMPLATE, f"HAProxy config for host {host.name}")
+        haproxy = HAProxyHost.of(host)
+    except ConfigError as e:
+        out.main_error = str(e)
+        return out
+    views: list[ServiceView] = []
+    for svc in sorted(services.values(), key=lambda s: s.name):
+        if svc.name in addresses:
+            views.append(service_view(svc, addresses[svc.name], endpoints.get(svc.name, [])))
+    sections: dict[str, str] = {}
+    for view in views:
+        if not view.template:
+            continue
+        what = f'Service "{view.name}" (annotation orc.io/haproxy-template)'
+        try:
+            text = _load(env, view.template, what).render(host=host, haproxy=haproxy, services=views, svc=view)
+        except ConfigError as e:
+            out.errors[view.name] = str(e)
+        except Exception as e:  # noqa: BLE001 - a template can raise anything; report where
+            out.errors[view.name] = f"{what}: {_where(e, env)}: {e}"
+        else:
+            sections[view.name] = out.fragments[view.name] = text
+            continue
+        if view.name in last_good:
+            sections[view.name] = last_good[view.name]
+            out.kept.add(view.name)
+    kept_views = []
+    for view in views:
+        if view.template and view.name not in sections:
+            continue  # broken and never good: left out
+        if view.template:
+            view = dataclasses.replace(view, template=FRAGMENT_PREFIX + view.name)
+        kept_views.append(view)
+    literal = {FRAGMENT_PREFIX + name: "{% raw %}" + text.replace("{% endraw %}", "") + "{% endraw %}"
+               for name, text in sections.items()}
+    env.loader = jinja2.ChoiceLoader([jinja2.DictLoader(literal), *([env.loader] if env.loader else [])])
+    try:
+        out.config = main.environment.get_template(MAIN_TEMPLATE).render(host=host, haproxy=haproxy,
+                                                                         services=kept_views)
+    except Exception as e:  # noqa: BLE001
+        out.main_error = f"HAProxy config for host {host.name}: {_where(e, env)}: {e}"
+        out.config = None
+    return out

@@ -47,7 +47,7 @@ spec:
         assert orc("apply", "-f", "pod.yaml", cwd=project).returncode == 0
         cp = orc("reconcile", cwd=project)
         assert cp.returncode == 0, cp.stderr
-        assert f"pushed image {image} from tlab1" in cp.stdout and "created pod/pinned" in cp.stdout
+        assert f"tlab3: copied image {image} (from tlab1" in cp.stdout and "created pod/pinned" in cp.stdout
         running = daemons.docker(lab.host(3), "ps", "--filter", "name=orc_pinned_main", "-q").stdout
         assert running.strip()
     finally:

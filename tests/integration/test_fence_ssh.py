@@ -14,7 +14,7 @@ import pytest
 from orchestrator.act.executor import Runtime, execute, refused_hosts
 from orchestrator.act.fence import REFUSED, HostFence, fence_step
 from orchestrator.commands.base import sh
-from orchestrator.plan.types import Plan
+from orchestrator.plan.types import Plan, UpdateHostsFile
 from orchestrator.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -58,24 +58,26 @@ def test_batches_record_the_token_and_a_stale_one_is_refused(sshd: SSHServer, kn
 
 def test_the_executor_over_ssh_records_then_reports_a_refusal(sshd: SSHServer, known_hosts: Path,
                                                               tmp_path: Path) -> None:
-    state, marker = tmp_path / "state", tmp_path / "ran"
+    state, hosts_file = tmp_path / "state", tmp_path / "hosts"
     host = sshd.host("node1", vars={"orc_state_dir": str(state)})
     t = sshd.transport(known_hosts)
     with SQLiteStore(tmp_path / "state.db").lock("reconcile", ttl=30) as lease:
         fence = HostFence("c1", lease)
         try:
-            step = {"node1": [sh("touch", f"echo ran >> {marker}")]}
-            results = execute(Plan(), [host], t, Runtime("pause:3.9"), extra=step, fence=fence)
-            assert [(r.step, r.ok) for r in results] == [("touch", True)]
+            plan = Plan(actions=[UpdateHostsFile("node1", str(hosts_file), "10.233.0.2 web\n")])
+            results = execute(plan, [host], t, Runtime("pause:3.9"), host_fence=fence)
+            assert [(r.step, r.ok) for r in results] == [("proxy-hosts", True)]
+            assert hosts_file.read_text() == "10.233.0.2 web\n"
             assert (state / "c1" / "token").read_text() == f"{lease.token}\n"
             # Another controller's batch (a newer lease) reaches the host.
             newer = lease.token + 1000
             assert t.run_batch(host, [fence_step(str(state), "c1", newer)]).ok
-            results = execute(Plan(), [host], t, Runtime("pause:3.9"), extra=step, fence=fence)
-            assert [(r.step, r.ok) for r in results] == [("fence", False), ("touch", False)]
+            plan = Plan(actions=[UpdateHostsFile("node1", str(hosts_file), "10.233.0.9 stale\n")])
+            results = execute(plan, [host], t, Runtime("pause:3.9"), host_fence=fence)
+            assert [(r.step, r.ok) for r in results] == [("fence", False), ("proxy-hosts", False)]
             assert f"has seen fencing token {newer} of cluster c1, newer than this controller's {lease.token}" \
                 in results[0].error
             assert refused_hosts(results) == {"node1": newer}
-            assert marker.read_text() == "ran\n"  # the refused batch ran nothing
+            assert hosts_file.read_text() == "10.233.0.2 web\n"  # the refused batch ran nothing
         finally:
             t.close()

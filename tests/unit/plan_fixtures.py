@@ -21,6 +21,7 @@ from orchestrator.model.load import parse_objects
 from orchestrator.observe.facts import ContainerInfo, HostFacts
 from orchestrator.observe.snapshot import ClusterSnapshot
 from orchestrator.plan.planner import PlannerConfig, plan
+from orchestrator.plan.ports import assign_ports
 from orchestrator.plan.types import Action, CreatePod, DeletePod, Plan, PodRun, RemoveOrphan, RestartContainer
 
 INFRA_IMAGE = "local/busybox:1"
@@ -50,6 +51,7 @@ def host(
     return HostFacts(
         name=name,
         address=f"127.0.0.{1 + sum(map(ord, name)) % 250}",
+        bind_address=f"127.0.0.{1 + sum(map(ord, name)) % 250}",
         reachable=True,
         hostname=name,
         cpus=cpus,
@@ -130,8 +132,9 @@ def containers_for(
         if not infra and (infra_only or labels.get("orc.container") in missing):
             continue
         ports = {}
-        for p in published:
-            hp, _, cp = p.rpartition(":")
+        for p in published:  # [ip:]hostport:containerport/proto, or containerport/proto (a random port)
+            parts = p.split(":")
+            cp, hp = parts[-1], (parts[-2] if len(parts) > 1 else "")
             ports[cp] = int(hp) if hp else next_port
             next_port += 0 if hp else 1
         probe = labels.get("orc.probe")
@@ -249,7 +252,8 @@ def running_pod(
         name = name or p.name
     uid = uid or hashlib.sha256(f"{name}/{host_name}/{started}".encode()).hexdigest()[:32]
     run = PodRun(
-        name=name, uid=uid, owner=owner, labels=labels, spec=spec, spec_hash=h, requests=requests_of(spec)
+        name=name, uid=uid, owner=owner, labels=labels, spec=spec, spec_hash=h, requests=requests_of(spec),
+        ports=assign_ports(spec, "10.0.0.1", set(), range(20000, 30000)) or (),
     )
     return run, containers_for(run, started=started, **kw)
 

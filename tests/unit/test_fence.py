@@ -23,7 +23,7 @@ from orchestrator.commands.base import Command, sh
 from orchestrator.errors import ConfigError
 from orchestrator.inventory.host import Host
 from orchestrator.model.pod import PodSpec
-from orchestrator.plan.types import CreatePod, DeletePod, Plan, PodRun
+from orchestrator.plan.types import CreatePod, DeletePod, Plan, PodRun, UpdateHostsFile
 from orchestrator.store import FencedError
 from orchestrator.store.sqlite import SQLiteStore
 from orchestrator.transport.base import BatchResult, StepResult
@@ -183,13 +183,15 @@ def lease(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_the_executor_opens_every_batch_with_the_fence(lease) -> None:  # type: ignore[no-untyped-def]
     t = FakeTransport()
-    plan = Plan(actions=[CreatePod("a", _run("web-1"), "r"), DeletePod("b", "web-2", "uid-2", "r")])
-    extra = {"a": [sh("proxy", "true")]}
-    results = execute(plan, HOSTS, t, Runtime("pause:3.9"), extra=extra, fence=HostFence("c1", lease))
+    plan = Plan(actions=[CreatePod("a", _run("web-1"), "r"), DeletePod("b", "web-2", "uid-2", "r"),
+                         UpdateHostsFile("a", "/srv/hosts", "10.0.0.1 web\n")])
+    results = execute(plan, HOSTS, t, Runtime("pause:3.9"), host_fence=HostFence("c1", lease))
+    assert len(t.batches) == 2
     for b in t.batches:
         assert b.names[0] == "fence" and b.steps[0].guard
         assert b.steps[0].render() == fence_step("/srv/orc", "c1", lease.token).render()
-    assert [b.names for b in t.batches_for("a")] == [("fence", "proxy", "create pod/web-1")]
+    (on_a,) = t.batches_for("a")
+    assert len(on_a.names) == 3 and on_a.names[2] == "create pod/web-1"
     assert all(r.ok for r in results) and "fence" not in [r.step for r in results]  # an accepted fence is quiet
     assert refused_hosts(results) == {}
 
@@ -198,11 +200,13 @@ def test_a_refusing_host_runs_nothing_and_names_both_tokens(lease) -> None:  # t
     t = FakeTransport()
     newer = lease.token + 5
     t.reply("a", "fence", exit_code=REFUSED, stdout=f"ORC-FENCE-REFUSED {newer}\n")
-    plan = Plan(actions=[CreatePod("a", _run("web-1"), "r"), CreatePod("b", _run("web-2"), "r")])
+    plan = Plan(actions=[CreatePod("a", _run("web-1"), "r"), CreatePod("b", _run("web-2"), "r"),
+                         UpdateHostsFile("a", "/srv/hosts", "10.0.0.1 web\n")])
     fence = HostFence("c1", lease)
-    results = execute(plan, HOSTS, t, Runtime("pause:3.9"), extra={"a": [sh("proxy", "true")]}, fence=fence)
+    results = execute(plan, HOSTS, t, Runtime("pause:3.9"), host_fence=fence)
     on_a = [r for r in results if r.host == "a"]
-    assert [(r.step, r.ok) for r in on_a] == [("fence", False), ("proxy", False), ("create pod/web-1", False)]
+    assert [(r.step.split()[0], r.ok) for r in on_a] == [("fence", False), ("proxy-hosts", False),
+                                                        ("create", False)]
     assert on_a[0].error == (
         f"a refused this controller's batch: the host has seen fencing token {newer} of cluster c1, newer than "
         f"this controller's {lease.token}: another controller took over the lease (lock \"reconcile\") and acts "
@@ -224,7 +228,7 @@ def test_the_executor_sends_nothing_once_the_lease_is_lost(tmp_path: Path) -> No
     t = FakeTransport()
     with pytest.raises(FencedError, match="lease refresh refused"):
         execute(Plan(actions=[CreatePod("a", _run("web-1"), "r")]), HOSTS, t, Runtime("pause:3.9"),
-                fence=HostFence("c1", mine))
+                host_fence=HostFence("c1", mine))
     assert t.batches == []
     mine.release()
 
@@ -233,7 +237,7 @@ def test_a_host_with_a_bad_state_dir_runs_nothing(lease) -> None:  # type: ignor
     t = FakeTransport()
     hosts = [Host("a", "a", vars={"orc_state_dir": "nope"}), HOSTS[1]]
     plan = Plan(actions=[CreatePod("a", _run("web-1"), "r"), CreatePod("b", _run("web-2"), "r")])
-    results = execute(plan, hosts, t, Runtime("pause:3.9"), fence=HostFence("c1", lease))
+    results = execute(plan, hosts, t, Runtime("pause:3.9"), host_fence=HostFence("c1", lease))
     assert [b.host for b in t.batches] == ["b"]
     bad = [r for r in results if r.host == "a"]
     assert [r.ok for r in bad] == [False, False] and "orc_state_dir 'nope' is invalid" in bad[0].error
@@ -249,3 +253,14 @@ def test_the_fake_transport_skips_what_follows_a_failed_guard() -> None:
     assert StepResult("x", None) in result.steps
     with pytest.raises(ValueError, match="guard step must come before"):
         build_script([sh("x", "true"), guard])
+
+
+def test_a_refusal_in_the_first_round_sends_no_drain_round(lease) -> None:  # type: ignore[no-untyped-def]
+    t = FakeTransport()
+    t.reply("a", "fence", exit_code=REFUSED, stdout=f"ORC-FENCE-REFUSED {lease.token + 1}\n")
+    plan = Plan(actions=[CreatePod("a", _run("web-1"), "r"), DeletePod("b", "web-2", "uid-2", "drained")],
+                drain=frozenset({"uid-2"}))
+    results = execute(plan, HOSTS, t, Runtime("pause:3.9"), host_fence=HostFence("c1", lease))
+    assert [b.host for b in t.batches] == ["a"]  # b's drained delete never went out
+    (drained,) = [r for r in results if r.host == "b"]
+    assert not drained.ok and "lease is stale" in drained.error

@@ -16,10 +16,12 @@ import pytest
 from orchestrator.commands.pod import create_pod, delete_pod, env_file, restart_container
 from orchestrator.controllers.placement import requests_of
 from orchestrator.model.load import parse_objects
+from orchestrator.plan.ports import assign_ports
 from orchestrator.plan.types import PodRun
 from orchestrator.transport.script import build_script, parse_output
 
 UID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+HOST_IP = "10.99.1.11"
 NASTY = 'it\'s $(rm -rf /); `id` "q" \\ $HOME ; & | > *'
 
 
@@ -42,6 +44,7 @@ def pod_run(
         spec_hash="abcdef0123456789",
         requests=requests_of(pod.spec),
         gpu_devices=tuple(gpus),
+        ports=assign_ports(pod.spec, HOST_IP, set(), range(20000, 20010)) or (),
         env=dict(env or {}),
     )
 
@@ -121,7 +124,7 @@ EXPECTED_CREATE = "\n".join(
         f"--label orc.container= {POD_LABELS} --label orc.infra=true --label orc.containers=app,side "
         '--label \'orc.requests={"cpu":250,"ephemeral":0,"gpus":0,"memory":67108864}\' '
         "--label orc.host-ports=8080/TCP --label orc.port-names=http=80/tcp --label orc.grace= "
-        "-p 8080:80/tcp -p 53/udp -- local/busybox:1 sleep 2147483647 >/dev/null || orc_fail 'infra container'",
+        "-p 8080:80/tcp -p 10.99.1.11:20000:53/udp -- local/busybox:1 sleep 2147483647 >/dev/null || orc_fail 'infra container'",
         "orc_env=$(mktemp) || orc_fail 'mktemp'",
         f"printf '%s' {b64env(f'WEB_SERVICE_HOST=10.233.0.5{chr(10)}PLAIN=x{chr(10)}NASTY={NASTY}{chr(10)}EMPTY={chr(10)}')}"
         " | base64 -d > \"$orc_env\" || orc_fail 'env file'",

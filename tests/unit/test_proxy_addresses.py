@@ -136,16 +136,33 @@ def test_node_ports_released_when_service_becomes_cluster_ip_or_is_deleted(store
     assert [r.value["service"] for r in store.list(keys.CLUSTER_IP)] == ["a"]
 
 
-def test_two_allocators_on_one_store_never_share_an_address(tmp_path: Path) -> None:
-    # Two controllers that both read the store empty: create-only writes make the second pick another.
+def test_two_controllers_planning_from_one_empty_store_never_share_an_address(tmp_path: Path) -> None:
+    # Both read the store empty and plan the same address: the create-only write lets one have it; the
+    # other's claim fails (its service waits a pass) and its next plan, from what the first wrote, differs.
+    from orchestrator.proxy.addresses import allocation_records, apply_ops, plan_allocation
+
     one, two = SQLiteStore(tmp_path / "orc.db"), SQLiteStore(tmp_path / "orc.db")
     try:
-        from orchestrator.proxy.addresses import _Allocator
-
-        a1, a2 = _Allocator(one, SETTINGS), _Allocator(two, SETTINGS)
-        ip1, ip2 = a1.cluster_ip(svc("x")), a2.cluster_ip(svc("y"))
-        assert ip1 == "10.233.0.2"
-        assert ip2 == "10.233.0.3"
+        p1 = plan_allocation(allocation_records(one), {"x": svc("x")}, SETTINGS)
+        p2 = plan_allocation(allocation_records(two), {"y": svc("y")}, SETTINGS)
+        assert p1.addresses["x"].cluster_ip == p2.addresses["y"].cluster_ip == "10.233.0.2"
+        assert apply_ops(one, p1.ops) == []
+        failed = apply_ops(two, p2.ops)
+        assert [op.key for op, _ in failed] == ["_meta/cluster-ip/10.233.0.2"]
+        assert "taken by another controller" in failed[0][1]
+        again = plan_allocation(allocation_records(two), {"x": svc("x"), "y": svc("y")}, SETTINGS)
+        assert again.addresses["x"].cluster_ip == "10.233.0.2"
+        assert again.addresses["y"].cluster_ip == "10.233.0.3"
+        assert [o.key for o in again.ops] == ["_meta/cluster-ip/10.233.0.3"]
     finally:
         one.close()
         two.close()
+
+
+def test_planning_an_allocation_writes_nothing(tmp_path: Path) -> None:
+    from orchestrator.proxy.addresses import allocation_records, plan_allocation
+
+    with SQLiteStore(tmp_path / "orc.db") as store:
+        before = store.list("").revision
+        planned = plan_allocation(allocation_records(store), {"x": svc("x")}, SETTINGS)
+        assert planned.ops and store.list("").revision == before

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from orchestrator.commands.pod import create_pod, env_file
-from orchestrator.engine import resolve_secrets
 from orchestrator.errors import ConfigError
 from orchestrator.model.load import parse_objects
+from orchestrator.plan.pass_plan import resolve_secrets
 from orchestrator.plan.types import PodRun
 from orchestrator.secrets import SecretSource, missing_refs
 

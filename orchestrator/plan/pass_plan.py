@@ -1,0 +1,136 @@
+"""The whole pass as one pure function: (desired state, snapshot, bookkeeping, what the store and the secret
+source hold, now) -> Plan. Nothing here reads a clock, a host or the store; the engine gathers the inputs,
+acts on exactly the plan returned, and records.
+
+    controllers and placement (planner.plan)  ->  pods to create (with their host ports) and delete
+    secrets                                   ->  a pod whose secret is missing waits, with the reason
+    services (plan.services)                  ->  address writes, endpoints after the pass, proxies and
+                                                  hosts files, discovery env for the new pods
+    drain                                     ->  pods that served a service are deleted only after every
+                                                  proxy dropped them (a second round trip)
+    images                                    ->  copies of images the new pods' hosts lack
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestrator.config import ProxySettings
+from orchestrator.controllers.book import Book
+from orchestrator.controllers.desired import DesiredState
+from orchestrator.inventory.host import Host
+from orchestrator.observe.snapshot import ClusterSnapshot
+from orchestrator.plan.planner import PlannerConfig, plan
+from orchestrator.plan.services import endpoint_servers, plan_services
+from orchestrator.plan.types import CopyImage, CreatePod, DeletePod, Plan, PodRun
+from orchestrator.proxy.discovery import hosts_file_path
+from orchestrator.secrets import SecretSource
+from orchestrator.store.base import Record
+
+
+@dataclass(frozen=True)
+class PassInputs:
+    desired: DesiredState
+    snapshot: ClusterSnapshot
+    book: Book
+    hosts: Sequence[Host]
+    records: Sequence[Record] = ()  # service address allocations (see proxy.addresses)
+    secrets: SecretSource = field(default_factory=lambda: SecretSource({}))
+    infra_image: str = ""
+
+
+@dataclass(frozen=True)
+class PassConfig:
+    planner: PlannerConfig = field(default_factory=PlannerConfig)
+    proxy: ProxySettings = field(default_factory=ProxySettings)
+    templates: Path | None = None
+
+
+def plan_pass(inputs: PassInputs, config: PassConfig, now: float, seed: int | None = None) -> Plan:
+    p = plan(inputs.desired, inputs.snapshot, inputs.book, now, config.planner, seed=seed)
+    _resolve_secrets(p, inputs.secrets)
+    deleting = {a.uid for a in p.actions if isinstance(a, DeletePod)}
+    creates = [a for a in p.actions if isinstance(a, CreatePod) and a.pod.uid not in p.hold_back]
+    sp = plan_services(inputs.desired.services, inputs.snapshot, inputs.hosts, config.proxy, config.templates,
+                       inputs.records, creates, deleting, inputs.book.proxy_sections, inputs.book.endpoints)
+    by_name = {h.name: h for h in inputs.hosts}
+    p.actions = [dataclasses.replace(a, pod=dataclasses.replace(
+                     a.pod, env={**sp.env, **a.pod.env}, hosts_file=hosts_file_path(by_name[a.host])))
+                 if isinstance(a, CreatePod) else a for a in p.actions]
+    p.actions = [*sp.actions, *p.actions]
+    p.store_ops = sp.ops
+    p.errors += sp.errors
+    p.warnings += sp.warnings
+    p.addresses, p.endpoints = sp.addresses, sp.endpoints
+    p.drain = frozenset(_serving(inputs.snapshot, inputs.book.endpoints) & deleting)
+    p.actions += _image_copies(p, inputs.snapshot, inputs.infra_image)
+    p.book["proxy_sections"] = sp.sections
+    p.book["endpoints"] = endpoint_servers(sp.endpoints)
+    return p
+
+
+def _resolve_secrets(p: Plan, source: SecretSource) -> None:
+    """Each new pod's secretKeyRef values; a pod whose secret is missing is not created: it is pending,
+    with the reason (never a value). A broken file in the secret source fails only the pods it could
+    have served."""
+    kept = []
+    for a in p.actions:
+        if isinstance(a, CreatePod):
+            secret_env, missing = resolve_secrets(a.pod, source)
+            if missing:
+                p.pending[a.target] = missing
+                continue
+            a = dataclasses.replace(a, pod=dataclasses.replace(a.pod, secret_env=secret_env))
+        kept.append(a)
+    p.actions = kept
+    p.errors += [f"secret source: {e}" for e in source.errors]
+
+
+def resolve_secrets(pod: PodRun, source: SecretSource) -> tuple[dict[str, dict[str, str]], str]:
+    """Container -> var -> value for the pod's secretKeyRefs, or a message naming what is missing (never a
+    value)."""
+    out: dict[str, dict[str, str]] = {}
+    for c in pod.spec.containers:
+        for e in c.env or []:
+            ref = e.value_from.secret_key_ref if e.value_from else None
+            if ref is None:
+                continue
+            value = source.get(ref.name, ref.key)
+            if value is not None:
+                out.setdefault(c.name, {})[e.name] = value
+            elif not ref.optional:
+                broken = f" (the secret source has errors: {'; '.join(source.errors)})" if source.errors else ""
+                return {}, f'secret "{ref.name}" key "{ref.key}" is not in {source.where()}{broken}'
+    return out, ""
+
+
+def _serving(snapshot: ClusterSnapshot, last: Mapping[str, Sequence[str]]) -> set[str]:
+    """Uids of pods some proxy may send requests to now: those that were endpoints after the last pass."""
+    names = {server.split("@")[0] for servers in last.values() for server in servers}
+    return {p.uid for p in snapshot.pods if p.name in names}
+
+
+def normalize_image(image: str) -> str:
+    """As `docker images` lists it: `nginx` is `nginx:latest`."""
+    last = image.rsplit("/", 1)[-1]
+    return image if ":" in last or "@" in last else f"{image}:latest"
+
+
+def _image_copies(p: Plan, snapshot: ClusterSnapshot, infra_image: str) -> list[CopyImage]:
+    """Images a planned pod needs but its host lacks, copied from a ready host that has them (deploying
+    without a registry); with no such host, docker pulls them when the pod starts."""
+    need: dict[str, set[str]] = {}
+    for a in p.actions:
+        if isinstance(a, CreatePod):
+            for img in [*(c.image for c in a.pod.spec.containers if c.image), *([infra_image] if infra_image else [])]:
+                if normalize_image(img) not in snapshot.hosts[a.host].images:
+                    need.setdefault(normalize_image(img), set()).add(a.host)
+    out = []
+    for img, targets in sorted(need.items()):
+        src = next((h for h, f in sorted(snapshot.hosts.items()) if f.ready and img in f.images), None)
+        if src is not None:
+            out += [CopyImage(t, img, src, f"from {src}: a new pod needs it") for t in sorted(targets)]
+    return out

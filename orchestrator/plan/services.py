@@ -1,0 +1,118 @@
+"""The services part of the plan (pure): addresses to allocate, the endpoints every proxy will have after
+this pass — pods that stay, plus the pods this pass creates on the host ports it chose for them — and per
+host the HAProxy config, service addresses and hosts file that go with them (actions only where something
+differs from what the host has).
+
+A service whose own template fails keeps its last good section (or is left out) and is an error of the
+pass; every other service on the host is still updated. A host whose main template fails gets nothing new
+and is an error too."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestrator.config import ProxySettings
+from orchestrator.inventory.host import Host
+from orchestrator.model.objects import Service
+from orchestrator.observe.snapshot import ClusterSnapshot
+from orchestrator.plan.types import CreatePod, UpdateHostsFile, UpdateProxy
+from orchestrator.proxy.addresses import ServiceAddress, StoreOp, plan_allocation
+from orchestrator.proxy.discovery import hosts_file, hosts_file_path, service_env
+from orchestrator.proxy.endpoints import Endpoint, StoredPod, endpoints
+from orchestrator.proxy.hostvars import proxy_hosts
+from orchestrator.proxy.pod_labels import HTTP_CHECK_LABEL, PORT_NAMES_LABEL
+from orchestrator.proxy.render import render_isolated
+from orchestrator.proxy.state import STEP_NAME, digest, parse_state
+from orchestrator.store.base import Record
+
+
+@dataclass
+class ServicePlan:
+    addresses: dict[str, ServiceAddress] = field(default_factory=dict)
+    ops: list[StoreOp] = field(default_factory=list)
+    endpoints: dict[str, list[Endpoint]] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # discovery env for pods created now
+    hosts_text: str = ""
+    actions: list[UpdateProxy | UpdateHostsFile] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    sections: dict[str, dict[str, str]] = field(default_factory=dict)  # host -> service -> last good section
+
+
+def created_view(a: CreatePod) -> StoredPod:
+    """A pod this pass creates, as the endpoints see it: ready at once unless a container has a readiness
+    probe (then it joins when docker reports it healthy, in a later pass)."""
+    from orchestrator.proxy.pod_labels import infra_labels
+
+    infra = dict(item.partition("=")[::2] for item in infra_labels(a.pod.spec)[1::2])
+    probed = any(c.readiness_probe is not None for c in a.pod.spec.containers)
+    return StoredPod(name=a.pod.name, uid=a.pod.uid, host=a.host, ready=not probed, labels=dict(a.pod.labels),
+                     ports={b.key: b.host_port for b in a.pod.ports},
+                     port_names=infra.get(PORT_NAMES_LABEL, ""), http_check=infra.get(HTTP_CHECK_LABEL, ""))
+
+
+def plan_services(services: Mapping[str, Service], snapshot: ClusterSnapshot, hosts: Sequence[Host],
+                  settings: ProxySettings, templates_dir: Path | None, records: Iterable[Record],
+                  creates: Sequence[CreatePod], leaving: Collection[str],
+                  last_sections: Mapping[str, Mapping[str, str]] | None = None,
+                  last_endpoints: Mapping[str, Sequence[str]] | None = None) -> ServicePlan:
+    """`records`: the allocation records read before planning; `leaving`: uids of pods this plan deletes;
+    `last_endpoints`: service -> the servers ("pod@host:port") it had after the last pass, for the plan's
+    own account of what changes."""
+    out = ServicePlan()
+    alloc = plan_allocation(records, services, settings)
+    out.addresses, out.ops, out.errors = alloc.addresses, alloc.ops, list(alloc.errors)
+    staying = [p for p in snapshot.pods if p.uid not in leaving]
+    out.endpoints = endpoints(services, [*staying, *(created_view(a) for a in creates)], snapshot.hosts)
+    out.env = service_env(services, out.addresses)
+    out.hosts_text = hosts_file(services, out.addresses)
+    wanted_ips = frozenset(a.cluster_ip for a in out.addresses.values())
+    proxies = {h.name for h in proxy_hosts(hosts, settings)}
+    changes = _changes(out.endpoints, last_endpoints or {})
+    last_sections = last_sections or {}
+    for h in hosts:
+        facts = snapshot.hosts.get(h.name)
+        step = facts.extra.get(STEP_NAME) if facts is not None and facts.reachable else None
+        if step is None:
+            continue
+        state = parse_state(step)
+        if digest(out.hosts_text) != state.hosts_hash:
+            out.actions.append(UpdateHostsFile(h.name, hosts_file_path(h), out.hosts_text))
+        if h.name not in proxies:  # its pods still resolve service names through the hosts file
+            continue
+        r = render_isolated(h, services, out.addresses, out.endpoints, templates_dir, last_sections.get(h.name))
+        if r.config is None:
+            out.errors.append(f"{h.name}: {r.main_error}; its HAProxy config was left as it is")
+            out.sections[h.name] = dict(last_sections.get(h.name, {}))
+            continue
+        for name, message in sorted(r.errors.items()):
+            fate = ("its last good section was kept" if name in r.kept
+                    else "it is left out of the config until its template renders")
+            out.errors.append(f"{h.name}: {message}; {fate}, the other services were updated")
+        out.sections[h.name] = {**r.fragments, **{n: last_sections[h.name][n] for n in r.kept}}
+        if digest(r.config) != state.config_hash or wanted_ips != state.addresses or not state.running:
+            out.actions.append(UpdateProxy(h.name, r.config, wanted_ips, state, changes=changes))
+    return out
+
+
+def endpoint_servers(eps: Mapping[str, Sequence[Endpoint]]) -> dict[str, list[str]]:
+    """Service -> its servers as "pod@address:port", the form the book keeps."""
+    return {name: sorted(f"{e.pod}@{e.target}" for e in es) for name, es in eps.items()}
+
+
+def _changes(now: Mapping[str, Sequence[Endpoint]], before: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    out = []
+    current = endpoint_servers(now)
+    for name in sorted(set(current) | set(before)):
+        was, will = set(before.get(name, [])), set(current.get(name, []))
+        if name not in before:
+            out.append(f"svc/{name} new")
+        elif name not in current:
+            out.append(f"svc/{name} removed")
+        added = sorted(s.split("@")[0] for s in will - was)
+        gone = sorted(s.split("@")[0] for s in was - will)
+        if added or gone:
+            out.append(f"svc/{name} " + " ".join([*(f"+{a}" for a in added), *(f"-{g}" for g in gone)]))
+    return tuple(out)
