@@ -15,7 +15,14 @@ from orchestrator.act.events import EventLog
 from orchestrator.act.executor import ActionResult, Runtime, execute, refused_hosts
 from orchestrator.act.fence import HostFence
 from orchestrator.config import Project
-from orchestrator.controllers.book import BOOK_KEY, Book, host_from_record, host_record, next_slow_start
+from orchestrator.controllers.book import (
+    BOOK_KEY,
+    Book,
+    host_from_record,
+    host_record,
+    next_backoff,
+    next_slow_start,
+)
 from orchestrator.controllers.desired import DesiredState, load_desired
 from orchestrator.inventory.host import Host
 from orchestrator.observe.facts import HostFacts
@@ -197,6 +204,7 @@ class Engine:
         new_book = Book(host_failures=p.book["host_failures"], evicted=p.book["evicted"],
                         bindings=p.book["bindings"], assumed=pods,
                         slow_start=next_slow_start(book.slow_start, creation_attempts(results)),
+                        backoff=next_backoff(book.backoff, creation_attempts(results, bare=True), now),
                         endpoints={s: [x for x in servers if x.split("@")[0] not in failed_pods]
                                    for s, servers in p.book["endpoints"].items()},
                         proxy_sections=p.book["proxy_sections"],
@@ -234,13 +242,14 @@ class Engine:
             self.events.emit("pending", target=target, reason=why)
 
 
-def creation_attempts(results: list[ActionResult]) -> dict[str, tuple[int, int]]:
-    """Controller -> (pods it tried to create this pass, how many failed)."""
+def creation_attempts(results: list[ActionResult], bare: bool = False) -> dict[str, tuple[int, int]]:
+    """Controller (with `bare`, also "pod/NAME") -> (pods it tried to create this pass, how many failed)."""
     attempts: dict[str, tuple[int, int]] = {}
     for r in results:
-        if isinstance(r.action, CreatePod) and r.action.pod.owner:
-            tried, failed = attempts.get(r.action.pod.owner, (0, 0))
-            attempts[r.action.pod.owner] = (tried + 1, failed + (not r.ok))
+        if isinstance(r.action, CreatePod) and (r.action.pod.owner or bare):
+            key = r.action.pod.owner or f"pod/{r.action.pod.name}"
+            tried, failed = attempts.get(key, (0, 0))
+            attempts[key] = (tried + 1, failed + (not r.ok))
     return attempts
 
 

@@ -16,6 +16,14 @@ from orchestrator.plan.types import DeletePod
 LOCK_NAME = "reconcile"
 
 
+def _fatal() -> tuple[type[BaseException], ...]:
+    """What ends `--watch` instead of being retried: the lock (or fence) lost, a broken project."""
+    from orchestrator.errors import ConfigError
+    from orchestrator.store.base import FencedError
+
+    return (FencedError, ConfigError, KeyboardInterrupt)
+
+
 def _engine(obj: AppContext, events_out: IO[str] | None = None, reap_orphans: bool = False) -> Any:
     from orchestrator.act.events import EventLog
     from orchestrator.cli.services import load_hosts, make_transport
@@ -168,7 +176,10 @@ def _fence(cluster: str, lock: Any) -> Any:
     return HostFence(cluster, lock, stop_before_batches=os.environ.get("ORC_TEST_STOP_BEFORE_BATCHES") == "1")
 
 
-def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int) -> None:
+def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int,
+            shown: set[str] | None = None) -> None:
+    """A pass's lines. `shown` (`--watch`): the errors already printed by the passes before, printed again
+    only after they went away and came back (one line per change, not one per pass)."""
     pass_events = engine.events.records
     for ev in pass_events:
         line = human(ev)
@@ -182,7 +193,11 @@ def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int) -> 
     for h in result.unreachable:
         click.echo(_not_ready(result.snapshot.hosts[h]), err=True)
     for e in result.plan.errors:  # at any verbosity: the pass failed to do something asked
-        click.echo(f"error: {e}", err=True)
+        if shown is None or e not in shown or verbose:
+            click.echo(f"error: {e}", err=True)
+    if shown is not None:
+        shown.clear()
+        shown.update(result.plan.errors)
     for w in result.plan.warnings:
         if verbose or result.changed:
             click.echo(f"warning: {w}", err=True)
@@ -190,6 +205,17 @@ def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int) -> 
         trips = ", ".join(f"{h}={n}" for h, n in sorted(result.round_trips.items()))
         click.echo(f"pass: {result.duration:.2f}s, {len(result.results)} actions, round trips {trips}", err=True)
     sys.stdout.flush()  # --watch into a pipe or log file: each pass's lines as they happen
+    sys.stderr.flush()
+
+
+def _pass_failed(e: BaseException, verbose: int) -> None:
+    """One line for a pass that raised (`--watch` goes on); the traceback only at -vv."""
+    import traceback
+
+    message = getattr(e, "message", None) or str(e) or type(e).__name__
+    click.echo(f"error: this pass failed ({type(e).__name__}): {message}; retrying", err=True)
+    if verbose >= 2:
+        traceback.print_exception(e, file=sys.stderr)
     sys.stderr.flush()
 
 
@@ -238,6 +264,7 @@ def _watch(engine: Any, fence: Any, interval: float, quiet: bool, human: Any, ve
     follow_docker_events(engine.transport, engine.hosts, triggers)
     follow_store(engine.store, triggers)
     facts: dict[str, Any] = {}  # the last facts of each ready host, for hosts with nothing new
+    shown_errors: set[str] = set()
     acted: set[str] = set()
     last_full = 0.0
     resync = engine.project.settings.resync
@@ -247,10 +274,19 @@ def _watch(engine: Any, fence: Any, interval: float, quiet: bool, human: Any, ve
             if time.monotonic() - last_full >= resync:  # now and then, everything, whatever the streams say
                 quiet_hosts, last_full = set(), time.monotonic()
             unchanged = {h: facts[h] for h in quiet_hosts if h in facts}
-            result = engine.run_pass(fence=fence, unchanged=unchanged)
+            try:
+                result = engine.run_pass(fence=fence, unchanged=unchanged)
+            except _fatal():
+                raise
+            except Exception as e:  # noqa: BLE001 - a transient failure of one pass; the next one retries
+                _pass_failed(e, verbose)
+                facts, last_full = {}, 0.0  # everything is probed afresh next time
+                if triggers.wait(min(interval, 5.0)) and triggers.stopped:
+                    break
+                continue
             facts = {h: f for h, f in result.snapshot.hosts.items() if f.ready}
             acted = {r.host for r in result.results}  # our own changes (a reload makes no docker event)
-            _report(result, engine, quiet, human, verbose)
+            _report(result, engine, quiet, human, verbose, shown_errors)
             if metrics:
                 metrics.record(result)
             fence.check()  # the lease is also refreshed in the background; a lost one ends the loop (exit 1)

@@ -29,11 +29,14 @@ class Book:
     # Host -> how to reach it, for every host of the last pass: a host that leaves the inventory while pods
     # of ours run there is still reached, to drain it (see PlannerConfig.leaving), until none are left.
     hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Controller (or "pod/NAME") -> {"delay": s, "until": t}: after failed creations it waits `delay`
+    # seconds before it tries again, doubling from 10 s to 5 min (Kubernetes' crash-loop back-off).
+    backoff: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"host_failures": self.host_failures, "evicted": self.evicted, "bindings": self.bindings,
                 "assumed": self.assumed, "slow_start": self.slow_start, "endpoints": self.endpoints,
-                "proxy_sections": self.proxy_sections, "hosts": self.hosts}
+                "proxy_sections": self.proxy_sections, "hosts": self.hosts, "backoff": self.backoff}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Book:
@@ -42,7 +45,8 @@ class Book:
                    {h: list(v) for h, v in d.get("assumed", {}).items()}, dict(d.get("slow_start", {})),
                    {s: list(v) for s, v in d.get("endpoints", {}).items()},
                    {h: dict(v) for h, v in d.get("proxy_sections", {}).items()},
-                   {h: dict(v) for h, v in d.get("hosts", {}).items()})
+                   {h: dict(v) for h, v in d.get("hosts", {}).items()},
+                   {k: dict(v) for k, v in d.get("backoff", {}).items()})
 
 
 _HOST_FIELDS = ("address", "port", "user", "key_file", "become", "known_hosts_file")
@@ -66,6 +70,21 @@ def host_record(host: Host) -> dict[str, Any]:
 def host_from_record(name: str, d: dict[str, Any]) -> Host:
     return Host(name=name, **{k: d.get(k) for k in _HOST_FIELDS if k != "address"},  # type: ignore[arg-type]
                 address=str(d.get("address") or name), vars=dict(d.get("vars") or {}))
+
+
+BACKOFF_FIRST, BACKOFF_MAX = 10.0, 300.0
+
+
+def next_backoff(previous: dict[str, dict[str, float]], attempts: dict[str, tuple[int, int]],
+                 now: float) -> dict[str, dict[str, float]]:
+    """Back-off after failed creations: a failure waits 10 s, then 20, 40, ... up to 5 min; a pass in
+    which every creation of a controller succeeded clears it; one that tried nothing keeps it."""
+    out = {k: v for k, v in previous.items() if k not in attempts}
+    for owner, (tried, failed) in attempts.items():
+        if tried and failed:
+            delay = min(BACKOFF_MAX, previous[owner]["delay"] * 2) if owner in previous else BACKOFF_FIRST
+            out[owner] = {"delay": delay, "until": now + delay}
+    return out
 
 
 def next_slow_start(previous: dict[str, int], attempts: dict[str, tuple[int, int]]) -> dict[str, int]:

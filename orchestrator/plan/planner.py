@@ -138,6 +138,11 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
                     f"keep serving until {w.replicas} pods are ready elsewhere ({ready_here} now)")
         diff = w.replicas - len(mine)
         template_hash = spec_hash(w.template)
+        wait = book.backoff.get(key)
+        if diff > 0 and wait is not None and now < wait["until"]:
+            out.pending[key] = (f"{diff} missing pods wait: creations failed; next try in "
+                                f"{wait['until'] - now:.0f}s (back-off {wait['delay']:.0f}s, doubling to 5m)")
+            diff = 0
         if diff > 0:
             batch = book.slow_start.get(key)
             if batch is not None and diff > batch:
@@ -177,6 +182,9 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
             out.pending[f"pod/{name}"] = f"its host {bound} was lost (a bare pod is not rescheduled)"
         elif bound in unknown:
             pass  # its host cannot be seen yet: wait
+        elif (wait := book.backoff.get(f"pod/{name}")) is not None and now < wait["until"]:
+            out.pending[f"pod/{name}"] = (f"its creation failed; next try in {wait['until'] - now:.0f}s "
+                                          f"(back-off {wait['delay']:.0f}s, doubling to 5m)")
         else:
             pin = bound if bound in ready else pod.spec.node_name
             pending.append(_Pending(name, None, dict(pod.labels), pod.spec, want, "not running", pin))

@@ -214,3 +214,43 @@ def test_a_host_removed_from_the_inventory_hands_its_singleton_over_never_two_se
 
 def pods_named(lab, owner: str) -> set[str]:  # type: ignore[no-untyped-def]
     return set(sum(lab_pods(lab, owner).values(), []))
+
+
+def test_watch_goes_on_past_a_broken_secret_file_and_creates_the_other_pods(lab, project: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    (project / "secrets").mkdir()
+    (project / "secrets" / "broken.yaml").write_text("kind: Secret\nmetadata: {name: db}\ndata: {pw: '%%%'}\n")
+    needs = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: needs-secret}
+spec:
+  containers:
+  - name: app
+    image: local/busybox:1
+    command: [sleep, "600"]
+    env: [{name: PW, valueFrom: {secretKeyRef: {name: other, key: pw, optional: false}}}]
+---
+"""
+    (project / "secrets" / "other.yaml").write_text("kind: Secret\nmetadata: {name: other}\nstringData: {pw: x}\n")
+    apply(project, needs + manifests(2, node_port=30185))
+    (project / "secrets" / "other.yaml").unlink()  # gone after apply: that pod must wait, the others run
+    watch = subprocess.Popen([sys.executable, "-m", "orchestrator.cli.main", "reconcile", "--watch", "--interval", "1"],
+                             cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while len(pods(lab)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert len(pods(lab)) == 2
+        time.sleep(2)  # a few more passes
+        assert watch.poll() is None, watch.communicate()
+        assert "needs-secret" not in sum(lab_pods(lab).values(), [])
+    finally:
+        watch.send_signal(signal.SIGINT)
+        out, err = watch.communicate(timeout=20)
+    assert watch.returncode == 0, err
+    assert "broken.yaml" in err and "%%%" not in out + err  # the bad file is named, no value shown
+    assert 'pending: pod/needs-secret: secret "other" key "pw"' in out

@@ -194,3 +194,25 @@ def test_a_host_that_left_the_inventory_hands_its_pods_over_before_they_stop() -
     assert gone.name == "web-old00" and gone.uid in p2.drain
     assert [e.pod for e in p2.endpoints["web"]] == [new.pod.name]
     assert not [a for a in p2.actions if isinstance(a, CreatePod)]
+
+
+def test_failed_creations_back_off_from_10s_doubling_to_5_minutes_then_slow_start() -> None:
+    from orchestrator.controllers.book import next_backoff
+
+    b = next_backoff({}, {"rc/web": (3, 3)}, T0)
+    assert b == {"rc/web": {"delay": 10.0, "until": T0 + 10}}
+    delays = []
+    for i in range(8):
+        b = next_backoff(b, {"rc/web": (1, 1)}, T0 + i)
+        delays.append(b["rc/web"]["delay"])
+    assert delays == [20, 40, 80, 160, 300, 300, 300, 300]
+    assert next_backoff(b, {}, T0) == b  # a pass that tried nothing keeps waiting
+    assert next_backoff(b, {"rc/web": (2, 0)}, T0) == {}  # success clears it
+
+    d = desired(web(3))
+    waiting = Book(backoff={"rc/web": {"delay": 20.0, "until": T0 + 15}}, slow_start={"rc/web": 1})
+    p = plan_pass(inputs(d, [facts("h1")], waiting), CONFIG, T0, seed=1)
+    assert not [a for a in p.actions if isinstance(a, CreatePod)]
+    assert "next try in 15s (back-off 20s" in p.pending["rc/web"]
+    later = plan_pass(inputs(d, [facts("h1")], waiting), CONFIG, T0 + 16, seed=1)
+    assert len([a for a in later.actions if isinstance(a, CreatePod)]) == 1  # then slow start: one try
