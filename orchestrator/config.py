@@ -47,6 +47,9 @@ class Settings(BaseModel):
     interval: float = 10.0  # --watch: seconds between passes when nothing wakes it sooner
     resync: float = 60.0  # --watch: every host is probed at least this often, whatever its event stream says
     facts_ttl: float = 300.0  # seconds a host's static facts (cpu, disk, images, ...) are reused; 0: always probe
+    # seconds a controller that stopped refreshing its reconcile lease (stalled, SIGSTOPped) keeps it before
+    # another may take it over; a live one refreshes it every lease_ttl/3, a dead one frees it at once
+    lease_ttl: float = Field(default=30.0, gt=0)
     pod_port_range: str = "20000-29999"  # host ports pods publish their container ports on (cluster address)
     drain_seconds: float = 2.0  # after proxies dropped a leaving pod, seconds its in-flight requests get
     ssh: SSHSettings = Field(default_factory=SSHSettings)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.act.events import EventLog
-from orchestrator.act.executor import ActionResult, Runtime, execute
+from orchestrator.act.executor import ActionResult, Runtime, execute, refused_hosts
+from orchestrator.act.fence import HostFence
 from orchestrator.config import Project
 from orchestrator.controllers.book import (
     BOOK_KEY,
@@ -157,21 +158,27 @@ class Engine:
         p = plan_pass(obs.inputs, obs.config, snapshot.taken_at)
         return PassResult(p, snapshot, duration=time.monotonic() - start, desired=obs.inputs.desired)
 
-    def run_pass(self, fence: tuple[str, int] | None = None, unchanged: dict[str, HostFacts] | None = None,
+    def run_pass(self, fence: HostFence | None = None, unchanged: dict[str, HostFacts] | None = None,
                  check_lease: Callable[[], None] | None = None) -> PassResult:
-        """One pass. `check_lease` is called right before each round of host batches: it raises when the
-        controller no longer holds its lock, and nothing more is sent."""
+        """One pass. With `fence` (the controller's lease, `act/fence.py`) every store write is fenced, the
+        lease is checked right before each act phase and every host batch opens with the host-side fence; a
+        host that refuses it ends the pass (HostFencedError). `check_lease` is called right before each round
+        of host batches too: it raises when the controller no longer holds its lock, and nothing more is sent."""
+        store_fence = fence.store_fence if fence is not None else None
         before = dict(self.transport.counters.per_host_exec)
         start = time.monotonic()
         obs = self._observe(unchanged)
         inputs = obs.inputs
         snapshot = inputs.snapshot
         p = plan_pass(inputs, obs.config, snapshot.taken_at)
-        results = execute(p, [*self.hosts, *obs.leaving], self.transport, self.runtime, store=self.store, fence=fence,
-                          max_workers=self.project.settings.ssh.max_parallel,
+        results = execute(p, [*self.hosts, *obs.leaving], self.transport, self.runtime, store=self.store,
+                          fence=store_fence, max_workers=self.project.settings.ssh.max_parallel,
                           drain_seconds=self.project.settings.drain_seconds, sleep=self.sleep,
-                          before_batches=check_lease)
-        self._record(obs, p, results, fence)
+                          before_batches=check_lease, host_fence=fence)
+        if fence is not None and (refused := refused_hosts(results)):  # a stale controller stops here
+            self._emit(PassResult(p, snapshot, results, time.monotonic() - start, {}, inputs.desired))
+            raise fence.refused(refused)
+        self._record(obs, p, results, store_fence)
         after = self.transport.counters.per_host_exec
         trips = {h.name: after.get(h.name, 0) - before.get(h.name, 0) for h in self.hosts}
         result = PassResult(p, snapshot, results, time.monotonic() - start, trips, inputs.desired)

@@ -4,7 +4,11 @@ drains pods that served a service, a second round trip for their deletes once ev
 
 A failure fails only what depends on it: a lost allocation race skips the proxy updates built on it; an
 image that could not be copied fails the creates that need it on that host; a host that times out fails
-its own actions. Everything else runs; every failure is a result (reported, retried next pass)."""
+its own actions. Everything else runs; every failure is a result (reported, retried next pass).
+
+With a host fence (`act/fence.py`), the lease is checked right before the image copies and before each round
+of batches, and every batch opens with the host-side fence: a host that has seen a newer token runs nothing
+of it (`refused_hosts`), and no later round is sent."""
 
 from __future__ import annotations
 
@@ -12,10 +16,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from orchestrator.act.fence import HostFence, refused_by
 from orchestrator.commands.base import Command
 from orchestrator.commands.haproxy import deploy_steps, hosts_file_step
 from orchestrator.commands.pod import create_pod, delete_pod, grace_of, restart_container, stop_pods
-from orchestrator.errors import TransportError
+from orchestrator.errors import ConfigError, TransportError
 from orchestrator.inventory.host import Host
 from orchestrator.plan.pass_plan import normalize_image
 from orchestrator.plan.types import (
@@ -51,6 +56,7 @@ class ActionResult:
     ok: bool
     step: str
     error: str = ""
+    seen_token: int | None = None  # a fence refusal: the newer token the host has seen
 
 
 def render(action: Action, runtime: Runtime, hosts: dict[str, Host] | None = None, *,
@@ -76,9 +82,11 @@ def render(action: Action, runtime: Runtime, hosts: dict[str, Host] | None = Non
 def execute(plan: Plan, hosts: Sequence[Host], transport: Transport, runtime: Runtime, store: object = None,
             fence: tuple[str, int] | None = None, max_workers: int = 32, drain_seconds: float = 0.0,
             sleep: Callable[[float], None] = time.sleep, push: Callable[..., list] | None = None,
-            before_batches: Callable[[], None] | None = None) -> list[ActionResult]:
+            before_batches: Callable[[], None] | None = None,
+            host_fence: HostFence | None = None) -> list[ActionResult]:
     """`before_batches` runs before each round of host batches (the engine checks it still holds its
-    lease there; raising stops the pass before anything more is sent)."""
+    lease there; raising stops the pass before anything more is sent). `host_fence` checks the lease before
+    the image copies and each round, and opens every batch with the host-side fence."""
     by_name = {h.name: h for h in hosts}
     results: list[ActionResult] = []
     skip: dict[int, str] = {}  # id(action) -> why it does not run
@@ -93,15 +101,24 @@ def execute(plan: Plan, hosts: Sequence[Host], transport: Transport, runtime: Ru
                 if isinstance(a, UpdateProxy | UpdateHostsFile):
                     skip[id(a)] = "service addresses could not be allocated this pass (see above)"
 
+    if plan.copies and host_fence is not None:
+        host_fence.check()  # raises FencedError if the lease was lost: nothing is copied or sent
     results += _copy_images(plan, by_name, transport, skip, push, runtime.infra_image)
 
     for phase in (FIRST, DRAIN):
         work = {h: [a for a in acts if id(a) not in skip] for h, acts in plan.by_host(phase).items()}
+        if refused_hosts(results):  # a stale controller sends no second round
+            for acts in work.values():
+                for a in acts:
+                    skip[id(a)] = "not run: hosts refused this controller's earlier batch (its lease is stale)"
+            continue
         if phase == DRAIN and any(work.values()) and drain_seconds > 0:
             sleep(drain_seconds)  # in-flight requests to the pods leaving finish on the old proxy workers
         if any(work.values()) and before_batches is not None:
             before_batches()
-        results += _run_batches(work, by_name, transport, runtime, max_workers)
+        if any(work.values()) and host_fence is not None:
+            host_fence.before_batches(first=phase == FIRST)
+        results += _run_batches(work, by_name, transport, runtime, max_workers, host_fence)
     results += [ActionResult(a, a.host, False, a.verb, skip[id(a)]) for a in plan.actions if id(a) in skip
                 and not isinstance(a, CopyImage)]
     return results
@@ -147,7 +164,7 @@ def _copy_images(plan: Plan, hosts: dict[str, Host], transport: Transport, skip:
 
 
 def _run_batches(work: dict[str, list[Action]], hosts: dict[str, Host], transport: Transport,
-                 runtime: Runtime, max_workers: int) -> list[ActionResult]:
+                 runtime: Runtime, max_workers: int, fence: HostFence | None = None) -> list[ActionResult]:
     todo = [hosts[h] for h, acts in work.items() if acts]
 
     def run(host: Host) -> list[ActionResult]:
@@ -167,13 +184,28 @@ def _run_batches(work: dict[str, list[Action]], hosts: dict[str, Host], transpor
             owners += [a] * len(cmds)
         if not steps:
             return []
+        if fence is not None:
+            try:
+                guard = fence.step(host)
+            except ConfigError as e:
+                return [ActionResult(None, host.name, False, "fence", f"{e} (nothing ran on {host.name})"),
+                        *_not_run(owners, steps, host.name)]
+            steps = [guard, *steps]
         try:
             result = transport.run_batch(host, steps)
         except TransportError as e:
             return _merge([ActionResult(a, host.name, False, s.name, e.message)
-                           for a, s in zip(owners, steps, strict=True) if a is not None])
+                           for a, s in zip([None, *owners] if fence else owners, steps, strict=True) if a is not None])
+        done = list(result.steps)
+        if fence is not None:
+            gate = done.pop(0)
+            steps = steps[1:]
+            if not gate.ok:
+                return [ActionResult(None, host.name, False, gate.name, fence.refusal(host.name, gate),
+                                     refused_by(gate)), *_not_run(owners, steps, host.name)]
+            # an accepted fence is not news: it is not a result
         return _merge([ActionResult(a, host.name, s.ok, s.name, "" if s.ok else (s.stderr.strip() or f"exit {s.exit_code}"))
-                       for a, s in zip(owners, result.steps, strict=True) if a is not None or not s.ok])
+                       for a, s in zip(owners, done, strict=True) if a is not None or not s.ok])
 
     out: list[ActionResult] = []
     for name, r in run_parallel(todo, run, max_workers=max_workers).items():
@@ -196,3 +228,13 @@ def _merge(results: list[ActionResult]) -> list[ActionResult]:
         elif out[k].ok and not r.ok:
             out[k] = r
     return [out[k] for k in order]
+
+
+def _not_run(owners: Sequence[Action | None], steps: Sequence[Command], host: str) -> list[ActionResult]:
+    return _merge([ActionResult(a, host, False, s.name, f"not run: the fence on {host} stopped the batch")
+                   for a, s in zip(owners, steps, strict=True)])
+
+
+def refused_hosts(results: Sequence[ActionResult]) -> dict[str, int]:
+    """Host -> the newer token it has seen, for every host that refused this controller's batch."""
+    return {r.host: r.seen_token for r in results if r.seen_token is not None}

@@ -118,11 +118,13 @@ def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path:
               quiet: bool) -> int:
     """Observe every host, plan, act: one pass (or --watch to keep at it).
 
-    Built for cron: prints nothing when nothing changed, one line per change otherwise; holds a lock so
-    two runs never act at once (the second exits 3 at once).
+    Built for cron: prints nothing when nothing changed, one line per change otherwise; holds a lease on
+    the store's reconcile lock so two runs never act at once (the second exits 3 at once). A controller
+    stalled past orc.yaml `lease_ttl` loses the lease to the next one, and the hosts refuse its batches.
 
     \b
-    Exit codes: 0 converged, 1 an action failed (retried next pass), 3 another reconcile holds the lock,
+    Exit codes: 0 converged, 1 an action failed (retried next pass) or the lease was lost (hosts refuse
+    a stale controller), 3 another reconcile holds the lock,
     4 some hosts unreachable (the rest converged).
 
     \b
@@ -141,11 +143,13 @@ def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path:
         if metrics_port and watch:
             metrics.serve(metrics_port)
     try:
-        with engine.store.lock(LOCK_NAME, ttl=3600) as lock:
+        cluster = obj.project.cluster
+        with engine.store.lock(LOCK_NAME, ttl=obj.project.settings.lease_ttl) as lock:
+            fence = _fence(cluster, lock)
             if not watch:
                 deadline = time.monotonic() + (wait or 0)
                 while True:
-                    result = engine.run_pass(fence=lock.fence)
+                    result = engine.run_pass(fence=fence)
                     _report(result, engine, quiet, human, obj.verbose)
                     if metrics:
                         metrics.record(result)
@@ -155,12 +159,21 @@ def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path:
                         click.echo(f"not converged after {wait:g}s: " + _why_not(result), err=True)
                         return EXIT_FAILED
                     time.sleep(1.0)
-            return _watch(engine, lock, interval or obj.project.settings.interval, quiet, human, obj.verbose,
+            return _watch(engine, fence, interval or obj.project.settings.interval, quiet, human, obj.verbose,
                           metrics)
     finally:
         engine.transport.close()
         if out is not None and out is not sys.stdout:
             out.close()
+
+
+def _fence(cluster: str, lock: Any) -> Any:
+    """The host-side fence of this controller's lease (see act/fence.py)."""
+    import os
+
+    from orchestrator.act.fence import HostFence
+
+    return HostFence(cluster, lock, stop_before_batches=os.environ.get("ORC_TEST_STOP_BEFORE_BATCHES") == "1")
 
 
 def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int,
@@ -250,7 +263,7 @@ def _exit_code(result: Any) -> int:
     return EXIT_OK
 
 
-def _watch(engine: Any, lock: Any, interval: float, quiet: bool, human: Any, verbose: int, metrics: Any) -> int:
+def _watch(engine: Any, fence: Any, interval: float, quiet: bool, human: Any, verbose: int, metrics: Any) -> int:
     """Passes until SIGINT/SIGTERM, which end the loop after the current pass has been reported (a pass is
     never cut short by Ctrl-C or `systemctl stop`; a second signal interrupts at once)."""
     import signal
@@ -280,7 +293,7 @@ def _watch(engine: Any, lock: Any, interval: float, quiet: bool, human: Any, ver
                 quiet_hosts, last_full = set(), time.monotonic()
             unchanged = {h: facts[h] for h in quiet_hosts if h in facts}
             try:
-                result = engine.run_pass(fence=lock.fence, unchanged=unchanged)
+                result = engine.run_pass(fence=fence, unchanged=unchanged)
             except _fatal():
                 raise
             except Exception as e:  # noqa: BLE001 - a transient failure of one pass; the next one retries
@@ -294,7 +307,7 @@ def _watch(engine: Any, lock: Any, interval: float, quiet: bool, human: Any, ver
             _report(result, engine, quiet, human, verbose, seen, shown_errors)
             if metrics:
                 metrics.record(result)
-            lock.refresh()
+            fence.check()  # the lease is also refreshed in the background; a lost one ends the loop (exit 1)
             wait = interval if not (result.changed or result.unreachable) else min(interval, 2.0)
             reasons = triggers.wait(wait)
             if reasons and verbose and not triggers.stopped:

@@ -22,17 +22,24 @@ class Command:
     """One remote step. `argv` is quoted by `render()`; `shell` is a trusted, already-built shell
     fragment (from our own builders only, never user text); `stdin` bytes are fed to the step.
     `allowance`: seconds the step may legitimately take beyond the transport's command timeout (a graceful
-    stop waits for a pod's grace period); a batch's time limit grows by the sum of its steps'."""
+    stop waits for a pod's grace period); a batch's time limit grows by the sum of its steps'.
+
+    A `guard` step (a batch's fence) comes before every other step and runs in the batch's own shell, not
+    in a subshell: what it opens (the host lock on fd `GUARD_FD` of `transport/script.py`) lasts for the
+    whole batch, and when it fails no later step of the batch runs."""
 
     name: str
     argv: tuple[str, ...] = ()
     shell: str | None = None
     stdin: bytes | None = None
     allowance: float = 0.0
+    guard: bool = False
 
     def __post_init__(self) -> None:
         if bool(self.argv) == (self.shell is not None):
             raise ValueError("Command needs exactly one of argv or shell")
+        if self.guard and self.stdin is not None:
+            raise ValueError(f"{self.name}: a guard step reads no stdin")
         if any(isinstance(a, Secret) for a in self.argv):
             raise ValueError(f"{self.name}: secrets must not be passed in argv; write them through stdin")
 

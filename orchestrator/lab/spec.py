@@ -74,6 +74,11 @@ class LabHost:
     def proxy_dir(self) -> Path:
         return self.data_dir / "haproxy"
 
+    @property
+    def state_dir(self) -> Path:
+        """The host's `orc_state_dir` (fencing tokens and the host lock): per host, as they share one disk."""
+        return self.data_dir / "state"
+
 
 @dataclass(frozen=True)
 class LabSpec:

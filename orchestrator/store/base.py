@@ -12,8 +12,13 @@ The model is etcd's, so the SQLite file and etcd behave alike:
   `list(...).revision + 1` misses nothing that happened after the list;
 - old revisions are **compacted**: `history(key)` keeps the newest `history_limit` (default 10) of each key,
   and a watch from a revision older than the compaction point raises `CompactedError` (re-list, then watch);
-- **locks** are exclusive and non-blocking, die with their holder, and carry a **fencing token** that grows
-  with every acquisition; a write given `fence=(name, token)` is refused once somebody else took the lock.
+- **locks** are leases: exclusive and non-blocking, taken for `ttl` seconds and kept alive by their holder
+  (a heartbeat every ttl/3 while held); a holder that stops refreshing (stalled, SIGSTOPped) loses it to the
+  next taker once the ttl has passed, and a dead holder's lock is free at once. Each acquisition gets a
+  **fencing token** that grows with every acquisition (`next_token`: also above any token an earlier store of
+  the same cluster gave, so a lost store does not leave hosts refusing forever); a write given
+  `fence=(name, token)` is refused once somebody else took the lock, and the hosts refuse a mutating batch
+  whose token is older than one they have seen (`act/fence.py`).
 
 Key layout (keys are plain strings; prefixes are plain string prefixes, as in etcd):
 
@@ -32,7 +37,9 @@ compares are `mod_revision == N` (or `create_revision == 0` for expect 0) plus, 
 of <prefix>_lock/<name> == token`, whose success branch holds the puts/deletes (prev_kv on) and whose failure
 branch ranges the compared keys to name the actual revisions; `watch` is a native watch (prev_kv, from
 start_revision; a compacted-revision answer becomes CompactedError); `lock` puts `<prefix>_lock/<name>` with
-create_revision == 0 under a lease of `ttl` (refresh = keep-alive) and its create_revision is the token;
+create_revision == 0 under a lease of `ttl` (refresh = keep-alive, check = keep-alive that raises FencedError
+once the key is gone or another's); its token (`next_token` of the last one, kept in a `<prefix>_lock-token/<name>`
+key written in the same Txn) is what the hosts compare, so tokens keep growing across a SQLite → etcd move;
 `history` walks back through past revisions (Range at revision = mod_revision - 1) or keeps its own log.
 """
 
@@ -135,11 +142,21 @@ class LockHolder:
     pid: int
     host: str
     since: float  # unix time
+    expires: float = 0.0  # unix time the lease lapses unless refreshed; 0: released
+
+
+def next_token(previous: int, now: float) -> int:
+    """The fencing token of a new acquisition: above the last one of this lock, and at least the clock in
+    milliseconds, so a fresh store (a lost state file, a move to etcd) still hands out tokens above those the
+    hosts recorded from the old one."""
+    return max(previous + 1, int(now * 1000))
 
 
 class Lock(abc.ABC):
-    """An exclusive, non-blocking lock. Acquired by `with` (or `acquire()`); a second holder gets
-    `LockHeldError` at once. `token` grows with every acquisition of the same name."""
+    """An exclusive, non-blocking lease. Acquired by `with` (or `acquire()`); a second taker gets
+    `LockHeldError` at once while the holder lives and refreshes it. `token` grows with every acquisition of
+    the same name. The holder keeps it alive (backends refresh it in the background while it is held) and
+    calls `check()` before acting: it raises FencedError once another took the lease."""
 
     def __init__(self, name: str, ttl: float):
         self.name = name
@@ -169,7 +186,13 @@ class Lock(abc.ABC):
 
     @abc.abstractmethod
     def refresh(self) -> None:
-        """Keep the lock alive (an etcd lease keep-alive); raise FencedError if it was lost."""
+        """Keep the lock alive for another `ttl` (an etcd lease keep-alive); raise FencedError if it was
+        lost (another holder took it after it expired)."""
+
+    def check(self) -> None:
+        """Raise FencedError unless this holder still holds the lease (and keep it alive): call it right
+        before acting on what was decided under the lease."""
+        self.refresh()
 
     def __enter__(self) -> Lock:
         return self.acquire()
@@ -239,9 +262,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def lock(self, name: str, *, ttl: float) -> Lock:
-        """An exclusive lock named `name` (not yet acquired: use `with`). `ttl` is how long a holder
-        that stopped refreshing keeps it where the backend needs leases (etcd); a dead process never
-        keeps it in any backend."""
+        """An exclusive lease named `name` (not yet acquired: use `with`). `ttl` is how long a holder
+        that stopped refreshing keeps it (a live holder refreshes it every ttl/3); a dead process never
+        keeps it."""
 
     def close(self) -> None:  # noqa: B027 - optional for backends
         """Release connections."""
@@ -326,15 +349,17 @@ def lock_held(holder: LockHolder | None, name: str, now: float) -> LockHeldError
     else:
         ago = max(0.0, now - holder.since)
         who = f"pid {holder.pid} on host {holder.host} since {_iso(holder.since)} ({ago:.0f}s ago)"
+        if holder.expires > now:
+            who += f", its lease refreshed until {_iso(holder.expires)}"
     return LockHeldError(
         f'lock "{name}" is held by {who}: another run is in progress; wait for it to finish and retry'
     )
 
 
-def fenced(name: str, stale: int, current: int | None) -> FencedError:
+def fenced(name: str, stale: int, current: int | None, what: str = "write") -> FencedError:
     now = "has never been taken" if current is None else f"is now at token {current}"
     return FencedError(
-        f'write refused: lock "{name}" {now}, but this writer holds token {stale}; '
+        f'{what} refused: lock "{name}" {now}, but this writer holds token {stale}; '
         "it lost the lock to another process and must stop (re-acquire the lock to go on)"
     )
 

@@ -1,10 +1,14 @@
 """The embedded store: one SQLite file (WAL mode), safe for several processes at once.
 
 Tables: `kv` (live keys), `revisions` (every change, pruned: history and the watch log), `meta` (the
-global revision and the compaction point), `locks` (fencing tokens and the last holder of each lock).
+global revision and the compaction point), `locks` (each lock's lease: token, holder, expiry).
 Every write runs in a `BEGIN IMMEDIATE` transaction, so revisions are assigned in commit order. Watch polls
-`revisions` every `poll_interval` seconds. Locks are `flock`s on files beside the database: the kernel drops
-them when the holder dies, even by SIGKILL.
+`revisions` every `poll_interval` seconds.
+
+Locks are leases recorded in `locks` (token, holder, `expires`), taken and taken over inside a write
+transaction. Each holder also keeps an `flock` on its own file beside the database (`<db>.<name>.<token>.lock`):
+the kernel drops it when the holder dies, even by SIGKILL, so a dead holder's lease is free at once, while a
+live holder that stopped refreshing (stalled, SIGSTOPped) keeps it only until `expires`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from orchestrator.store.base import (
     CompactedError,
     Event,
     Fence,
+    FencedError,
     Lock,
     LockHolder,
     Op,
@@ -41,6 +46,7 @@ from orchestrator.store.base import (
     encode_value,
     fenced,
     lock_held,
+    next_token,
     validate_key,
     validate_lock_name,
 )
@@ -72,7 +78,8 @@ CREATE TABLE IF NOT EXISTS locks (
     token INTEGER NOT NULL,
     pid INTEGER NOT NULL,
     host TEXT NOT NULL,
-    since REAL NOT NULL
+    since REAL NOT NULL,
+    expires REAL NOT NULL DEFAULT 0 -- when the lease lapses unless refreshed (0: released)
 );
 """
 
@@ -148,6 +155,9 @@ class SQLiteStore(Store):
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
                     conn.execute(stmt)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(locks)")}
+            if "expires" not in columns:  # a store made before locks were leases
+                conn.execute("ALTER TABLE locks ADD COLUMN expires REAL NOT NULL DEFAULT 0")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -358,22 +368,12 @@ class SQLiteStore(Store):
         return SQLiteLock(self, validate_lock_name(name), ttl)
 
     def lock_holder(self, name: str) -> LockHolder | None:
-        """The current or last holder of lock `name`, as recorded when it was acquired."""
+        """The current or last holder of lock `name`, as recorded when it was acquired or refreshed."""
         with self._txn("DEFERRED") as c:
             row = c.execute(
-                "SELECT name, token, pid, host, since FROM locks WHERE name = ?", (name,)
+                "SELECT name, token, pid, host, since, expires FROM locks WHERE name = ?", (name,)
             ).fetchone()
         return LockHolder(*row) if row else None
-
-    def _take_token(self, name: str) -> int:
-        with self._txn("IMMEDIATE") as c:
-            row = c.execute("SELECT token FROM locks WHERE name = ?", (name,)).fetchone()
-            token = (row[0] if row else 0) + 1
-            c.execute(
-                "INSERT OR REPLACE INTO locks (name, token, pid, host, since) VALUES (?, ?, ?, ?, ?)",
-                (name, token, os.getpid(), socket.gethostname(), time.time()),
-            )
-        return token
 
     def _current_token(self, name: str) -> int | None:
         holder = self.lock_holder(name)
@@ -381,47 +381,126 @@ class SQLiteStore(Store):
 
 
 class SQLiteLock(Lock):
-    """An `flock` on `<db>.<name>.lock` (released by the kernel when the holder dies) plus a fencing
-    token counted in the database. `ttl` is accepted for the interface; a live holder keeps the lock."""
+    """A lease on lock `name`: the row in `locks` says who holds it until when; the holder's `flock` on
+    `path` tells a taker whether it still lives. A background thread refreshes the lease every ttl/3."""
 
     def __init__(self, store: SQLiteStore, name: str, ttl: float):
+        if not ttl > 0:
+            raise StoreError(f'lock "{name}": ttl {ttl!r} is invalid: use a number of seconds above 0')
         super().__init__(name, ttl)
         self._store = store
         self._fd: int | None = None
-        self.path = store.path.with_name(f"{store.path.name}.{name}.lock")
+        self._lost: FencedError | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.path = self._file(0)
+
+    def _file(self, token: int) -> Path:
+        return self._store.path.with_name(f"{self._store.path.name}.{self.name}.{token}.lock")
 
     def acquire(self) -> SQLiteLock:
         if self._fd is not None:
             raise StoreError(f'lock "{self.name}" is already held by this object: release it first')
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise lock_held(self._store.lock_holder(self.name), self.name, time.time()) from None
-        try:
-            self._token = self._store._take_token(self.name)
-            info = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "token": self._token})
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, info.encode() + b"\n", 0)
-        except BaseException:
-            self._token = None
-            os.close(fd)
-            raise
-        self._fd = fd
+        now = time.time()
+        with self._store._txn("IMMEDIATE") as c:
+            row = c.execute(
+                "SELECT name, token, pid, host, since, expires FROM locks WHERE name = ?", (self.name,)
+            ).fetchone()
+            holder = LockHolder(*row) if row else None
+            if holder is not None and holder.expires > now and _alive(self._file(holder.token)):
+                raise lock_held(holder, self.name, now)
+            token = next_token(holder.token if holder else 0, now)
+            fd = _hold(self._file(token))
+            try:
+                c.execute(
+                    "INSERT OR REPLACE INTO locks (name, token, pid, host, since, expires) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (self.name, token, os.getpid(), socket.gethostname(), now, now + self.ttl),
+                )
+            except BaseException:
+                os.close(fd)
+                raise
+            self._sweep(token)
+        self._fd, self._token, self._lost = fd, token, None
+        self.path = self._file(token)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._heartbeat, args=(self._stop,),
+                                        name=f"lease-{self.name}", daemon=True)
+        self._thread.start()
         return self
 
     def release(self) -> None:
+        self._stop.set()
         if self._fd is not None:
+            token = self._token
+            # (if the store cannot be written now, dropping the flock below frees the lease anyway)
+            with contextlib.suppress(StoreError, sqlite3.Error), self._store._txn("IMMEDIATE") as c:
+                c.execute("UPDATE locks SET expires = 0 WHERE name = ? AND token = ?", (self.name, token))
+            with contextlib.suppress(OSError):
+                self.path.unlink()
             os.close(self._fd)  # drops the flock
         self._fd = None
         self._token = None
 
     def refresh(self) -> None:
         token = self.token
-        current = self._store._current_token(self.name)
+        if self._lost is not None:
+            raise self._lost
+        with self._store._txn("IMMEDIATE") as c:
+            row = c.execute("SELECT token FROM locks WHERE name = ?", (self.name,)).fetchone()
+            current = row[0] if row else None
+            if current == token:
+                c.execute("UPDATE locks SET expires = ? WHERE name = ?", (time.time() + self.ttl, self.name))
         if current != token:
-            raise fenced(self.name, token, current)
+            self._lost = fenced(self.name, token, current, what="lease refresh")
+            raise self._lost
+
+    def _heartbeat(self, stop: threading.Event) -> None:
+        while not stop.wait(self.ttl / 3):
+            try:
+                self.refresh()
+            except FencedError:
+                return  # lost: check() and refresh() say so from now on
+            except (StoreError, sqlite3.Error):
+                continue  # busy or briefly unreadable: try again at the next beat
+
+    def _sweep(self, current: int) -> None:
+        """Remove the files of holders that are gone (a taken-over holder killed while stalled); inside the
+        lock's write transaction, so no new holder is between creating its file and locking it."""
+        for path in self._store.path.parent.glob(f"{self._store.path.name}.{self.name}.*.lock"):
+            if path != self._file(current) and not _alive(path):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+
+def _hold(path: Path) -> int:
+    """Create and flock `path` for a new holder (inside the lock's write transaction)."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()  # a dead holder's leftover of the same token
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        info = json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
+        os.pwrite(fd, info.encode() + b"\n", 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _alive(path: Path) -> bool:
+    """Whether a live process holds the flock on `path` (a holder's file); a missing file is a dead one."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 # -- helpers ----------------------------------------------------------------------------------------

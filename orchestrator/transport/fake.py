@@ -9,7 +9,8 @@
     fake.batches[0].commands                                   # the rendered shell text of each step
 
 A responder returning None falls back to the table, then to the default reply (exit 0, no output).
-Steps are answered in order and `stop_on_error` skips later steps exactly as the real script does.
+Steps are answered in order; `stop_on_error`, and a failed guard step (a batch's fence), skip later steps
+exactly as the real script does.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ class FakeTransport:
                 continue
             result = self._answer(host, step)
             results.append(result)
-            failed = stop_on_error and not result.ok
+            failed = (stop_on_error or step.guard) and not result.ok
         return BatchResult(host=host.name, steps=tuple(results))
 
     def put_file(self, host: Host, path: str, data: bytes, mode: int = 0o644) -> None:

@@ -12,6 +12,12 @@ A newline always precedes the end marker, so the parser strips exactly that one 
 not end in a newline round-trips exactly. User output cannot forge a marker without the nonce. A header
 marker at the top proves the script started at all (sudo or the login shell may fail before it).
 
+A guard step (`Command.guard`, a batch's fence) runs in the script's own shell, inside `{ ...; } </dev/null`
+(the shell reads the script itself from stdin): a descriptor it opens, `GUARD_FD`, stays open for the rest of
+the batch, so a lock it takes there covers every later step. Later steps run with that descriptor closed (a
+daemon a step starts must not inherit the lock). When a guard fails, the script ends after its end marker:
+every later step is reported as not run.
+
 `parse_output(script, host, stdout, stderr)` turns the raw bytes back into a `BatchResult`. Steps that
 never started (stop_on_error after a failure) get `exit_code=None`; a step that started but never finished
 (the shell was killed) gets exit code 255 and whatever output it produced.
@@ -29,6 +35,7 @@ from orchestrator.errors import TransportError
 from orchestrator.transport.base import BatchResult, StepResult
 
 LOST_EXIT_CODE = 255  # a step that started but whose end marker never came (the shell died)
+GUARD_FD = 9  # the descriptor a guard step keeps open for the whole batch (closed in every other step)
 _B64_LINE = 76
 
 
@@ -75,14 +82,21 @@ def build_script(
         f"printf '%s\\n' '{m}-H'",
         f"printf '%s\\n' '{m}-H' >&2",
     ]
+    guarded = False
     for i, step in enumerate(steps):
+        if step.guard and any(not s.guard for s in steps[:i]):
+            raise ValueError(f"{step.name}: a guard step must come before every other step of its batch")
         lines.append(f"printf '\\n%s\\n' '{m}-S {i}'")
         lines.append(f"printf '\\n%s\\n' '{m}-S {i}' >&2")
-        lines.extend(_step_lines(step, f"{m}-IN-{i}"))
+        if step.guard:
+            lines.extend(["{", step.render(), "} </dev/null"])
+            guarded = True
+        else:
+            lines.extend(_step_lines(step, f"{m}-IN-{i}", f" {GUARD_FD}>&-" if guarded else ""))
         lines.append("__orc_rc=$?")
         lines.append(f"printf '\\n%s %s\\n' '{m}-E {i}' \"$__orc_rc\"")
         lines.append(f"printf '\\n%s\\n' '{m}-E {i}' >&2")
-        if stop_on_error:
+        if stop_on_error or step.guard:
             lines.append('[ "$__orc_rc" -eq 0 ] || exit 0')
     lines.append("exit 0")
     return BatchScript(
@@ -93,14 +107,14 @@ def build_script(
     )
 
 
-def _step_lines(step: Command, delimiter: str) -> list[str]:
+def _step_lines(step: Command, delimiter: str, close: str = "") -> list[str]:
     body = step.render()
     if step.stdin is None:
-        return [f"(\n{body}\n) </dev/null"]
+        return [f"(\n{body}\n) </dev/null{close}"]
     encoded = base64.b64encode(step.stdin).decode("ascii")
     chunks = [encoded[i : i + _B64_LINE] for i in range(0, len(encoded), _B64_LINE)]
     # `base64 -d` reads the heredoc; the step reads base64's output: the bytes never reach an argv.
-    return [f"base64 -d <<'{delimiter}' | (", *chunks, delimiter, body, ")"]
+    return [f"base64 -d <<'{delimiter}'{close} | (", *chunks, delimiter, body, f"){close}"]
 
 
 def parse_output(

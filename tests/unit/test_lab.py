@@ -49,4 +49,7 @@ def test_inventory_is_ansible_yaml_with_lab_paths() -> None:
     assert group["hosts"]["tlab2"]["labels"] == {"rack": "r2"}
     assert group["vars"]["ansible_ssh_private_key_file"] == str(spec.client_key)
     assert group["vars"]["orc_known_hosts_file"] == str(spec.known_hosts)
+    # Lab hosts share one disk: each keeps its fencing state in its own folder.
+    dirs = [group["hosts"][h.name]["orc_state_dir"] for h in spec.lab_hosts()]
+    assert dirs == [str(h.state_dir) for h in spec.lab_hosts()] and len(set(dirs)) == 2
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from orchestrator.store import (
     CompactedError,
     Delete,
     FencedError,
+    Lock,
     Put,
     Record,
     open_store,
@@ -332,7 +334,7 @@ def test_lock_excludes_other_processes(store: SQLiteStore, db: Path) -> None:
     release.set()
     proc.join(5)
     with store.lock("reconcile", ttl=30) as lk:
-        assert lk.token == child_token + 1
+        assert lk.token > child_token
 
 
 def test_lock_is_exclusive_within_one_process_too(store: SQLiteStore) -> None:
@@ -340,7 +342,7 @@ def test_lock_is_exclusive_within_one_process_too(store: SQLiteStore) -> None:
         with pytest.raises(LockHeldError):
             store.lock("reconcile", ttl=30).acquire()
         with store.lock("other", ttl=30) as other:  # other names are independent
-            assert other.token == 1
+            assert other.held
 
 
 def test_lock_of_a_killed_holder_is_free(store: SQLiteStore, db: Path) -> None:
@@ -352,7 +354,7 @@ def test_lock_of_a_killed_holder_is_free(store: SQLiteStore, db: Path) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.join(5)
     with store.lock("reconcile", ttl=30) as lk:
-        assert lk.token == token + 1
+        assert lk.token > token
 
 
 def test_fencing_refuses_a_writer_that_lost_the_lock(store: SQLiteStore, db: Path) -> None:
@@ -364,7 +366,8 @@ def test_fencing_refuses_a_writer_that_lost_the_lock(store: SQLiteStore, db: Pat
     other = SQLiteStore(db)
     with other.lock("reconcile", ttl=30) as new:
         assert new.token > old_fence[1]
-        with pytest.raises(FencedError, match=r'lock "reconcile" is now at token 2.*token 1.*lost the lock'):
+        want = rf'lock "reconcile" is now at token {new.token}, .* holds token {old_fence[1]};.*lost the lock'
+        with pytest.raises(FencedError, match=want):
             store.put("rc/web", {"replicas": 9}, fence=old_fence)
         with pytest.raises(FencedError):
             store.txn([Put("rc/db", {})], fence=old_fence)
@@ -384,6 +387,150 @@ def test_refresh_notices_a_lost_lock(store: SQLiteStore, db: Path) -> None:
     with SQLiteStore(db).lock("reconcile", ttl=30), pytest.raises(FencedError):
         lk.refresh()
     lk.release()
+
+
+def _hold_then_check(db: str, ttl: float, ready, resumed, out) -> None:  # type: ignore[no-untyped-def]
+    s = SQLiteStore(db)
+    lk = s.lock("reconcile", ttl=ttl).acquire()
+    ready.put(lk.token)
+    resumed.wait(30)  # the parent SIGSTOPs this process here, takes the lease, then SIGCONTs it
+    for attempt in ("check", "refresh", "write"):
+        try:
+            if attempt == "check":
+                lk.check()
+            elif attempt == "refresh":
+                lk.refresh()
+            else:
+                s.put("rc/web", {"by": "stale"}, fence=lk.fence)
+            out.put((attempt, "ok"))
+        except FencedError as e:
+            out.put((attempt, str(e)))
+    lk.release()
+    out.put(("released", ""))
+
+
+def _take_within(db: Path, deadline: float) -> Lock:
+    other = SQLiteStore(db)
+    while True:
+        try:
+            return other.lock("reconcile", ttl=30).acquire()
+        except LockHeldError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def test_a_stopped_holder_loses_its_lease_after_the_ttl_and_learns_it_on_resume(db: Path, store: SQLiteStore) -> None:
+    ready, resumed, out = ctx.Queue(), ctx.Event(), ctx.Queue()
+    proc = ctx.Process(target=_hold_then_check, args=(str(db), 0.6, ready, resumed, out))
+    proc.start()
+    assert proc.pid is not None
+    try:
+        old = ready.get(timeout=10)
+        os.kill(proc.pid, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        with pytest.raises(LockHeldError):  # alive and within its ttl: not yet
+            store.lock("reconcile", ttl=30).acquire()
+        new = _take_within(db, time.monotonic() + 10)
+        assert time.monotonic() - stopped_at >= 0.5  # only once the ttl ran out
+        assert new.token > old
+        holder = store.lock_holder("reconcile")
+        assert holder is not None and holder.pid == os.getpid() and holder.token == new.token
+        os.kill(proc.pid, signal.SIGCONT)  # (an Event cannot be set while a waiter is stopped)
+        resumed.set()
+        got = dict(out.get(timeout=10) for _ in range(4))
+        want = rf'lock "reconcile" is now at token {new.token}, but this writer holds token {old};'
+        assert re.search("lease refresh refused: " + want, got["check"]), got
+        assert re.search("lease refresh refused: " + want, got["refresh"]), got
+        assert re.search("write refused: " + want, got["write"]), got
+        proc.join(10)
+        assert proc.exitcode == 0
+        # The stale holder's release left the new holder's lease alone.
+        assert store.lock_holder("reconcile").token == new.token  # type: ignore[union-attr]
+        new.check()
+        assert store.get("rc/web") is None
+        new.release()
+    finally:
+        if proc.is_alive():
+            os.kill(proc.pid, signal.SIGCONT)
+            proc.kill()
+
+
+def test_a_live_holder_keeps_its_lease_past_the_ttl_by_refreshing(store: SQLiteStore, db: Path) -> None:
+    ready, release = ctx.Queue(), ctx.Event()
+    proc = ctx.Process(target=_hold_lock_ttl, args=(str(db), 0.3, ready, release))
+    proc.start()
+    try:
+        ready.get(timeout=10)
+        end = time.monotonic() + 1.5  # five ttls
+        while time.monotonic() < end:
+            with pytest.raises(LockHeldError, match="refreshed until"):
+                store.lock("reconcile", ttl=30).acquire()
+            time.sleep(0.05)
+    finally:
+        release.set()
+        proc.join(5)
+    with store.lock("reconcile", ttl=30):  # released: free at once
+        pass
+
+
+def _hold_lock_ttl(db: str, ttl: float, ready, release) -> None:  # type: ignore[no-untyped-def]
+    with SQLiteStore(db).lock("reconcile", ttl=ttl) as lk:
+        ready.put(lk.token)
+        release.wait(20)
+
+
+def test_a_stopped_holder_keeps_its_lease_within_the_ttl(store: SQLiteStore, db: Path) -> None:
+    ready, release = ctx.Queue(), ctx.Event()
+    proc = ctx.Process(target=_hold_lock, args=(str(db), ready, release))  # ttl 30
+    proc.start()
+    assert proc.pid is not None
+    try:
+        ready.get(timeout=10)
+        os.kill(proc.pid, signal.SIGSTOP)
+        with pytest.raises(LockHeldError, match=f"pid {proc.pid}"):
+            store.lock("reconcile", ttl=30).acquire()
+        os.kill(proc.pid, signal.SIGKILL)  # dead now: free at once, whatever its ttl
+        proc.join(5)
+        with store.lock("reconcile", ttl=30) as lk:
+            lk.check()
+    finally:
+        if proc.is_alive():
+            proc.kill()
+
+
+def test_check_after_release_says_the_lock_is_not_held(store: SQLiteStore) -> None:
+    lk = store.lock("reconcile", ttl=5).acquire()
+    lk.check()
+    lk.release()
+    with pytest.raises(StoreError, match='lock "reconcile" is not held'):
+        lk.check()
+    with pytest.raises(StoreError, match="ttl 0 is invalid"):
+        store.lock("reconcile", ttl=0)
+
+
+def test_tokens_grow_across_a_lost_store(tmp_path: Path) -> None:
+    """A fresh store (the old one lost) still hands out tokens above the old one's, which hosts recorded."""
+    first = SQLiteStore(tmp_path / "a.db")
+    with first.lock("reconcile", ttl=5) as a:
+        old = a.token
+    with SQLiteStore(tmp_path / "b.db").lock("reconcile", ttl=5) as b:
+        assert b.token > old
+
+
+def test_a_store_from_before_leases_is_upgraded(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE locks (name TEXT PRIMARY KEY, token INTEGER NOT NULL, pid INTEGER NOT NULL, "
+                 "host TEXT NOT NULL, since REAL NOT NULL)")
+    conn.execute("INSERT INTO locks VALUES ('reconcile', 7, 1, 'x', 0)")
+    conn.commit()
+    conn.close()
+    s = SQLiteStore(path)
+    with s.lock("reconcile", ttl=5) as lk:
+        assert lk.token > 7
 
 
 def test_invalid_lock_name(store: SQLiteStore) -> None:
