@@ -22,7 +22,7 @@ from orchestrator.commands.haproxy import deploy_steps, hosts_file_step
 from orchestrator.commands.pod import create_pod, delete_pod, grace_of, restart_container, stop_pods
 from orchestrator.errors import ConfigError, TransportError
 from orchestrator.inventory.host import Host
-from orchestrator.plan.pass_plan import normalize_image
+from orchestrator.plan.pass_plan import images_of
 from orchestrator.plan.types import (
     DRAIN,
     FIRST,
@@ -156,10 +156,10 @@ def _copy_images(plan: Plan, hosts: dict[str, Host], transport: Transport, skip:
                 failed[(c.host, c.image)] = error
     for a in plan.actions:
         if isinstance(a, CreatePod):
-            for img in [*(x.image for x in a.pod.spec.containers if x.image), infra_image]:
-                why = failed.get((a.host, normalize_image(img)))
+            for img in images_of(a.pod, infra_image):
+                why = failed.get((a.host, img))
                 if why is not None:
-                    skip[id(a)] = f"image {normalize_image(img)} could not be copied to {a.host}: {why}"
+                    skip[id(a)] = f"image {img} could not be copied to {a.host}: {why}"
     return out
 
 

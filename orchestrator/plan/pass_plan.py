@@ -119,15 +119,21 @@ def normalize_image(image: str) -> str:
     return image if ":" in last or "@" in last else f"{image}:latest"
 
 
+def images_of(pod: PodRun, infra_image: str) -> list[str]:
+    """Every image a pod needs on its host, as `docker images` names them: its containers' and the infra's."""
+    return [normalize_image(i) for i in [*(c.image for c in pod.spec.containers if c.image),
+                                          *([infra_image] if infra_image else [])]]
+
+
 def _image_copies(p: Plan, snapshot: ClusterSnapshot, infra_image: str) -> list[CopyImage]:
     """Images a planned pod needs but its host lacks, copied from a ready host that has them (deploying
     without a registry); with no such host, docker pulls them when the pod starts."""
     need: dict[str, set[str]] = {}
     for a in p.actions:
         if isinstance(a, CreatePod):
-            for img in [*(c.image for c in a.pod.spec.containers if c.image), *([infra_image] if infra_image else [])]:
-                if normalize_image(img) not in snapshot.hosts[a.host].images:
-                    need.setdefault(normalize_image(img), set()).add(a.host)
+            for img in images_of(a.pod, infra_image):
+                if img not in snapshot.hosts[a.host].images:
+                    need.setdefault(img, set()).add(a.host)
     out = []
     for img, targets in sorted(need.items()):
         src = next((h for h, f in sorted(snapshot.hosts.items()) if f.ready and img in f.images), None)
