@@ -43,10 +43,11 @@ from orchestrator.transport.parallel import run_parallel
 
 @dataclass(frozen=True)
 class Runtime:
-    """How pods are started on hosts (from orc.yaml)."""
+    """How pods are started on hosts (from orc.yaml): `cluster` is the name every container carries."""
 
     infra_image: str
     infra_command: tuple[str, ...] = ()
+    cluster: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def render(action: Action, runtime: Runtime, hosts: dict[str, Host] | None = Non
            stopped: bool = False) -> list[Command]:
     """The commands of one host action (the only place actions become shell text, through builders)."""
     if isinstance(action, CreatePod):
-        return [create_pod(action.pod, runtime.infra_image, runtime.infra_command)]
+        return [create_pod(action.pod, runtime.infra_image, runtime.infra_command, cluster=runtime.cluster)]
     if isinstance(action, DeletePod):
         return [delete_pod(action.name, action.uid, action.grace, stopped=stopped)]
     if isinstance(action, RemoveOrphan):

@@ -162,14 +162,13 @@ class SimLab:
         commit_apply(self.store, plan_apply(self.store, parse_objects(list(docs))), self.clock())
 
     def delete(self, doc: dict[str, Any]) -> None:
-        """`orc delete -f` of this manifest's object (and its creation time), in one transaction."""
-        from orchestrator.cli.view import created_key
-        from orchestrator.store import Delete
+        """`orc delete -f` of this manifest's object (its creation time, and its tombstone), in one transaction."""
+        from orchestrator.cli.applier import delete_ops
 
         (obj,) = parse_objects([doc])
         rec = self.store.get(obj.key)
         assert rec is not None, f"{obj.key} is not in the store"
-        self.store.txn([Delete(obj.key, expect_revision=rec.revision), Delete(created_key(obj.key))])
+        self.store.txn(delete_ops(obj.key, rec.revision, self.clock()))
 
     # -- passes ----------------------------------------------------------------------------------------
 
