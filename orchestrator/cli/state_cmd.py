@@ -67,8 +67,8 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: bool) -> None:
     from orchestrator.model import Service, read_objects
     from orchestrator.proxy.addresses import node_port_range
     from orchestrator.proxy.node_port_claims import claim_ops, node_port_errors
-    from orchestrator.store import cluster_ops
     from orchestrator.secrets import SecretSource, missing_refs
+    from orchestrator.store import cluster_ops
 
     objects, errors = read_objects(list(filenames))
     errors += missing_refs(objects, SecretSource.load(obj.project.secrets_path))
