@@ -118,7 +118,8 @@ class Engine:
         leaving = self.leaving_hosts(book)
         every = [*self.hosts, *leaving]
         probed = probe_all(self.transport, [h for h in every if h.name not in unchanged],
-                           max_workers=self.project.settings.ssh.max_parallel, extra=probe_steps, cached=cached)
+                           max_workers=self.project.settings.ssh.max_parallel,
+                           extra=lambda h: probe_steps(h, self.cluster), cached=cached)
         by_name = {f.name: f for f in probed} | unchanged
         snapshot = ClusterSnapshot.build([by_name[h.name] for h in every], self.clock(), cluster=self.cluster)
         secrets = SecretSource.load(self.project.secrets_path, strict=False)

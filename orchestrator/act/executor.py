@@ -76,7 +76,8 @@ def render(action: Action, runtime: Runtime, hosts: dict[str, Host] | None = Non
     if isinstance(action, UpdateProxy):
         if hosts is None:
             raise ValueError("rendering a proxy update needs the host's settings")
-        return deploy_steps(hosts[action.host], action.config, action.state, set(action.addresses))
+        return deploy_steps(hosts[action.host], action.config, action.state, set(action.addresses),
+                            cluster=runtime.cluster)
     raise TypeError(f"unknown action {action!r}")
 
 

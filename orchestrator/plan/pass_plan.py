@@ -58,7 +58,8 @@ def plan_pass(inputs: PassInputs, config: PassConfig, now: float, seed: int | No
                        inputs.records, creates, deleting, inputs.book.proxy_sections, inputs.book.endpoints)
     by_name = {h.name: h for h in inputs.hosts}
     p.actions = [dataclasses.replace(a, pod=dataclasses.replace(
-                     a.pod, env={**sp.env, **a.pod.env}, hosts_file=hosts_file_path(by_name[a.host])))
+                     a.pod, env={**sp.env, **a.pod.env},
+                     hosts_file=hosts_file_path(by_name[a.host], inputs.snapshot.cluster)))
                  if isinstance(a, CreatePod) else a for a in p.actions]
     p.actions = [*sp.actions, *p.actions]
     p.store_ops = sp.ops

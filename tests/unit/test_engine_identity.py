@@ -110,3 +110,96 @@ def test_applying_a_deleted_object_again_clears_its_tombstone(lab: SimLab) -> No
     assert lab.store.get(tombstone_key("rc/web")) is None
     r = lab.reconcile()
     assert r.plan.actions == [] and len(lab.pods()) == 1
+
+
+def _web(replicas: int, name: str = "web") -> list[dict]:
+    rc = rc_doc(name, replicas)
+    rc["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"containerPort": 80}]
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+           "spec": {"type": "NodePort", "selector": {"app": name}, "ports": [{"port": 80, "targetPort": 80}]}}
+    return [rc, svc]
+
+
+def _own_haproxy(hosts: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    return {h: {"haproxy_config": "/run/two/haproxy.cfg", "haproxy_pidfile": "/run/two/haproxy.pid",
+                "haproxy_socket": "/run/two/admin.sock"} for h in hosts}
+
+
+def test_a_second_cluster_never_takes_the_first_ones_haproxy_config_addresses_or_hosts_file(
+        lab: SimLab, tmp_path: Path) -> None:
+    lab.apply(*_web(2))
+    lab.reconcile_until_quiet(limit=3)
+    first = {h: dict(d.files) for h, d in lab.docker.items()}
+    first_lo = {h: dict(d.addresses) for h, d in lab.docker.items()}
+    assert all(v.startswith(b"# orc cluster=harness") for d in first.values() for k, v in d.items()
+               if k.endswith(("haproxy.cfg", "/hosts")))
+
+    (tmp_path / "two").mkdir()
+    same = SimLab.beside(lab, tmp_path / "two", "two")  # the same HAProxy paths and service range
+    try:
+        same.apply(*_web(1, "api"))
+        r = same.reconcile()
+        refused = [e for e in r.errors if "the HAProxy config /etc/haproxy/haproxy.cfg is cluster harness's" in e]
+        assert sorted(e.split(":")[0] for e in refused) == ["h1", "h2", "h3"], r.errors
+        assert "haproxy_config, haproxy_pidfile, haproxy_socket" in refused[0]
+        assert {h: d.files.get("/etc/haproxy/haproxy.cfg") for h, d in lab.docker.items()} == {
+            h: f.get("/etc/haproxy/haproxy.cfg") for h, f in first.items()}  # the first cluster's config, byte for byte
+        assert all(d.files.get("/var/lib/orc/two/hosts", b"").startswith(b"# orc cluster=two")
+                   for d in lab.docker.values())  # its own hosts file, beside the first one's
+    finally:
+        same.close()
+
+    (tmp_path / "three").mkdir()
+    own = SimLab.beside(lab, tmp_path / "three", "three", host_vars=_own_haproxy(tuple(lab.docker)))
+    try:
+        own.apply(*_web(1, "api"))
+        r = own.reconcile()  # its own HAProxy, but the service range of the first: the address is taken
+        clash = [e for e in r.errors if "its address 10.233.0.2 is already on lo with the label lo:orc-" in e]
+        assert len(clash) == 3 and "own proxy.service_cidr" in clash[0], r.errors
+        assert {h: dict(d.addresses) for h, d in lab.docker.items()} == first_lo  # no address taken over
+    finally:
+        own.close()
+    assert not lab.reconcile().changed  # the first cluster never noticed
+
+
+def test_two_clusters_with_their_own_haproxy_and_service_range_both_serve(lab: SimLab, tmp_path: Path) -> None:
+    lab.apply(*_web(2))
+    lab.reconcile_until_quiet(limit=3)
+    before = {h: d.files["/etc/haproxy/haproxy.cfg"] for h, d in lab.docker.items()}
+    (tmp_path / "two").mkdir()
+    two = SimLab.beside(lab, tmp_path / "two", "two", host_vars=_own_haproxy(tuple(lab.docker)),
+                        settings={"proxy": {"service_cidr": "10.234.0.0/24", "node_port_range": "31000-31999"}})
+    try:
+        two.apply(*_web(1, "api"))
+        r = two.reconcile()
+        assert not r.errors and not r.failed
+        for h, d in lab.docker.items():
+            text = d.files["/run/two/haproxy.cfg"].decode()
+            assert text.startswith("# orc cluster=two node-ports=31") and " be-api-80" in text
+            assert d.files["/etc/haproxy/haproxy.cfg"] == before[h]
+            assert sorted(set(d.addresses.values())) == sorted({"lo:orc-49f75646", "lo:orc-" + _h("two")})
+        assert not two.reconcile().changed and not lab.reconcile().changed
+    finally:
+        two.close()
+
+
+def _h(name: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(name.encode()).hexdigest()[:8]
+
+
+def test_a_node_port_another_program_listens_on_is_not_taken_but_our_own_listener_is_ours() -> None:
+    from orchestrator.model.load import parse_objects
+    from orchestrator.plan.services import _servable
+    from orchestrator.proxy.addresses import ServiceAddress
+    from orchestrator.proxy.state import ProxyState
+
+    (svc,) = parse_objects([_web(1)[1]])
+    addresses = {"web": ServiceAddress("10.233.0.2", {80: 30080})}
+    theirs = ProxyState(listening=frozenset({22, 30080}))
+    here, clashes = _servable({"web": svc}, addresses, theirs)
+    assert here == {} and len(clashes) == 1
+    assert "svc/web: node port 30080 is in use on this host by another program" in clashes[0]
+    ours = ProxyState(listening=frozenset({22, 30080}), owned_ports=frozenset({30080}))  # our config's mark
+    assert _servable({"web": svc}, addresses, ours) == ({"web": svc}, [])
