@@ -219,8 +219,8 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
     # Tombstones whose pods are all gone once this plan's deletes succeed (none on a host we cannot see).
     out.book_tombstones = {
         t: sorted({v.uid for v in counted + seen if (v.owner or f"pod/{v.name}") == t})
-        for t in sorted(desired.tombstones)
-        if not any((v.owner or f"pod/{v.name}") == t and (not v.seen or v.uid not in deleting) for v in counted)
+        for t in sorted(desired.tombstones) if not t.startswith("svc/")  # a service's: see pass_plan
+        and not any((v.owner or f"pod/{v.name}") == t and (not v.seen or v.uid not in deleting) for v in counted)
         and not any((d.get("owner") or f"pod/{d.get('name')}") == t
                     for h in snapshot.hosts if h not in ready for d in book.assumed.get(h, []))}
     out.book = {

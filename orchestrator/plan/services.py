@@ -38,6 +38,8 @@ class ServicePlan:
     actions: list[UpdateProxy | UpdateHostsFile] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    served: dict[str, frozenset[str]] = field(default_factory=dict)  # proxy host -> services its live config has
     sections: dict[str, dict[str, str]] = field(default_factory=dict)  # host -> service -> last good section
 
 
@@ -57,10 +59,12 @@ def plan_services(services: Mapping[str, Service], snapshot: ClusterSnapshot, ho
                   settings: ProxySettings, templates_dir: Path | None, records: Iterable[Record],
                   creates: Sequence[CreatePod], leaving: Collection[str],
                   last_sections: Mapping[str, Mapping[str, str]] | None = None,
-                  last_endpoints: Mapping[str, Sequence[str]] | None = None) -> ServicePlan:
+                  last_endpoints: Mapping[str, Sequence[str]] | None = None,
+                  tombstones: Collection[str] = (), reap_orphans: bool = False) -> ServicePlan:
     """`records`: the allocation records read before planning; `leaving`: uids of pods this plan deletes;
     `last_endpoints`: service -> the servers ("pod@host:port") it had after the last pass, for the plan's
-    own account of what changes."""
+    own account of what changes; `tombstones`: deleted objects ("svc/web"), the only services a live config
+    of ours may lose (an unknown one is an orphan: that host's config is kept, unless `reap_orphans`)."""
     out = ServicePlan()
     alloc = plan_allocation(records, services, settings)
     out.addresses, out.ops, out.errors = alloc.addresses, alloc.ops, list(alloc.errors)
@@ -72,45 +76,72 @@ def plan_services(services: Mapping[str, Service], snapshot: ClusterSnapshot, ho
     proxies = {h.name for h in proxy_hosts(hosts, settings)}
     changes = _changes(out.endpoints, last_endpoints or {})
     last_sections = last_sections or {}
+    states = {}
     for h in hosts:
         facts = snapshot.hosts.get(h.name)
         step = facts.extra.get(STEP_NAME) if facts is not None and facts.reachable else None
-        if step is None:
+        if step is not None:
+            states[h.name] = parse_state(step, cluster)
+    out.served = {n: st.served if st.config_owner == cluster else frozenset()
+                  for n, st in states.items() if n in proxies}
+    # Services a live config of ours serves that the store does not know (and no tombstone says were
+    # deleted): a lost or another store. Nothing of theirs is dropped: configs and hosts files stay.
+    orphans = sorted({s for served in out.served.values() for s in served}
+                     - set(services) - {t[4:] for t in tombstones if t.startswith("svc/")})
+    if orphans and not reap_orphans:
+        out.notices.append(f"HAProxy on {', '.join(sorted(n for n, sv in out.served.items() if sv & set(orphans)))} "
+                           f"serves {', '.join(f'svc/{s}' for s in orphans)}, unknown to the store (a lost or "
+                           "another store?): proxies and hosts files are left as they are; apply the services "
+                           "again, or `orc reconcile --reap-orphans` drops them")
+        out.sections = {h: dict(v) for h, v in last_sections.items()}
+        return out
+    for h in hosts:
+        state = states.get(h.name)
+        if state is None:
             continue
-        state = parse_state(step, cluster)
-        path = hosts_file_path(h, cluster)
-        if state.hosts_owner not in (None, "", cluster):
-            out.errors.append(f"{h.name}: the hosts file {path} is cluster {state.hosts_owner}'s; this cluster's "
-                              "pods there do not get its service names: give each cluster its own (remove "
-                              "orc_hosts_file: the default is per cluster, under orc_state_dir)")
-        elif digest(out.hosts_text) != state.hosts_hash:
-            out.actions.append(UpdateHostsFile(h.name, path, out.hosts_text))
-        if h.name not in proxies:  # its pods still resolve service names through the hosts file
-            continue
-        if state.config_owner not in (None, "", cluster):
-            out.errors.append(f"{h.name}: the HAProxy config {HAProxyHost.of(h).config} is cluster "
-                              f"{state.config_owner}'s; this cluster's services are not served there: give each "
-                              "cluster its own HAProxy (host vars haproxy_config, haproxy_pidfile, haproxy_socket) "
-                              "or its own proxy hosts (orc.yaml proxy.group)")
-            continue
-        here, clashes = _servable(services, out.addresses, state)
-        out.errors += [f"{h.name}: {c}" for c in clashes]
-        r = render_isolated(h, here, out.addresses, out.endpoints, templates_dir, last_sections.get(h.name))
-        if r.config is None:
-            out.errors.append(f"{h.name}: {r.main_error}; its HAProxy config was left as it is")
-            out.sections[h.name] = dict(last_sections.get(h.name, {}))
-            continue
-        for name, message in sorted(r.errors.items()):
-            fate = ("its last good section was kept" if name in r.kept
-                    else "it is left out of the config until its template renders")
-            out.errors.append(f"{h.name}: {message}; {fate}, the other services were updated")
-        out.sections[h.name] = {**r.fragments, **{n: last_sections[h.name][n] for n in r.kept}}
-        config = mark_line(cluster, (p for n in here if n in out.addresses
-                                     for p in out.addresses[n].node_ports.values())) + r.config
-        wanted_ips = frozenset(out.addresses[n].cluster_ip for n in here if n in out.addresses)
-        if digest(config) != state.config_hash or wanted_ips != state.addresses or not state.running:
-            out.actions.append(UpdateProxy(h.name, config, wanted_ips, state, changes=changes))
+        _hosts_file(out, h, cluster, state)
+        if h.name in proxies:  # other hosts' pods still resolve service names through the hosts file
+            _proxy(out, h, cluster, state, services, templates_dir, last_sections, changes)
     return out
+
+
+def _hosts_file(out: ServicePlan, h: Host, cluster: str, state: ProxyState) -> None:
+    path = hosts_file_path(h, cluster)
+    if state.hosts_owner not in (None, "", cluster):
+        out.errors.append(f"{h.name}: the hosts file {path} is cluster {state.hosts_owner}'s; this cluster's "
+                          "pods there do not get its service names: give each cluster its own (remove "
+                          "orc_hosts_file: the default is per cluster, under orc_state_dir)")
+    elif digest(out.hosts_text) != state.hosts_hash:
+        out.actions.append(UpdateHostsFile(h.name, path, out.hosts_text))
+
+
+def _proxy(out: ServicePlan, h: Host, cluster: str, state: ProxyState, services: Mapping[str, Service],
+           templates_dir: Path | None, last_sections: Mapping[str, Mapping[str, str]],
+           changes: tuple[str, ...]) -> None:
+    """The host's HAProxy update, when its config, addresses or process differ from what is wanted."""
+    if state.config_owner not in (None, "", cluster):
+        out.errors.append(f"{h.name}: the HAProxy config {HAProxyHost.of(h).config} is cluster "
+                          f"{state.config_owner}'s; this cluster's services are not served there: give each "
+                          "cluster its own HAProxy (host vars haproxy_config, haproxy_pidfile, haproxy_socket) "
+                          "or its own proxy hosts (orc.yaml proxy.group)")
+        return
+    here, clashes = _servable(services, out.addresses, state)
+    out.errors += [f"{h.name}: {c}" for c in clashes]
+    r = render_isolated(h, here, out.addresses, out.endpoints, templates_dir, last_sections.get(h.name))
+    if r.config is None:
+        out.errors.append(f"{h.name}: {r.main_error}; its HAProxy config was left as it is")
+        out.sections[h.name] = dict(last_sections.get(h.name, {}))
+        return
+    for name, message in sorted(r.errors.items()):
+        fate = ("its last good section was kept" if name in r.kept
+                else "it is left out of the config until its template renders")
+        out.errors.append(f"{h.name}: {message}; {fate}, the other services were updated")
+    out.sections[h.name] = {**r.fragments, **{n: last_sections[h.name][n] for n in r.kept}}
+    served = {n for n in here if n in out.addresses} - (set(r.errors) - r.kept)
+    config = mark_line(cluster, (p for n in served for p in out.addresses[n].node_ports.values()), served) + r.config
+    wanted_ips = frozenset(out.addresses[n].cluster_ip for n in here if n in out.addresses)
+    if digest(config) != state.config_hash or wanted_ips != state.addresses or not state.running:
+        out.actions.append(UpdateProxy(h.name, config, wanted_ips, state, changes=changes))
 
 
 def _servable(services: Mapping[str, Service], addresses: Mapping[str, ServiceAddress],

@@ -31,11 +31,14 @@ def lo_label(cluster: str) -> str:
     return "lo:orc-" + hashlib.sha256(cluster.encode()).hexdigest()[:8]
 
 
-def mark_line(cluster: str, node_ports: Iterable[int] = ()) -> str:
-    """`# orc cluster=NAME node-ports=30080,30081`: whose file it is, and (for a config) the node ports it
-    binds, so the probe tells our listeners from another program's."""
+def mark_line(cluster: str, node_ports: Iterable[int] = (), services: Iterable[str] = ()) -> str:
+    """`# orc cluster=NAME node-ports=30080,30081 services=web,api`: whose file it is, and (for a config) the
+    node ports it binds, so the probe tells our listeners from another program's, and the services it
+    serves, so a pass never drops a service it was not told to (a lost store)."""
     ports = ",".join(str(p) for p in sorted(set(node_ports)))
-    return f"{MARK}{cluster}" + (f" node-ports={ports}" if ports else "") + "\n"
+    names = ",".join(sorted(set(services)))
+    return (f"{MARK}{cluster}" + (f" node-ports={ports}" if ports else "") + (f" services={names}" if names else "")
+            + "\n")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class ProxyState:
     # node ports it lists; the same for the hosts file.
     config_owner: str | None = None
     owned_ports: frozenset[int] = frozenset()
+    served: frozenset[str] = frozenset()  # the services the live config's mark lists
     hosts_owner: str | None = None
     others: Mapping[str, str] = field(default_factory=dict)  # addresses on lo that are not ours -> label
     listening: frozenset[int] = frozenset()  # TCP ports something listens on (any address)
@@ -94,16 +98,19 @@ def probe_step(host: Host, cluster: str) -> Command:
     return sh(STEP_NAME, script)
 
 
-def _mark(value: str) -> tuple[str, frozenset[int]]:
-    """A file's first line -> (cluster it names or "", node ports it lists)."""
+def _mark(value: str) -> tuple[str, frozenset[int], frozenset[str]]:
+    """A file's first line -> (cluster it names or "", node ports it lists, services it lists)."""
     if not value.startswith(MARK):
-        return "", frozenset()
+        return "", frozenset(), frozenset()
     words = value[len(MARK):].split()
     ports: set[int] = set()
+    services: set[str] = set()
     for w in words[1:]:
         if w.startswith("node-ports="):
             ports |= {int(p) for p in w[len("node-ports="):].split(",") if p.isdigit()}
-    return (words[0] if words else ""), frozenset(ports)
+        elif w.startswith("services="):
+            services |= {s for s in w[len("services="):].split(",") if s}
+    return (words[0] if words else ""), frozenset(ports), frozenset(services)
 
 
 def parse_state(step: StepResult, cluster: str) -> ProxyState:
@@ -114,6 +121,7 @@ def parse_state(step: StepResult, cluster: str) -> ProxyState:
     config = hosts = None
     config_owner = hosts_owner = None
     owned: frozenset[int] = frozenset()
+    served: frozenset[str] = frozenset()
     pid = None
     addrs: set[str] = set()
     others: dict[str, str] = {}
@@ -130,10 +138,10 @@ def parse_state(step: StepResult, cluster: str) -> ProxyState:
             continue
         key, _, value = line.strip().partition("=")
         if key == "config-mark":
-            config_owner, owned = _mark(value)
+            config_owner, owned, served = _mark(value)
             continue
         if key == "hosts-mark":
-            hosts_owner, _ = _mark(value)
+            hosts_owner, _, _ = _mark(value)
             continue
         value = value.split()[0] if value.split() else ""  # sha256sum prints "<hash>  -"
         if key == "config" and value:
@@ -149,5 +157,6 @@ def parse_state(step: StepResult, cluster: str) -> ProxyState:
     if hosts is not None and hosts_owner is None:
         hosts_owner = ""
     return ProxyState(config_hash=config, pid=pid, addresses=frozenset(addrs), hosts_hash=hosts,
-                      config_owner=config_owner, owned_ports=owned, hosts_owner=hosts_owner, others=others,
+                      config_owner=config_owner, owned_ports=owned, served=served, hosts_owner=hosts_owner,
+                      others=others,
                       listening=frozenset(listening))

@@ -203,3 +203,35 @@ def test_a_node_port_another_program_listens_on_is_not_taken_but_our_own_listene
     assert "svc/web: node port 30080 is in use on this host by another program" in clashes[0]
     ours = ProxyState(listening=frozenset({22, 30080}), owned_ports=frozenset({30080}))  # our config's mark
     assert _servable({"web": svc}, addresses, ours) == ({"web": svc}, [])
+
+
+def test_a_lost_store_leaves_the_proxies_serving_and_the_services_come_back_with_the_manifests(lab: SimLab) -> None:
+    lab.apply(*_web(2))
+    lab.reconcile_until_quiet(limit=3)
+    live = {h: d.files["/etc/haproxy/haproxy.cfg"] for h, d in lab.docker.items()}
+    assert all(b" services=web" in v.split(b"\n")[0] for v in live.values())
+    lab.lose_store()
+    r = lab.reconcile()
+    assert not r.failed and r.results == []  # nothing stopped, no proxy touched
+    assert {h: d.files["/etc/haproxy/haproxy.cfg"] for h, d in lab.docker.items()} == live
+    assert any("HAProxy on h1, h2, h3 serves svc/web, unknown to the store" in n for n in r.new_notices)
+    lab.apply(*_web(2))
+    again = lab.reconcile()
+    assert not [a for a in again.plan.actions if isinstance(a, DeletePod)] and again.plan.notices == []
+    assert all(b" services=web" in d.files["/etc/haproxy/haproxy.cfg"].split(b"\n")[0] for d in lab.docker.values())
+
+
+def test_a_deleted_service_leaves_the_proxies_of_a_host_away_when_it_is_back(lab: SimLab) -> None:
+    lab.apply(*_web(2))
+    lab.reconcile_until_quiet(limit=3)
+    lab.delete(_web(2)[1])
+    lab.unreachable("h3")
+    lab.reconcile()
+    assert lab.store.get(tombstone_key("svc/web")) is not None  # h3's proxy still serves it
+    assert b"services=web" in lab.docker["h3"].files["/etc/haproxy/haproxy.cfg"].split(b"\n")[0]
+    lab.reachable("h3")
+    r = lab.reconcile()
+    assert not r.plan.notices  # not an orphan: its tombstone says it was deleted
+    assert all(b"services=" not in d.files["/etc/haproxy/haproxy.cfg"].split(b"\n")[0] for d in lab.docker.values())
+    lab.reconcile()
+    assert lab.store.get(tombstone_key("svc/web")) is None
