@@ -100,7 +100,9 @@ def plan_services(services: Mapping[str, Service], snapshot: ClusterSnapshot, ho
         if state is None:
             continue
         _hosts_file(out, h, cluster, state)
-        if h.name in proxies:  # other hosts' pods still resolve service names through the hosts file
+        # Other hosts' pods still resolve service names through the hosts file; a cluster with no service
+        # starts no HAProxy (it empties one of its own).
+        if h.name in proxies and (services or state.config_owner == cluster):
             _proxy(out, h, cluster, state, services, templates_dir, last_sections, changes)
     return out
 
@@ -123,7 +125,8 @@ def _proxy(out: ServicePlan, h: Host, cluster: str, state: ProxyState, services:
         out.errors.append(f"{h.name}: the HAProxy config {HAProxyHost.of(h).config} is cluster "
                           f"{state.config_owner}'s; this cluster's services are not served there: give each "
                           "cluster its own HAProxy (host vars haproxy_config, haproxy_pidfile, haproxy_socket) "
-                          "or its own proxy hosts (orc.yaml proxy.group)")
+                          "or its own proxy hosts (orc.yaml proxy.group); if that cluster is gone, stop its HAProxy "
+                          "and remove the file")
         return
     here, clashes = _servable(services, out.addresses, state)
     out.errors += [f"{h.name}: {c}" for c in clashes]
