@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from orchestrator.controllers.book import Book
 from orchestrator.controllers.desired import DesiredState
@@ -99,6 +99,8 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
             counted.append(v)
     counted += [PodView.from_dict(d) for h in sorted(unknown) for d in book.assumed.get(h, [])]
     counted = _dedupe(counted, out)
+    # a pod still labelled with the key an older orc stored its controller under counts as that controller's
+    counted = [replace(v, owner=desired.owner_of(v.owner, v.uid)) for v in counted]
     for p in snapshot.pods:
         if p.host in ready and p.complete:
             for c in p.unhealthy:
