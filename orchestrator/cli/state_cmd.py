@@ -282,8 +282,11 @@ def delete(
             except ConflictError as e:
                 lost = next((d for d in done if d[2] == getattr(e, "key", None)), done[0])
                 raise conflict_error(lost[0], lost[1], "changed while deleting; nothing was deleted") from e
-    for kind, name, _ in done:
-        click.echo(f'{display_name(kind)} "{name}" deleted')
+    from orchestrator.controllers.moved_keys import own_key
+
+    for kind, name, key in done:
+        older = own_key(key, {"kind": kind})  # an older orc's copy that could not move (see moved_keys.py)
+        click.echo(f'{display_name(kind)} "{name}" deleted' + (f" (the older copy under {key})" if older else ""))
     if not done and not missing and not filenames and (selector or all_):
         click.echo("No resources found", err=True)
     for line in missing:
