@@ -68,7 +68,7 @@ def explain(obj: AppContext, kind: str, name: str | None, output: str) -> None:
     nodes = [node_info(f, placed.get(h, []), cordoned=h in engine.config.planner.cordoned)
              for h, f in sorted(snapshot.hosts.items())]
     rows = explain_pod(pod_request(name if kind == "pod" else f"{name}-new", owner, labels, spec), nodes,
-                       engine.config.scheduler)
+                       engine.config.planner.scheduler)
     rows = sorted(rows, key=lambda e: (not e.passed, -e.total, e.host))
     if output != "table":
         dump([{"host": e.host, "feasible": e.passed, "filter": e.failed_filter, "reason": e.reason,

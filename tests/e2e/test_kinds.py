@@ -125,6 +125,11 @@ def test_an_rc_and_a_deployment_both_named_web_both_exist_and_run_their_own_pods
     assert served(lab, 30190, rc) == {h.address: rc for h in lab.spec.lab_hosts()}
     assert served(lab, 30191, deploy) == {h.address: deploy for h in lab.spec.lab_hosts()}
     ids = running(lab, "rc/web") | running(lab, "deploy/web")
+    explained = orc("explain", "deploy/web", cwd=project)
+    assert explained.returncode == 0 and explained.stdout.startswith("deploy/web: 3/3 hosts can take it"), \
+        explained.stdout + explained.stderr
+    nope = orc("explain", "rs", "web", cwd=project)
+    assert nope.returncode == 1 and 'replicaset "web" not found' in nope.stderr, nope.stderr
     assert reconcile(project) == ""  # converged: neither takes the other's pods
     assert running(lab, "rc/web") | running(lab, "deploy/web") == ids
     # `orc scale deploy/web` scales the Deployment, not the RC
