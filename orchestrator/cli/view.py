@@ -25,7 +25,7 @@ from orchestrator.store import keys
 if TYPE_CHECKING:
     from orchestrator.store import Record, Store
 
-CREATED = keys.META + "created/"
+CREATED = keys.CREATED
 ENDPOINTS = keys.META + "endpoints/"
 EVENTS = keys.META + "events/"
 

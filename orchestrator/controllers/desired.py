@@ -43,7 +43,7 @@ def load_desired(store: Any) -> DesiredState:
     from orchestrator.model.load import parse_objects
 
     records = store.list("")
-    # (a legacy record that could not move, its key being taken, is not desired: see `stranded`)
+    # (a legacy record that cannot move, its own key being taken, is not desired: see moved_keys.py)
     docs = [r.value for k, r in current_objects(records).items() if own_key(k, r.value) is None]
     d = DesiredState.from_objects(parse_objects(docs) if docs else [], records.revision)
     d.moved = moves_of(records)

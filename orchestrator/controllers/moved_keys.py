@@ -35,15 +35,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.model.objects import KINDS, Workload
 from orchestrator.store import keys
 
 if TYPE_CHECKING:
     from orchestrator.store import Fence, Op, Record, Store
 
 LEGACY_PREFIX = "rc/"
-CREATED = keys.META + "created/"  # apply's creation times (cli/view.py), moved with their object
+CREATED = keys.CREATED  # apply's creation times (cli/view.py), moved with their object
 # The kinds an older orc stored under rc/ beside ReplicationControllers, and their own prefixes now.
-_OWN_PREFIX = {"ReplicaSet": "rs", "Deployment": "deploy"}
+_OWN_PREFIX = {kind: cls.KEY_PREFIX for kind, cls in KINDS.items()
+               if issubclass(cls, Workload) and LEGACY_PREFIX != cls.KEY_PREFIX + "/"}
 
 
 def own_key(key: str, value: Mapping[str, Any] | None) -> str | None:

@@ -13,6 +13,7 @@ CLUSTER_IP = META + "cluster-ip/"
 NODE_PORT = META + "node-port/"
 SNAPSHOT = META + "snapshot"
 MOVED = META + "moved/"
+CREATED = META + "created/"  # + object key: {"at": unix seconds}, when `orc apply` created it
 
 _KIND = re.compile(r"^[a-z][a-z0-9]{0,31}$")
 
