@@ -40,7 +40,7 @@ def explain(obj: AppContext, kind: str, name: str | None, output: str) -> None:
     if resource.plural != "pods" and resource.plural not in WORKLOADS:
         raise click.UsageError(f"cannot explain {kind!r}: use pod, rc, rs or deploy")
     kind = "pod" if resource.plural == "pods" else resource.prefix
-    engine = _engine(obj)
+    engine = _engine(obj, write=False)
     try:
         desired = load_desired(engine.store)
         snapshot = engine.observe()

@@ -15,6 +15,8 @@ class DesiredState:
     workloads: dict[str, Workload] = field(default_factory=dict)  # "rc/web", "rs/web", "deploy/web" -> controller
     services: dict[str, Service] = field(default_factory=dict)  # name -> service
     revision: int = 0
+    # Objects deleted by `orc delete` ("rc/web", "pod/db") whose pods may still run: those pods are deleted.
+    tombstones: frozenset[str] = frozenset()
     # Old key -> a workload an older orc stored there, whose pods may still carry it as their owner label
     # (see controllers/moved_keys.py).
     moved: dict[str, Moved] = field(default_factory=dict)
@@ -38,13 +40,15 @@ class DesiredState:
 
 
 def load_desired(store: Any) -> DesiredState:
-    """Every object in the store (keys outside `_meta/`), validated again on the way in; a workload an
-    older orc stored under rc/ is read as its own kind's (moved_keys.py)."""
+    """Every object in the store (keys outside `_meta/`), validated again on the way in, and the tombstones; a
+    workload an older orc stored under rc/ is read as its own kind's (moved_keys.py)."""
     from orchestrator.model.load import parse_objects
+    from orchestrator.store.keys import TOMBSTONE
 
     records = store.list("")
     # (a legacy record that cannot move, its own key being taken, is not desired: see moved_keys.py)
     docs = [r.value for k, r in current_objects(records).items() if own_key(k, r.value) is None]
     d = DesiredState.from_objects(parse_objects(docs) if docs else [], records.revision)
     d.moved = moves_of(records)
+    d.tombstones = frozenset(r.key[len(TOMBSTONE):] for r in records if r.key.startswith(TOMBSTONE))
     return d

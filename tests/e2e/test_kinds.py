@@ -170,7 +170,7 @@ def test_a_deployment_an_older_orc_stored_under_rc_keeps_its_running_pods_throug
     assert replicas(project, "deploy") == (2, 2)
     plan = orc("plan", cwd=project)
     assert plan.returncode == 0 and "No changes" in plan.stdout, plan.stdout + plan.stderr
-    assert 'note: Deployment "web" is stored under rc/web by an older orc' in plan.stderr
+    assert 'notice: Deployment "web" is stored under rc/web by an older orc' in plan.stderr
     # The upgrade's first reconcile moves it, says so once, and touches no pod.
     first = orc("reconcile", cwd=project)
     assert first.returncode == 0, first.stderr
