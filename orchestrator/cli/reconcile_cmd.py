@@ -92,11 +92,25 @@ def plan(obj: AppContext, output: str) -> int:
         click.echo(f"warning: {w}", err=True)
     for n in result.plan.notices:
         click.echo(f"notice: {n}", err=True)
+    _moved_notes(result)
     for e in result.plan.errors:
         click.echo(f"error: {e}", err=True)
     for h in result.unreachable:
         click.echo(f"warning: {_not_ready(result.snapshot.hosts[h])}", err=True)
     return EXIT_FAILED if result.plan.errors else EXIT_OK
+
+
+def _moved_notes(result: Any) -> None:
+    """`orc plan` on a store an older orc wrote: what the next write moves, and what cannot move."""
+    from orchestrator.controllers.moved_keys import stranded_message
+
+    for m in (result.desired.moved.values() if result.desired else ()):
+        if m.stranded:
+            click.echo(f"warning: {stranded_message(m.kind, m.old, m.new)}", err=True)
+        elif m.at is None:  # read as it will be once the next write has moved it
+            click.echo(f'notice: {m.kind} "{m.new.partition("/")[2]}" is stored under {m.old} by an older orc: '
+                       f"the next orc apply, delete, scale or reconcile moves it to {m.new} (its pods stay its "
+                       "own)", err=True)
 
 
 @click.command()
@@ -149,6 +163,9 @@ def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path:
         cluster = obj.project.cluster
         with engine.store.lock(LOCK_NAME, ttl=obj.project.settings.lease_ttl) as lock:
             fence = _fence(cluster, lock)
+            from orchestrator.cli.services import move_legacy_workloads
+
+            move_legacy_workloads(engine.store, fence=fence.store_fence, quiet=quiet)
             if not watch:
                 deadline = time.monotonic() + (wait or 0)
                 while True:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from orchestrator.controllers.book import Book
 from orchestrator.controllers.desired import DesiredState
@@ -99,6 +99,8 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
             counted.append(v)
     counted += [PodView.from_dict(d) for h in sorted(unknown) for d in book.assumed.get(h, [])]
     counted = _dedupe(counted, out)
+    # a pod still labelled with the key an older orc stored its controller under counts as that controller's
+    counted = [replace(v, owner=desired.owner_of(v.owner, v.uid)) for v in counted]
     for p in snapshot.pods:
         if p.host in ready and p.complete:
             for c in p.unhealthy:
@@ -221,7 +223,7 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
         t: sorted({v.uid for v in counted + seen if (v.owner or f"pod/{v.name}") == t})
         for t in sorted(desired.tombstones) if not t.startswith("svc/")  # a service's: see pass_plan
         and not any((v.owner or f"pod/{v.name}") == t and (not v.seen or v.uid not in deleting) for v in counted)
-        and not any((d.get("owner") or f"pod/{d.get('name')}") == t
+        and not any((desired.owner_of(d.get("owner"), str(d.get("uid"))) or f"pod/{d.get('name')}") == t
                     for h in snapshot.hosts if h not in ready for d in book.assumed.get(h, []))}
     out.book = {
         "host_failures": failures,
