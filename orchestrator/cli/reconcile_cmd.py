@@ -260,7 +260,8 @@ def _host_lines(result: Any, seen: dict[str, tuple[bool, str]] | None) -> list[s
 
 def _not_ready(f: Any) -> str:
     if not f.reachable:
-        return f"{f.name}: unreachable ({f.reason}): {f.error}"
+        said = {"down": "; no peer reaches it either", "partition": "; but its peers reach it (kept)"}.get(f.verdict, "")
+        return f"{f.name}: unreachable ({f.reason}): {f.error}{said}"
     return f"{f.name}: not ready: docker: {f.docker_error}"
 
 

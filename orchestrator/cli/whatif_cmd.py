@@ -107,7 +107,8 @@ def what_if(obj: AppContext, lose: tuple[str, ...], drain: tuple[str, ...], scal
         new.append(HostFacts(name=name, address=name, reachable=True, docker_version="what-if",
                              labels={"kubernetes.io/hostname": name, **labels}, capacity=capacity,
                              bind_address=name))
-    config = PlannerConfig(grace_period=s.grace_period, scheduler=SchedulerConfig.from_dict(s.scheduler),
+    config = PlannerConfig(grace_period=s.grace_period, disruption_threshold=s.disruption_threshold,
+                           scheduler=SchedulerConfig.from_dict(s.scheduler),
                            pod_ports=parse_port_range(s.pod_port_range or DEFAULT_POD_PORT_RANGE))
     scale = tuple(parse_scale(x) for x in scales)
     losses = [tuple(lose)] if not each else [(*lose, d) for d in domains([*facts, *new], each)]
