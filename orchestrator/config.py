@@ -44,6 +44,9 @@ class Settings(BaseModel):
     infra_image: str = "registry.k8s.io/pause:3.9"
     infra_command: list[str] = Field(default_factory=list)  # empty: the image's own (pause needs none)
     grace_period: float = 40.0  # seconds a host may fail probes before it is NotReady
+    # More than this share of the hosts failing at once is a full disruption: nothing is replaced (the
+    # controller's own network is the likelier cause), as Kubernetes' node lifecycle controller does.
+    disruption_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     interval: float = 10.0  # --watch: seconds between passes when nothing wakes it sooner
     resync: float = 60.0  # --watch: every host is probed at least this often, whatever its event stream says
     facts_ttl: float = 300.0  # seconds a host's static facts (cpu, disk, images, ...) are reused; 0: always probe
@@ -124,6 +127,20 @@ class Project:
         if url.startswith("sqlite:"):
             return "sqlite:" + str(self.path(url[len("sqlite:"):]))
         return url
+
+
+    def open_store(self, *, write: bool = False) -> Any:
+        """The project's store, checked to be this cluster's (`store.bind_cluster`); `write` (commands that
+        change it) records the cluster's name in a store that has none yet."""
+        from orchestrator.store import bind_cluster, open_store
+
+        store = open_store(self.store_url)
+        try:
+            bind_cluster(store, self.settings.cluster, write=write)
+        except BaseException:
+            store.close()
+            raise
+        return store
 
 
 def find_config(start: Path) -> Path | None:

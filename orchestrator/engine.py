@@ -30,6 +30,7 @@ from orchestrator.observe.facts import HostFacts
 from orchestrator.observe.hosts import probe_all
 from orchestrator.observe.probe import facts_from_dict, facts_to_dict
 from orchestrator.observe.snapshot import ClusterSnapshot
+from orchestrator.observe.vantage import cross_check
 from orchestrator.plan.pass_plan import PassConfig, PassInputs, plan_pass
 from orchestrator.plan.planner import PlannerConfig
 from orchestrator.plan.ports import DEFAULT_POD_PORT_RANGE, parse_port_range
@@ -53,6 +54,7 @@ class PassResult:
     duration: float = 0.0
     round_trips: dict[str, int] = field(default_factory=dict)  # host -> exec channels this pass
     desired: DesiredState | None = None
+    new_notices: list[str] = field(default_factory=list)  # the plan's notices the last pass did not have
 
     @property
     def changed(self) -> bool:
@@ -95,8 +97,10 @@ class Engine:
         self.clock = clock
         self.sleep = sleep
         s = project.settings
-        self.runtime = Runtime(s.infra_image, tuple(s.infra_command))
-        planner = PlannerConfig(grace_period=s.grace_period, scheduler=SchedulerConfig.from_dict(s.scheduler),
+        self.cluster = project.cluster
+        self.runtime = Runtime(s.infra_image, tuple(s.infra_command), self.cluster)
+        planner = PlannerConfig(grace_period=s.grace_period, disruption_threshold=s.disruption_threshold,
+                                scheduler=SchedulerConfig.from_dict(s.scheduler),
                                 reap_orphans=reap_orphans, cordoned=cordoned_hosts(self.hosts),
                                 pod_ports=parse_port_range(s.pod_port_range or DEFAULT_POD_PORT_RANGE))
         self.config = PassConfig(planner, s.proxy, project.templates_path)
@@ -116,9 +120,12 @@ class Engine:
         leaving = self.leaving_hosts(book)
         every = [*self.hosts, *leaving]
         probed = probe_all(self.transport, [h for h in every if h.name not in unchanged],
-                           max_workers=self.project.settings.ssh.max_parallel, extra=probe_steps, cached=cached)
+                           max_workers=self.project.settings.ssh.max_parallel,
+                           extra=lambda h: probe_steps(h, self.cluster), cached=cached)
+        probed = cross_check(self.transport, {h.name: h for h in every}, probed,
+                             max_workers=self.project.settings.ssh.max_parallel)
         by_name = {f.name: f for f in probed} | unchanged
-        snapshot = ClusterSnapshot.build([by_name[h.name] for h in every], self.clock())
+        snapshot = ClusterSnapshot.build([by_name[h.name] for h in every], self.clock(), cluster=self.cluster)
         secrets = SecretSource.load(self.project.secrets_path, strict=False)
         inputs = PassInputs(desired, snapshot, book, self.hosts, records, secrets, self.runtime.infra_image)
         config = dataclasses.replace(self.config, planner=dataclasses.replace(
@@ -181,7 +188,8 @@ class Engine:
         self._record(obs, p, results, store_fence)
         after = self.transport.counters.per_host_exec
         trips = {h.name: after.get(h.name, 0) - before.get(h.name, 0) for h in self.hosts}
-        result = PassResult(p, snapshot, results, time.monotonic() - start, trips, inputs.desired)
+        result = PassResult(p, snapshot, results, time.monotonic() - start, trips, inputs.desired,
+                            [n for n in p.notices if n not in inputs.book.notices])
         self._emit(result)
         return result
 
@@ -210,7 +218,12 @@ class Engine:
                                    for s, servers in p.book["endpoints"].items()},
                         proxy_sections=p.book["proxy_sections"],
                         hosts={**{h.name: book.hosts[h.name] for h in obs.leaving if pods.get(h.name)},
-                               **{h.name: host_record(h) for h in self.hosts}})
+                               **{h.name: host_record(h) for h in self.hosts}},
+                        notices=list(p.notices))
+        deleted = {r.action.uid for r in results if r.ok and isinstance(r.action, DeletePod)}
+        for tombstone, uids in p.book_tombstones.items():  # its pods are gone: the decision is spent
+            if deleted.issuperset(uids):
+                self.store.delete(keys.tombstone_key(tombstone), fence=fence)
         stored = snapshot.to_dict()
         stored["pods"] = [d for host_pods in pods.values() for d in host_pods]
         self.store.put(BOOK_KEY, new_book.to_dict(), fence=fence)
@@ -272,6 +285,8 @@ def believed_pods(snapshot: ClusterSnapshot, book: Book, p: Plan, results: list[
                     pods.append({**view.to_dict(), "restarts": 0, "ports": {b.key: b.host_port for b in a.pod.ports},
                                  "containers_ready": f"0/{len(a.pod.spec.containers)}"})
             out[h] = pods
-        elif h in p.book["host_failures"] and snapshot.taken_at - p.book["host_failures"][h] < grace:
+        elif f.verdict == "partition" or (h in p.book["host_failures"]
+                                          and snapshot.taken_at - p.book["host_failures"][h] < grace):
+            # cannot be seen, but still there: within the grace period, or reached by its peers
             out[h] = [{**d, "phase": "Unknown", "ready": False} for d in book.assumed.get(h, [])]
     return out

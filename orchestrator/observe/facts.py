@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Docker labels of ours share one prefix; a pod's own labels live under LABEL_PREFIX so a user's image
-# labels never collide with ours.
-MANAGED = "orc.managed"
-LABEL_PREFIX = "orc.label."
+from orchestrator.docker_labels import LABEL_PREFIX, MANAGED, POD
+
+# Docker labels of ours share one prefix (docker_labels.py); a pod's own labels live under LABEL_PREFIX so a
+# user's image labels never collide with ours.
+__all__ = ["LABEL_PREFIX", "MANAGED", "ContainerInfo", "Gpu", "HostFacts"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,10 @@ class HostFacts:
     capacity: dict[str, Any] = field(default_factory=dict)  # cpu, memory, ephemeral-storage, nvidia.com/gpu
     taints: tuple[tuple[str, str, str], ...] = ()  # the inventory's (key, value, effect)
     probe_seconds: float = 0.0
+    # For an unreachable host, what its peers said (observe/vantage.py): "down", "partition" (a peer reaches
+    # it: only the controller's path fails), "unchecked"; "" when nobody was asked.
+    verdict: str = ""
+    peers: dict[str, str] = field(default_factory=dict)  # peer -> ok | fail | unknown
     extra: dict[str, Any] = field(default_factory=dict)  # results of steps other layers added to the probe
 
     @property
@@ -95,4 +100,4 @@ class HostFacts:
 
     @property
     def pod_names(self) -> list[str]:
-        return sorted({c.labels["orc.pod"] for c in self.managed_containers if "orc.pod" in c.labels})
+        return sorted({c.labels[POD] for c in self.managed_containers if POD in c.labels})

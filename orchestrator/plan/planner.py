@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from orchestrator.controllers.book import Book
 from orchestrator.controllers.desired import DesiredState
@@ -46,6 +46,7 @@ class PlannerConfig:
     # controller's pods there are replaced elsewhere first, and stopped once the replacements are ready).
     leaving: frozenset[str] = frozenset()
     pod_ports: range = range(20000, 30000)  # where pods' container ports are published on their hosts
+    disruption_threshold: float = 0.5  # more than this share of hosts failing at once: nothing is replaced
 
 
 @dataclass
@@ -67,9 +68,22 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
 
     # 1. host health
     ready = {h for h, f in snapshot.hosts.items() if f.ready}
-    failures = {h: book.host_failures.get(h, now) for h, f in snapshot.hosts.items() if not f.ready}
+    # A host its peers reach is not failing: only the controller's path to it is (observe/vantage.py).
+    partitioned = {h for h, f in snapshot.hosts.items() if not f.ready and f.verdict == "partition"}
+    failures = {h: book.host_failures.get(h, now) for h, f in snapshot.hosts.items()
+                if not f.ready and h not in partitioned}
     lost = {h for h, since in failures.items() if now - since >= config.grace_period}
-    unknown = set(failures) - lost
+    for h in sorted(partitioned):
+        f = snapshot.hosts[h]
+        out.notices.append(f"host {h} is unreachable from this controller only (reached by "
+                           f"{', '.join(p for p, a in f.peers.items() if a == 'ok')}): its pods are kept and "
+                           "nothing is replaced; the controller's path to it is at fault")
+    if lost and len(failures) > config.disruption_threshold * len(snapshot.hosts):
+        out.notices.append(f"full disruption: {len(failures)} of {len(snapshot.hosts)} hosts fail at once "
+                            f"(more than {config.disruption_threshold:.0%}): no pod is replaced, as the "
+                            "controller's own network is the likelier cause (orc.yaml disruption_threshold)")
+        lost = set()
+    unknown = (set(failures) | partitioned) - lost
     # Only controllers' pods are replaced (and so evicted); a bare pod waits for its host and is kept as it
     # is when the host comes back.
     replaced = {h: [d for d in book.assumed.get(h, []) if d.get("owner")] for h in lost}
@@ -99,6 +113,8 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
             counted.append(v)
     counted += [PodView.from_dict(d) for h in sorted(unknown) for d in book.assumed.get(h, [])]
     counted = _dedupe(counted, out)
+    # a pod still labelled with the key an older orc stored its controller under counts as that controller's
+    counted = [replace(v, owner=desired.owner_of(v.owner, v.uid)) for v in counted]
     for p in snapshot.pods:
         if p.host in ready and p.complete:
             for c in p.unhealthy:
@@ -107,7 +123,7 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
         if config.reap_orphans:
             out.actions.append(RemoveOrphan(host, c.name))
         else:
-            out.warnings.append(f"orphan container {c.name} on {host} (labelled as ours, no pod): "
+            out.notices.append(f"orphan container {c.name} on {host} (labelled as ours, no pod): "
                                 "`orc reconcile --reap-orphans` removes it")
 
     pending: list[_Pending] = []
@@ -157,12 +173,21 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
             for v in _victims(mine, -diff):
                 deleting.add(v.uid)
                 out.actions.append(DeletePod(v.host, v.name, v.uid, f"{key}: {len(mine)}/{w.replicas} replicas", v.grace))
+    orphaned: dict[str, list[PodView]] = defaultdict(list)  # owner unknown to the store -> its pods
     for owner, pods in sorted(by_owner.items()):
-        if owner not in desired.workloads:
-            for v in pods:
-                if v.seen:
-                    deleting.add(v.uid)
-                    out.actions.append(DeletePod(v.host, v.name, v.uid, f"{owner} was deleted", v.grace))
+        if owner in desired.workloads:
+            continue
+        if owner in desired.tombstones:
+            why = f"{owner} was deleted"
+        elif config.reap_orphans:
+            why = f"orphan: its owner {owner} is unknown to the store (--reap-orphans)"
+        else:
+            orphaned[owner] += pods
+            continue
+        for v in pods:
+            if v.seen:
+                deleting.add(v.uid)
+                out.actions.append(DeletePod(v.host, v.name, v.uid, why, v.grace))
 
     # 4. bare pods
     bindings = {n: h for n, h in book.bindings.items() if n in desired.pods}
@@ -189,20 +214,69 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
             pin = bound if bound in ready else pod.spec.node_name
             pending.append(_Pending(name, None, dict(pod.labels), pod.spec, want, "not running", pin))
     for name, v in sorted(bare.items()):
-        if name not in desired.pods and v.seen:
-            deleting.add(v.uid)
-            out.actions.append(DeletePod(v.host, v.name, v.uid, "pod was deleted", v.grace))
+        if name in desired.pods or not v.seen:
+            continue
+        if f"pod/{name}" in desired.tombstones:
+            why = "pod was deleted"
+        elif config.reap_orphans:
+            why = "orphan: a pod the store does not know (--reap-orphans)"
+        else:
+            orphaned["pod"].append(v)
+            continue
+        deleting.add(v.uid)
+        out.actions.append(DeletePod(v.host, v.name, v.uid, why, v.grace))
+    out.notices += _orphan_notices(orphaned) + _foreign_notices(snapshot)
 
     # 5. placement
     if pending:
         _place(pending, snapshot, ready, counted, deleting, config, rng, out, bindings)
     out.hold_back = frozenset(a.pod.uid for a in out.actions if isinstance(a, CreatePod) and a.pod.owner in hold)
 
+    # Tombstones whose pods are all gone once this plan's deletes succeed (none on a host we cannot see).
+    out.book_tombstones = {
+        t: sorted({v.uid for v in counted + seen if (v.owner or f"pod/{v.name}") == t})
+        for t in sorted(desired.tombstones) if not t.startswith("svc/")  # a service's: see pass_plan
+        and not any((v.owner or f"pod/{v.name}") == t and (not v.seen or v.uid not in deleting) for v in counted)
+        and not any((desired.owner_of(d.get("owner"), str(d.get("uid"))) or f"pod/{d.get('name')}") == t
+                    for h in snapshot.hosts if h not in ready for d in book.assumed.get(h, []))}
     out.book = {
         "host_failures": failures,
         "evicted": {u: h for u, h in evicted.items() if h not in ready or any(v.uid == u for v in seen)},
         "bindings": bindings,
     }
+    return out
+
+
+def _hosts(views: list[PodView]) -> str:
+    names = sorted({v.host for v in views})
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def _orphan_notices(orphaned: dict[str, list[PodView]]) -> list[str]:
+    """One line per unknown owner, stable from pass to pass (so it is printed once, when it appears)."""
+    out = []
+    for owner, pods in sorted(orphaned.items()):
+        if owner == "pod":
+            names = ", ".join(sorted(v.name for v in pods))
+            out.append(f"{len(pods)} orphan bare pod(s) the store does not know ({names}) on {_hosts(pods)}: left "
+                       "running; apply them again to adopt them, or `orc reconcile --reap-orphans` removes them")
+        else:
+            out.append(f"{len(pods)} orphan pod(s) of {owner}, an owner the store does not know, on {_hosts(pods)}: "
+                       f"left running; apply {owner} again to adopt them, or `orc reconcile --reap-orphans` "
+                       "removes them")
+    return out
+
+
+def _foreign_notices(snapshot: ClusterSnapshot) -> list[str]:
+    out = []
+    for cluster, hosts in sorted(snapshot.foreign_summary().items()):
+        n = sum(hosts.values())
+        names = sorted(hosts)
+        where = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        whose = (f"of another cluster ({cluster})" if cluster else
+                 "without a cluster label (made by an older orc, or by hand)")
+        out.append(f"{n} pod(s) {whose} on {where}: not counted, adopted, proxied or removed by this cluster "
+                   f"({snapshot.cluster})")
     return out
 
 
@@ -245,6 +319,9 @@ def _place(pending: list[_Pending], snapshot: ClusterSnapshot, ready: set[str], 
     for v in counted:
         if v.uid not in deleting:
             placed[v.host].append(placed_pod(v.name, v.owner, v.labels, v.requests, v.host_ports, v.gpu_devices))
+    for _, fp in snapshot.foreign:  # another cluster's pods take their host's resources, ports and GPUs (their
+        # labels are theirs: no affinity or spread of ours counts them)
+        placed[fp.host].append(placed_pod(fp.name, None, {}, fp.requests, fp.host_ports, fp.gpu_devices))
     nodes = [node_info(f, placed.get(h, []), cordoned=h in config.cordoned or h in config.leaving)
              for h, f in sorted(snapshot.hosts.items())]
     requests = []

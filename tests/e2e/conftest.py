@@ -47,10 +47,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         if os.environ.get("CI"):
             pytest.fail(why)
         pytest.skip(why)
-    spec = LabSpec(hosts=3, name="tlab", subnet=1)
-    # One test session at a time owns the tests' lab on this machine: a second waits here, rather than
+    # ORC_E2E_LAB / ORC_E2E_SUBNET: another lab of the tests' own (e.g. `ulab`, 7) to run a test file beside a
+    # full run; files that name tlab's hosts need the default.
+    name, subnet = os.environ.get("ORC_E2E_LAB", "tlab"), int(os.environ.get("ORC_E2E_SUBNET", "1"))
+    spec = LabSpec(hosts=3, name=name, subnet=subnet)
+    # One test session at a time owns a tests' lab on this machine: a second waits here, rather than
     # taking down the lab under the first one's feet.
-    lock_path = Path("/run/orc-lab-tlab.lock")
+    lock_path = Path(f"/run/orc-lab-{name}.lock")
     lock_file = lock_path.open("a")
     try:
         fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -58,8 +61,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         print("another test session uses the test lab: waiting for it", file=sys.stderr)
         fcntl.flock(lock_file, fcntl.LOCK_EX)
     work = tmp_path_factory.mktemp("tlab-project")
-    inventory = work / "inventory" / "tlab.yaml"
-    (work / "orc.yaml").write_text("inventory: inventory/tlab.yaml\nssh:\n  connect_timeout: 3\n")
+    inventory = work / "inventory" / f"{name}.yaml"
+    (work / "orc.yaml").write_text(f"inventory: inventory/{name}.yaml\nssh:\n  connect_timeout: 3\n")
     try:
         cluster.up(spec, inventory)
         yield Lab(spec, inventory, work)
@@ -101,6 +104,26 @@ def remove_managed(lab: Lab) -> None:
             daemons.docker(h, "volume", "rm", *vols, check=False)
 
 
+def reset_proxies(lab: Lab) -> None:
+    """What a test's cluster left in each host's proxy (its HAProxy, its config marked with its name, its
+    service addresses on lo): gone, so the next test's cluster starts on hosts no other cluster holds."""
+    from orchestrator.lab import network, system
+
+    for h in lab.spec.lab_hosts():
+        # master and workers alike: a worker left behind would keep the old node ports open
+        pids = [p for p in network.netns_pids(h.netns) if Path(f"/proc/{p}/comm").exists()
+                and Path(f"/proc/{p}/comm").read_text().strip() == "haproxy"]
+        if pids:
+            system.terminate(pids, grace=5)
+        (h.proxy_dir / "haproxy.cfg").unlink(missing_ok=True)
+        cp = system.run(["ip", "netns", "exec", h.netns, "ip", "-4", "-o", "addr", "show", "dev", "lo"], check=False)
+        for line in cp.stdout.decode().splitlines():
+            words = line.split("\\", 1)[0].split()
+            if "inet" in words and words[-1].startswith("lo:orc"):
+                ip = words[words.index("inet") + 1]
+                system.run(["ip", "netns", "exec", h.netns, "ip", "addr", "del", ip, "dev", "lo"], check=False)
+
+
 @pytest.fixture
 def project(lab: Lab, tmp_path: Path, clean_env: Path) -> Iterator[Path]:
     """A fresh project (its own store) on the shared lab; every container of ours is removed afterwards and
@@ -122,6 +145,7 @@ def project(lab: Lab, tmp_path: Path, clean_env: Path) -> Iterator[Path]:
             if not (daemons.sshd_pid(h) and daemons.dockerd_pid(h)):
                 cluster.start_host(lab.spec, h)
         remove_managed(lab)
+        reset_proxies(lab)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ never passes because an unknown command was answered with exit 0.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -120,6 +121,7 @@ class SimLab:
         self.ctx = Context(self.clock, {normalize(i) for i in registry})
         self.errors: list[HarnessError] = []
         self.cut: dict[str, int] = {}  # host -> actions it runs before the controller dies (this pass)
+        self.partitioned: set[str] = set()  # hosts the controller cannot reach but their peers can
         self.half = False  # ... and the next create step runs its infra container only
         self._acted: dict[str, int] = {}
         self._lock = threading.Lock()  # hosts answer in parallel threads; one host's state is touched by one
@@ -129,6 +131,27 @@ class SimLab:
         self.events = EventLog()
         self.engine = self.new_engine()
         self.history: list[PassResult] = []
+
+    @classmethod
+    def beside(cls, other: SimLab, root: Path, cluster: str, **kw: Any) -> SimLab:
+        """A second project (its own folder, orc.yaml `cluster`, store) on the SAME simulated hosts and clock
+        as `other`: what `orc init` of another project pointed at the same inventory gives."""
+        settings = {**kw.pop("settings", {}), "cluster": cluster}
+        lab = cls(root, tuple(other.docker), settings=settings, start=other.clock(), **kw)
+        lab.clock, lab.docker, lab.ctx = other.clock, other.docker, other.ctx
+        lab.engine = lab.new_engine()
+        return lab
+
+    def lose_store(self) -> None:
+        """The project's state file is gone (a fresh clone with .orc git-ignored, a lost disk): a new, empty
+        store in its place."""
+        import os
+
+        self.store.close()
+        os.remove(self.project.store_url[len("sqlite:"):])
+        self.store = open_store(self.project.store_url)
+        self.engine_store = KillableStore(self.store)
+        self.engine = self.new_engine()
 
     def new_engine(self, **kw: Any) -> Engine:
         """An engine as `orc reconcile` builds one (cli/reconcile_cmd.py `_engine`), on this lab."""
@@ -141,6 +164,12 @@ class SimLab:
     # -- the responder ---------------------------------------------------------------------------------
 
     def _respond(self, host: Host, step: Command) -> StepResult:
+        if step.name == "peer-check":  # a peer tries other hosts' SSH ports (observe/vantage.py)
+            lines = []
+            for name in re.findall(r"echo peer (\S+) ok;", step.render()):
+                ok = name in self.partitioned or name not in self.transport.unreachable
+                lines.append(f"peer {name} {'ok' if ok else 'fail'}")
+            return StepResult(step.name, 0, "".join(x + "\n" for x in lines), "")
         if host.name in self.cut and step.name.startswith(ACTION_STEPS):
             with self._lock:
                 done = self._acted[host.name] = self._acted.get(host.name, 0) + 1
@@ -162,14 +191,13 @@ class SimLab:
         commit_apply(self.store, plan_apply(self.store, parse_objects(list(docs))), self.clock())
 
     def delete(self, doc: dict[str, Any]) -> None:
-        """`orc delete -f` of this manifest's object (and its creation time), in one transaction."""
-        from orchestrator.cli.view import created_key
-        from orchestrator.store import Delete
+        """`orc delete -f` of this manifest's object (its creation time, and its tombstone), in one transaction."""
+        from orchestrator.cli.applier import delete_ops
 
         (obj,) = parse_objects([doc])
         rec = self.store.get(obj.key)
         assert rec is not None, f"{obj.key} is not in the store"
-        self.store.txn([Delete(obj.key, expect_revision=rec.revision), Delete(created_key(obj.key))])
+        self.store.txn(delete_ops(obj.key, rec.revision, self.clock()))
 
     # -- passes ----------------------------------------------------------------------------------------
 
@@ -210,14 +238,15 @@ class SimLab:
 
     # -- what a user would see -------------------------------------------------------------------------
 
-    def pods(self, *, reachable_only: bool = False) -> list[tuple[str, str, str, str | None]]:
-        """(host, pod, uid, owner) of every pod instance (an infra container) on the hosts."""
+    def pods(self, *, reachable_only: bool = False, cluster: str | None = None) -> list[tuple[str, str, str, str | None]]:
+        """(host, pod, uid, owner) of every pod instance (an infra container) on the hosts (of `cluster` only,
+        when given)."""
         out = []
         for name, h in self.docker.items():
             if reachable_only and name in self.transport.unreachable:
                 continue
             for c in h.containers.values():
-                if c.labels.get("orc.infra") == "true":
+                if c.labels.get("orc.infra") == "true" and cluster in (None, c.labels.get("orc.cluster")):
                     out.append((name, c.labels["orc.pod"], c.labels["orc.pod-uid"], c.labels.get("orc.owner") or None))
         return sorted(out)
 
@@ -266,10 +295,17 @@ class SimLab:
             c.state, c.exit_code, c.finished = "exited", exit_code, now
 
     def unreachable(self, host: str, reason: str = "timeout") -> None:
+        """The host is gone (powered off, its network down): neither the controller nor its peers reach it."""
         self.transport.set_unreachable(host, reason)
+
+    def partition(self, host: str) -> None:
+        """Only the controller's path to the host fails: its peers still reach it."""
+        self.transport.set_unreachable(host, "timeout")
+        self.partitioned.add(host)
 
     def reachable(self, host: str) -> None:
         self.transport.set_reachable(host)
+        self.partitioned.discard(host)
 
     def docker_dies(self, host: str) -> None:
         """dockerd stops answering; sshd still does (the containers keep running, as with live-restore)."""

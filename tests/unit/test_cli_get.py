@@ -177,8 +177,11 @@ def test_names_and_kinds(project: Path, store: Store) -> None:
     ]
     assert rows(orc("get", "rc").stdout)[1:] == [["web", "2", "0", "0", "0s"]]  # kinds are not mixed
     assert rows(orc("get", "deploy").stdout)[1][:2] == ["api", "3"]
-    # by name the key decides: `rc api` finds the Deployment and says what it is
-    assert rows(orc("get", "rc", "api").stdout)[1][0] == "deployment.apps/api"
+    # each kind its own: `rc api` is not the Deployment api
+    wrong = orc("get", "rc", "api")
+    assert wrong.exit_code == 1 and wrong.stdout == ""
+    assert 'Error from server (NotFound): replicationcontrollers "api" not found' in wrong.stderr
+    assert rows(orc("get", "deploy", "api").stdout)[1][0] == "api"
     result = orc("get", "pods", "nope")
     assert result.exit_code == 1
     assert 'Error from server (NotFound): pods "nope" not found' in result.stderr
@@ -346,7 +349,7 @@ def test_the_engines_snapshot_reads_through_the_accessor(project: Path, store: S
     from tests.unit.plan_fixtures import T0, desired, host, rc_doc, running_pod, unreachable
 
     run, containers = running_pod(desired(rc_doc("web", 2)), "rc/web", "h1")
-    snapshot = ClusterSnapshot.build([host("h1", containers=containers), unreachable("h2")], T0)
+    snapshot = ClusterSnapshot.build([host("h1", containers=containers), unreachable("h2")], T0, cluster="c1")
     store.put(keys.SNAPSHOT, json.loads(json.dumps(snapshot.to_dict(), default=str)))
     snap = read_snapshot(store)
     assert snap is not None

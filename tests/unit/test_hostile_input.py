@@ -64,7 +64,7 @@ def test_valid_images_are_accepted_and_placed_after_the_end_of_dockers_options()
     for doc, s in zip(docs, corpus.VALID_IMAGES, strict=True):
         run = PodRun(name="p", uid="u", owner=None, labels={}, spec=PodSpec.model_validate(doc["spec"]),
                      spec_hash="h")
-        assert f" -- {shlex.quote(s)}" in create_pod(run, "local/busybox:1").shell
+        assert f" -- {shlex.quote(s)}" in create_pod(run, "local/busybox:1", cluster="c1").shell
 
 
 # --- inventory -------------------------------------------------------------------------------------------
@@ -194,7 +194,7 @@ if argv[:1] == ["run"] and "--env-file" in argv:
     json.dump(out, open({str(record)!r}, "w"))
 """)
     fake.chmod(0o755)
-    script = create_pod(run, "local/busybox:1").shell
+    script = create_pod(run, "local/busybox:1", cluster="c1").shell
     cp = subprocess.run(["sh", "-s"], input=script.encode(), capture_output=True, timeout=30,
                         env={"PATH": f"{fake.parent}:{os.environ['PATH']}", "TMPDIR": str(tmp_path)})
     assert cp.returncode == 0, cp.stderr
