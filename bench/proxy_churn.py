@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -228,6 +229,11 @@ def main() -> int:
 
     from orchestrator.lab import cluster
     from orchestrator.lab.spec import LabSpec
+
+    # Stopped by Ctrl-C or a kill (also when started in the background, where SIGINT is ignored): the
+    # bench's objects are deleted and its lab taken down all the same.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)

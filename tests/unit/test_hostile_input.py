@@ -392,3 +392,20 @@ def test_each_field_class_has_at_least_150_members(field_class):
 
 def test_the_marker_needs_no_quoting():
     assert shlex.quote(MARKER) == MARKER
+
+
+def test_a_container_whose_env_and_args_hold_every_byte_is_still_observed():
+    """`docker inspect` prints one JSON object per line and leaves U+0085 (a line break to Python's
+    str.splitlines) raw: the probe must still see such a container, or the pass would think it missing
+    and replace its pod every pass."""
+    from orchestrator.observe.probe import parse_containers
+
+    def inspected(name: str) -> str:
+        return json.dumps({"Id": name, "Name": f"/{name}", "State": {"Status": "running"},
+                           "Config": {"Image": "local/busybox:1", "Labels": {"orc.managed": "true"},
+                                      "Env": [f"V{i}={v}" for i, v in enumerate(byte_strings())],
+                                      "Cmd": byte_strings()}}, ensure_ascii=False)
+
+    text = inspected("a") + "\n" + inspected("b") + "\n"
+    assert "\x85" in text and "\u2028" in text
+    assert [c.name for c in parse_containers(text)] == ["a", "b"]
