@@ -409,3 +409,12 @@ def test_a_container_whose_env_and_args_hold_every_byte_is_still_observed():
     text = inspected("a") + "\n" + inspected("b") + "\n"
     assert "\x85" in text and "\u2028" in text
     assert [c.name for c in parse_containers(text)] == ["a", "b"]
+
+
+def test_an_error_quotes_every_value_printable_and_reversible():
+    from orchestrator.quote import go_quote
+
+    for s in HOSTILE + byte_strings() + ["\U000e0001tag", "\U000f0000pua", "\ud800"]:
+        q = go_quote(s)
+        assert q.isprintable() and json.loads(q) == s, repr(s[:20])
+    assert go_quote("名前 ü") == '"名前 ü"' and go_quote("a\u202eb") == '"a\\u202eb"'
