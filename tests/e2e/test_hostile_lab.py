@@ -30,12 +30,26 @@ from tests.hostile.corpus import MARKER
 pytestmark = pytest.mark.e2e
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def stray_files(lab, project: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    """Files whose names no orc code or test would write, in what each lab host's sshd and orc write (its
+    state, proxy and home folders: the batch scripts run there) and in the project: what a value that
+    became a path or a shell word would leave."""
+    roots = [project] + [d for h in lab.spec.lab_hosts() for d in (h.state_dir, h.proxy_dir, h.home)]
+    return [str(p) for root in roots if root.exists() for p in root.rglob("*")
+            if not _PLAIN_NAME.fullmatch(p.name)]
+
+
 @pytest.fixture(autouse=True)
-def no_marker() -> Iterator[None]:
-    """The shell payloads' marker, checked after each test."""
+def no_stray_file(lab, project: Path) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """After each test: the shell payloads' marker is nowhere, and no file with a corpus value's name
+    appeared on a lab host or in the project."""
     Path(MARKER).unlink(missing_ok=True)
     yield
     assert not Path(MARKER).exists(), "a shell payload of the corpus ran on the controller or a lab host"
+    assert stray_files(lab, project) == []
 
 
 def dump(docs: list[dict]) -> str:
