@@ -29,7 +29,7 @@ from orchestrator.model.helpers import spec_hash
 from orchestrator.model.pod import PodSpec
 from orchestrator.observe.snapshot import ClusterSnapshot
 from orchestrator.plan.ports import assign_ports, needs_ports, taken_ports
-from orchestrator.plan.rollout import step, strategy_of
+from orchestrator.plan.rollout import status, step, strategy_of
 from orchestrator.plan.types import CreatePod, DeletePod, Plan, PodRun, RemoveOrphan, RestartContainer
 from orchestrator.plan.views import PodView
 from orchestrator.scheduler import SchedulerConfig, schedule
@@ -131,6 +131,7 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
     for v in counted:
         if v.owner:
             by_owner[v.owner].append(v)
+    rollouts: dict[str, dict] = {}  # rolling controller -> its status, as this pass sees it
     hold: set[str] = set()  # controllers whose new pods are not served until their leaving pods are gone
     for key, w in sorted(desired.workloads.items()):
         mine = [v for v in by_owner.get(key, []) if v.host not in config.leaving]
@@ -151,6 +152,9 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
         template_hash = spec_hash(w.template)
         strategy = strategy_of(w)
         new = [v for v in mine if v.spec_hash == template_hash]
+        if strategy is not None:
+            rollouts[key] = status(w, strategy, template_hash, mine, available, book.rollouts.get(key, {}), now,
+                                   desired.revision)
         old = [v for v in mine if v.spec_hash != template_hash] if strategy is not None else []
         if old and strategy is not None and not strategy.paused:
             st = step(strategy, w.replicas, new, old, available, _victims)
@@ -257,6 +261,7 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
         "evicted": {u: h for u, h in evicted.items() if h not in ready or any(v.uid == u for v in seen)},
         "bindings": bindings,
         "ready_since": ready_since,
+        "rollouts": rollouts,
     }
     return out
 

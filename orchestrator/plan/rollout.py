@@ -104,3 +104,42 @@ def step(s: Strategy, replicas: int, new: Sequence[PodView], old: Sequence[PodVi
                    f"pods left; maxSurge {s.max_surge}, maxUnavailable {s.max_unavailable}"
                    + (f", minReadySeconds {s.min_ready}" if s.min_ready else ""))
     return out
+
+
+DEFAULT_PROGRESS_DEADLINE = 600  # Kubernetes' progressDeadlineSeconds default
+
+
+def status(workload: Any, s: Strategy, template_hash: str, pods: Sequence[PodView],
+           available: Callable[[PodView], bool], previous: dict[str, Any], now: float,
+           generation: int) -> dict[str, Any]:
+    """A rolling controller's status as Kubernetes reports a Deployment's (replicas, updatedReplicas,
+    readyReplicas, availableReplicas, observedGeneration: the store revision the pass planned from; conditions
+    Progressing and Available), with `progressAt`: when it last made progress, for progressDeadlineSeconds."""
+    replicas = workload.replicas
+    updated = sum(1 for v in pods if v.spec_hash == template_hash)
+    ready = sum(1 for v in pods if v.ready)
+    avail = sum(1 for v in pods if available(v))
+    mark = [template_hash, updated, avail]
+    progress_at = float(previous.get("progressAt", now)) if previous.get("mark") == mark else now
+    deadline = getattr(workload.spec, "progress_deadline_seconds", None) or DEFAULT_PROGRESS_DEADLINE
+    complete = updated == replicas == len(pods) and avail == replicas
+    if complete:
+        progressing = ("True", "NewReplicaSetAvailable", "the rollout is complete")
+    elif s.paused:
+        progressing = ("Unknown", "DeploymentPaused", "the rollout is paused")
+    elif now - progress_at > deadline:
+        progressing = ("False", "ProgressDeadlineExceeded",
+                       f"no progress for {now - progress_at:.0f}s (progressDeadlineSeconds {deadline})")
+    else:
+        progressing = ("True", "ReplicaSetUpdated", f"{updated} of {replicas} pods updated, {avail} available")
+    ok = avail >= replicas - s.max_unavailable
+    return {
+        "replicas": len(pods), "updatedReplicas": updated, "readyReplicas": ready, "availableReplicas": avail,
+        "observedGeneration": generation, "mark": mark, "progressAt": progress_at,
+        "conditions": [
+            {"type": "Progressing", "status": progressing[0], "reason": progressing[1], "message": progressing[2]},
+            {"type": "Available", "status": "True" if ok else "False",
+             "reason": "MinimumReplicasAvailable" if ok else "MinimumReplicasUnavailable",
+             "message": f"{avail} of {replicas} pods available (minimum {replicas - s.max_unavailable})"},
+        ],
+    }

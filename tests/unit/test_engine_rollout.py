@@ -128,3 +128,36 @@ def test_a_paused_deployment_keeps_its_old_pods_until_resumed(lab: SimLab) -> No
     for _ in range(15):
         lab.reconcile()
     assert state(lab, "deploy/web")[2] == {"nginx:1.27": 3}
+
+
+def test_status_follows_the_rollout_and_a_stuck_one_passes_its_progress_deadline(lab: SimLab) -> None:
+    from orchestrator.cli.rollout_cmd import RolloutFailed, message
+
+    lab.apply(*web("Deployment", 3, "nginx:1.25", progressDeadlineSeconds=60))
+    settle(lab, "deploy/web", 3)
+    revision = lab.store.get("deploy/web").revision
+    st = lab.book().rollouts["deploy/web"]
+    assert (st["replicas"], st["updatedReplicas"], st["readyReplicas"], st["availableReplicas"]) == (3, 3, 3, 3)
+    assert st["observedGeneration"] >= revision
+    assert [(c["type"], c["status"], c["reason"]) for c in st["conditions"]] == [
+        ("Progressing", "True", "NewReplicaSetAvailable"), ("Available", "True", "MinimumReplicasAvailable")]
+    assert message("deployment", "web", st, revision, 3) == ('deployment "web" successfully rolled out', True)
+    # a new image whose readiness never passes: the rollout waits, old pods keep serving, then the deadline
+    lab.failing_health("nginx:1.27")
+    lab.apply(*web("Deployment", 3, "nginx:1.27", progressDeadlineSeconds=60))
+    revision = lab.store.get("deploy/web").revision
+    assert message("deployment", "web", lab.book().rollouts["deploy/web"], revision, 3)[0] == \
+        "Waiting for deployment spec update to be observed..."
+    lab.reconcile()  # creates the first new pod (the status is what a pass saw before it acted)
+    lab.reconcile()
+    st = lab.book().rollouts["deploy/web"]
+    assert st["updatedReplicas"] == 1 and st["availableReplicas"] == 3
+    assert message("deployment", "web", st, revision, 3) == (
+        'Waiting for deployment "web" rollout to finish: 1 out of 3 new replicas have been updated...', False)
+    for _ in range(14):  # 5 s a pass: past 60 s without progress
+        lab.reconcile()
+    st = lab.book().rollouts["deploy/web"]
+    assert [(c["status"], c["reason"]) for c in st["conditions"]][0] == ("False", "ProgressDeadlineExceeded")
+    assert state(lab, "deploy/web")[1] == 3  # the old pods still serve
+    with pytest.raises(RolloutFailed, match="exceeded its progress deadline"):
+        message("deployment", "web", st, revision, 3)
