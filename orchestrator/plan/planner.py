@@ -168,8 +168,9 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
                 out.actions.append(DeletePod(v.host, v.name, v.uid, reason, v.grace))
         else:
             if old:
-                out.pending[f"{key}: rollout"] = (f"paused: {len(old)} of {len(mine)} pods run an older "
-                                                  "template (`paused: false` resumes the rollout)")
+                # a steady state, not work left: a notice (printed once), so `reconcile --wait` converges
+                out.notices.append(f"{key}: rollout paused: {len(old)} of {len(mine)} pods run an older "
+                                   "template (`paused: false` resumes it)")
             diff = w.replicas - len(mine)
             why = f"{key}: {len(mine)}/{w.replicas} replicas"
             if diff < 0:

@@ -112,7 +112,8 @@ def test_an_unchanged_deployment_plans_nothing() -> None:
 def test_a_paused_deployment_does_not_roll_and_says_so() -> None:
     snap = cluster_of(desired(rc_doc("web", 3)), "deploy/web", 3)
     p = plan(desired(deploy_doc(3, image="nginx:1.27", paused=True)), snap, Book(), T0, config(), seed=1)
-    assert p.actions == [] and "paused" in p.pending["deploy/web: rollout"]
+    assert p.actions == [] and not p.pending
+    assert p.notices == ["deploy/web: rollout paused: 3 of 3 pods run an older template (`paused: false` resumes it)"]
 
 
 def test_min_ready_seconds_holds_old_pods_until_the_new_ones_were_ready_long_enough() -> None:
