@@ -66,20 +66,22 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: bool) -> None:
     from orchestrator.cli.applier import commit_apply, plan_apply
     from orchestrator.cli.diff import manifest_diff
     from orchestrator.cli.services import move_legacy_workloads
-    from orchestrator.model import Service, read_objects
+    from orchestrator.model import Service
+    from orchestrator.model.load import read_located
     from orchestrator.proxy.addresses import node_port_range
     from orchestrator.proxy.node_port_claims import claim_ops, node_port_errors
     from orchestrator.secrets import SecretSource, missing_refs
     from orchestrator.store import cluster_ops
 
-    objects, errors = read_objects(list(filenames))
+    located, errors = read_located(list(filenames))
+    objects = [o for o, _ in located]
     errors += missing_refs(objects, SecretSource.load(obj.project.secrets_path))
     services = [o for o in objects if isinstance(o, Service)]
     ports = node_port_range(obj.project.settings.proxy)
     if not objects and not errors:
         raise ValidationError([f"no objects passed to apply: {', '.join(filenames)} holds no manifests"])
     with obj.project.open_store() as store:
-        errors += node_port_errors(store, services, ports)
+        errors += node_port_errors(store, services, ports, {o.key: where for o, where in located})
         if errors:
             _fail_invalid(ValidationError(errors), "nothing was applied")
             return

@@ -35,7 +35,7 @@ from orchestrator.model.meta import ObjectMeta, _split, label_map_errors
 from orchestrator.model.pod import PodSpec, PodTemplateSpec, int_or_name_port_errors, port_range_errors
 
 HAPROXY_TEMPLATE_ANNOTATION = "orc.io/haproxy-template"
-_TEMPLATE_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_TEMPLATE_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}")  # a file name: at most 255 bytes
 
 
 class K8sObject(K8sModel):
@@ -363,7 +363,7 @@ class Service(K8sObject):
                     invalid(
                         tpl,
                         f"{HAPROXY_TEMPLATE_ANNOTATION} must name a file in the templates folder "
-                        '(e.g. "ambassador.cfg.j2"), without a path',
+                        '(e.g. "ambassador.cfg.j2"), without a path, at most 255 characters',
                     ),
                 )
             )

@@ -682,7 +682,7 @@ CASES = [
         [
             S
             + 'metadata.annotations: Invalid value: "../etc/passwd": orc.io/haproxy-template must name a file in the '
-            'templates folder (e.g. "ambassador.cfg.j2"), without a path'
+            'templates folder (e.g. "ambassador.cfg.j2"), without a path, at most 255 characters'
         ],
     ),
     (
