@@ -224,6 +224,11 @@ class Store(abc.ABC):
         deletions are tombstones (`deleted=True`). At most `history_limit` entries are kept."""
 
     @abc.abstractmethod
+    def history_keys(self, prefix: str = "") -> builtins.list[str]:
+        """Every key under `prefix` with a live value or kept history (deleted keys too), sorted: what
+        `orc store migrate` copies."""
+
+    @abc.abstractmethod
     def watch(
         self, prefix: str = "", start_revision: int | None = None, timeout: float | None = None
     ) -> Iterator[Event]:
@@ -265,6 +270,15 @@ class Store(abc.ABC):
         """An exclusive lease named `name` (not yet acquired: use `with`). `ttl` is how long a holder
         that stopped refreshing keeps it (a live holder refreshes it every ttl/3); a dead process never
         keeps it."""
+
+    @abc.abstractmethod
+    def lock_holder(self, name: str) -> LockHolder | None:
+        """The current or last holder of lock `name` (`expires` 0 once released or lapsed)."""
+
+    @property
+    def where(self) -> str:
+        """How messages name this store (its URL, without secrets)."""
+        return repr(self)
 
     def close(self) -> None:  # noqa: B027 - optional for backends
         """Release connections."""
