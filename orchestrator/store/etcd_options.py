@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from orchestrator.errors import ConfigError
@@ -89,6 +92,36 @@ class EtcdOptions:
             return value
         raise ConfigError(f"{self.where}: etcd user {self.user!r} has no password source: set etcd.password_file "
                           "or etcd.password_env in orc.yaml (a password is never written in orc.yaml itself)")
+
+
+def project_url(url: str, cluster: str, section: dict[str, Any], path: Callable[[str], Path], what: str) -> str:
+    """The full URL of a project's etcd store: the endpoints of `url` (orc.yaml `store`), the key prefix
+    `<root>/<cluster>/` (root: the URL's own path, else `etcd.prefix`) and the `etcd:` section's options,
+    files made absolute by `path`. Options written in the URL itself win over the section's."""
+    base, _, query = url.partition("?")
+    hosts, slash, root = base[len(SCHEME):].partition("/")
+    root = "/" + root.strip("/") if slash and root.strip("/") else section.get("prefix") or "/orc"
+    given = dict(parse_qsl(query, keep_blank_values=True))
+    merged: dict[str, str] = {}
+    for name in _OPTIONS:
+        value = given.get(name, section.get(name))
+        if isinstance(value, bool):
+            value = "1" if value else "0"
+        if value is None or (name, value) in (("compact", "1"), ("tls", "0")):
+            continue  # the defaults
+        if name == "timeout" and isinstance(value, float):
+            value = f"{value:g}"
+        merged[name] = str(path(str(value))) if name in _FILES else str(value)
+    if merged.get("timeout") == f"{DEFAULT_TIMEOUT:g}":
+        del merged["timeout"]
+    merged.update({k: v for k, v in given.items() if k not in _OPTIONS})  # unknown: parse_url names them
+    full = f"{SCHEME}{hosts}{root.rstrip('/')}/{cluster}/" + ("?" + urlencode(merged, quote_via=quote, safe="/")
+                                                             if merged else "")
+    try:
+        parse_url(full)
+    except ConfigError as e:
+        raise ConfigError(f"{what}: {e}") from e
+    return full
 
 
 def parse_url(url: str) -> EtcdOptions:
