@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -28,6 +29,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class TLS:
+    """Files of a test CA, etcd's server certificate (for 127.0.0.1) and a client certificate."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+    def context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(self.ca))
+        ctx.load_cert_chain(str(self.client_cert), str(self.client_key))
+        return ctx
+
+
 @dataclass
 class Member:
     name: str
@@ -35,23 +52,31 @@ class Member:
     peer_port: int
     data_dir: Path
     proc: subprocess.Popen[bytes] | None = None
+    tls: TLS | None = None
 
     @property
     def endpoint(self) -> str:
         return f"127.0.0.1:{self.client_port}"
 
+    @property
+    def client_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.endpoint}"
+
+    def _open(self, path: str, data: bytes | None = None) -> bytes:
+        req = urllib.request.Request(self.client_url + path, data=data, method="POST" if data else "GET")
+        ctx = self.tls.context() if self.tls else None
+        with urllib.request.urlopen(req, timeout=1, context=ctx) as r:
+            return bytes(r.read())
+
     def status(self) -> dict[str, object] | None:
         try:
-            req = urllib.request.Request(f"http://{self.endpoint}/v3/maintenance/status", data=b"{}", method="POST")
-            with urllib.request.urlopen(req, timeout=1) as r:
-                return json.loads(r.read())  # type: ignore[no-any-return]
+            return json.loads(self._open("/v3/maintenance/status", b"{}"))  # type: ignore[no-any-return]
         except OSError:
             return None
 
     def healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(f"http://{self.endpoint}/health", timeout=1) as r:
-                return bool(json.loads(r.read()).get("health") == "true")
+            return bool(json.loads(self._open("/health")).get("health") == "true")
         except (OSError, ValueError):
             return False
 
@@ -60,11 +85,13 @@ class Member:
 class EtcdCluster:
     root: Path
     size: int = 1
+    tls: TLS | None = None
     members: list[Member] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.members:
-            self.members = [Member(f"m{i}", free_port(), free_port(), self.root / f"m{i}") for i in range(self.size)]
+            self.members = [Member(f"m{i}", free_port(), free_port(), self.root / f"m{i}", tls=self.tls)
+                            for i in range(self.size)]
 
     @property
     def endpoints(self) -> str:
@@ -75,8 +102,11 @@ class EtcdCluster:
 
     def _argv(self, m: Member, state: str) -> list[str]:
         peers = ",".join(f"{x.name}=http://127.0.0.1:{x.peer_port}" for x in self.members)
-        return [ETCD, "--name", m.name, "--data-dir", str(m.data_dir),
-                "--listen-client-urls", f"http://{m.endpoint}", "--advertise-client-urls", f"http://{m.endpoint}",
+        tls = [] if self.tls is None else [
+            "--cert-file", str(self.tls.server_cert), "--key-file", str(self.tls.server_key),
+            "--trusted-ca-file", str(self.tls.ca), "--client-cert-auth"]
+        return [ETCD, "--name", m.name, "--data-dir", str(m.data_dir), *tls,
+                "--listen-client-urls", m.client_url, "--advertise-client-urls", m.client_url,
                 "--listen-peer-urls", f"http://127.0.0.1:{m.peer_port}",
                 "--initial-advertise-peer-urls", f"http://127.0.0.1:{m.peer_port}",
                 "--initial-cluster", peers, "--initial-cluster-state", state,
@@ -140,7 +170,7 @@ class EtcdCluster:
         for m in self.members:
             if m.proc is not None:
                 try:
-                    m.proc.wait(10)
+                    m.proc.wait(2)  # etcd waits for its clients' connections to close; the data goes anyway
                 except subprocess.TimeoutExpired:
                     m.proc.kill()
                     m.proc.wait(5)
@@ -148,9 +178,70 @@ class EtcdCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+    def etcdctl(self, *args: str) -> str:
+        """Run etcdctl (v3) against the cluster; its output."""
+        tls = [] if self.tls is None else [f"--cacert={self.tls.ca}", f"--cert={self.tls.client_cert}",
+                                           f"--key={self.tls.client_key}"]
+        cp = subprocess.run(["etcdctl", f"--endpoints={','.join(m.client_url for m in self.members)}", *tls, *args],
+                            capture_output=True, text=True, timeout=30, env={**os.environ, "ETCDCTL_API": "3"})
+        if cp.returncode != 0:
+            raise RuntimeError(f"etcdctl {' '.join(args)}: {cp.stderr.strip()}")
+        return cp.stdout
+
+
+def make_tls(folder: Path) -> TLS:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, made with `cryptography`."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    folder.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def write(path: Path, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate) -> tuple[Path, Path]:
+        path.with_suffix(".key").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        path.with_suffix(".pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return path.with_suffix(".pem"), path.with_suffix(".key")
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("orc test CA")).issuer_name(name("orc test CA"))
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    ca_pem, _ = write(folder / "ca", ca_key, ca)
+
+    def leaf(cn: str, usage: x509.ObjectIdentifier) -> tuple[Path, Path]:
+        # etcd's JSON gateway dials etcd's own gRPC port with the server certificate as its client one, so
+        # under --client-cert-auth the server certificate must allow client auth too
+        usages = [usage, ExtendedKeyUsageOID.CLIENT_AUTH] if usage == ExtendedKeyUsageOID.SERVER_AUTH else [usage]
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(ca.subject)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.ExtendedKeyUsage(usages), critical=False))
+        if usage == ExtendedKeyUsageOID.SERVER_AUTH:
+            builder = builder.add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]), critical=False)
+        return write(folder / cn, key, builder.sign(ca_key, hashes.SHA256()))
+
+    server = leaf("server", ExtendedKeyUsageOID.SERVER_AUTH)
+    client = leaf("client", ExtendedKeyUsageOID.CLIENT_AUTH)
+    return TLS(ca_pem, server[0], server[1], client[0], client[1])
+
+
 @contextlib.contextmanager
-def etcd_cluster(root: Path, size: int = 1) -> Iterator[EtcdCluster]:
-    cluster = EtcdCluster(root, size)
+def etcd_cluster(root: Path, size: int = 1, tls: TLS | None = None) -> Iterator[EtcdCluster]:
+    cluster = EtcdCluster(root, size, tls)
     try:
         yield cluster.start()
     finally:

@@ -57,6 +57,7 @@ from orchestrator.store.base import (
 )
 from orchestrator.store.etcd_client import (
     OUT_OF_RANGE,
+    PERMISSION_DENIED,
     AmbiguousWrite,
     EtcdClient,
     EtcdRequestError,
@@ -460,7 +461,9 @@ class EtcdStore(Store):
             try:
                 self.client.post("/kv/compaction", {"revision": boundary + 1})
             except EtcdRequestError as e:
-                if e.code != OUT_OF_RANGE:  # already compacted further by someone
+                # OUT_OF_RANGE: someone compacted further already; PERMISSION_DENIED: only etcd's root may
+                # compact (then etcd's own --auto-compaction does); our own clean-up below goes on either way
+                if e.code not in (OUT_OF_RANGE, PERMISSION_DENIED):
                     raise
         answer = self.client.txn([], [
             {"request_range": {"key": b64(self._kv), "range_end": b64(prefix_end(self._kv.encode())),

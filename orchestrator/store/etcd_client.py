@@ -96,12 +96,11 @@ class EtcdClient:
     def _all(self) -> list[Any]:
         with self._lock:
             if self._pid != os.getpid():
-                import requests
                 from etcd3gw.client import Etcd3Client
 
                 self._clients = []
                 for host, port in self.options.endpoints:
-                    session = requests.Session()
+                    session = _session()
                     if self.options.ca:
                         session.verify = self.options.ca
                     if self.options.cert and self.options.key:
@@ -209,6 +208,17 @@ class EtcdClient:
         return WatchStream(self, client, key, range_end, start)
 
 
+def _session() -> Any:
+    """A requests session that uses only what orc.yaml says: with `trust_env`, requests lets
+    REQUESTS_CA_BUNDLE override the session's CA (requests#3829) and would send etcd's traffic through an
+    HTTP(S)_PROXY meant for the web."""
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
 def _why(e: Exception) -> str:
     text = str(e)
     for needle, reason in (("Connection refused", "connection refused"), ("timed out", "timed out"),
@@ -237,12 +247,10 @@ class WatchStream:
     ("end", None) when the server closes it, ("error", exception) when it breaks. `close()` ends it at once."""
 
     def __init__(self, owner: EtcdClient, client: Any, key: bytes, range_end: bytes, start: int):
-        import requests
-
         self.messages: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._closed = threading.Event()
         self._resp: Any = None
-        self._session = requests.Session()
+        self._session = _session()
         self._session.verify = client.session.verify
         self._session.cert = client.session.cert
         self._session.headers.update(client.session.headers)

@@ -56,7 +56,8 @@ class EtcdOptions:
     @property
     def where(self) -> str:
         """How messages name this store: endpoints and prefix (never a secret)."""
-        return f"etcd://{','.join(f'{h}:{p}' for h, p in self.endpoints)}{self.prefix}"
+        hosts = ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in self.endpoints)
+        return f"etcd://{hosts}{self.prefix}"
 
     def url(self) -> str:
         query: dict[str, str] = {}
@@ -146,10 +147,10 @@ def parse_url(url: str) -> EtcdOptions:
         problems.append(f"key prefix {prefix!r} is invalid: use /NAME/... of letters, digits, '.', '_', '-'")
     values: dict[str, str] = {}
     for name, value in parse_qsl(query, keep_blank_values=True):
-        if name not in _OPTIONS:
-            problems.append(f"option {name!r} is unknown: use {', '.join(_OPTIONS)}")
-        elif name == "password":
+        if name == "password":
             problems.append("a password is never part of the URL: use password_file or password_env")
+        elif name not in _OPTIONS:
+            problems.append(f"option {name!r} is unknown: use {', '.join(_OPTIONS)}")
         else:
             values[name] = value
     for name in _FILES:
