@@ -365,9 +365,11 @@ def lock_held(holder: LockHolder | None, name: str, now: float) -> LockHeldError
         who = f"pid {holder.pid} on host {holder.host} since {_iso(holder.since)} ({ago:.0f}s ago)"
         if holder.expires > now:
             who += f", its lease refreshed until {_iso(holder.expires)}"
-    return LockHeldError(
+    err = LockHeldError(
         f'lock "{name}" is held by {who}: another run is in progress; wait for it to finish and retry'
     )
+    err.holder = holder  # type: ignore[attr-defined]
+    return err
 
 
 def fenced(name: str, stale: int, current: int | None, what: str = "write") -> FencedError:
