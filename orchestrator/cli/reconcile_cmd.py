@@ -196,6 +196,7 @@ def _lead(engine: Any, cluster: str, ttl: float, interval: float, quiet: bool, h
     down to standing by when the lease is lost (the hosts or the store refused us). SIGINT/SIGTERM end it."""
     import signal
 
+    from orchestrator.act.fence import claim_hosts
     from orchestrator.leader import take_lock
     from orchestrator.store.base import FencedError
 
@@ -217,7 +218,10 @@ def _lead(engine: Any, cluster: str, ttl: float, interval: float, quiet: bool, h
             if waited[0]:
                 click.echo(f"took over: this controller leads now (token {lock.token})", err=True)
             try:
-                return _watch(engine, _fence(cluster, lock), interval, quiet, human, verbose, metrics)
+                fence = _fence(cluster, lock)
+                # every host learns the new token now: a stale leader is refused everywhere, at once
+                claim_hosts(fence, engine.hosts, engine.transport, engine.project.settings.ssh.max_parallel)
+                return _watch(engine, fence, interval, quiet, human, verbose, metrics)
             except FencedError as e:  # lost the lease: somebody else leads now
                 click.echo(f"stepping down: {e}", err=True)
                 sys.stderr.flush()
