@@ -132,7 +132,7 @@ def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path:
 
     \b
     Exit codes: 0 converged, 1 an action failed (retried next pass) or the lease was lost (hosts refuse
-    a stale controller), 3 another reconcile holds the lock,
+    a stale controller; a --watch one steps down instead), 3 another reconcile holds the lock,
     4 some hosts unreachable (the rest converged).
 
     \b
@@ -221,6 +221,8 @@ def _lead(engine: Any, cluster: str, ttl: float, interval: float, quiet: bool, h
                 fence = _fence(cluster, lock)
                 # every host learns the new token now: a stale leader is refused everywhere, at once
                 claim_hosts(fence, engine.hosts, engine.transport, engine.project.settings.ssh.max_parallel)
+                if stop:  # a signal came while taking over
+                    return EXIT_OK
                 return _watch(engine, fence, interval, quiet, human, verbose, metrics)
             except FencedError as e:  # lost the lease: somebody else leads now
                 click.echo(f"stepping down: {e}", err=True)
