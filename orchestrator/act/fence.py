@@ -31,13 +31,12 @@ from typing import Protocol
 from orchestrator.commands.base import Command
 from orchestrator.errors import ConfigError
 from orchestrator.inventory.host import Host
+from orchestrator.inventory.state_dir import state_dir
 from orchestrator.store.base import Fence, FencedError
 from orchestrator.transport.base import StepResult, Transport
 from orchestrator.transport.parallel import run_parallel
 from orchestrator.transport.script import GUARD_FD
 
-STATE_DIR_VAR = "orc_state_dir"
-DEFAULT_STATE_DIR = "/var/lib/orc"
 STEP_NAME = "fence"
 LOCK_WAIT = 30  # seconds a batch waits for another batch's host lock before giving up on that host
 REFUSED_MARK = "ORC-FENCE-REFUSED"
@@ -148,15 +147,6 @@ def claim_hosts(fence: HostFence, hosts: Sequence[Host], transport: Transport, m
     if refusals:
         raise fence.refused(refusals)
     return failed
-
-
-def state_dir(host: Host) -> str:
-    """The host's state folder (`orc_state_dir`), checked: an absolute path without newlines or NUL."""
-    value = host.vars.get(STATE_DIR_VAR) or DEFAULT_STATE_DIR
-    if not isinstance(value, str) or not value.startswith("/") or any(c in value for c in "\n\r\x00"):
-        raise ConfigError(f"host {host.name}: {STATE_DIR_VAR} {value!r} is invalid: use an absolute path "
-                          f"(default {DEFAULT_STATE_DIR})")
-    return value.rstrip("/") or "/"
 
 
 def fence_step(state: str, cluster: str, token: int) -> Command:

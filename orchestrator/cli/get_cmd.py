@@ -188,14 +188,13 @@ def get(
     Observed state (pod status, replica counts, nodes) comes from the last `orc reconcile`; when it is
     older than a minute, its age is printed on stderr.
     """
-    from orchestrator.store import open_store
 
     targets = parse_targets(args, "get")
     sel = parse_selector(selector)
     if sel is not None and any(t.names for t in targets):
         raise click.UsageError("name cannot be provided when a selector is specified")
     several = len(targets) > 1
-    with open_store(obj.project.store_url) as store:
+    with obj.project.open_store() as store:
         listed = store.list("")
         records = {r.key: r for r in listed}
         view = ClusterView.from_records(listed, listed.revision)

@@ -4,6 +4,7 @@ it to another backend (`migrate`)."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import click
 
@@ -42,35 +43,46 @@ def migrate(obj: AppContext, to: str, from_: str | None) -> int:
       orc store migrate --from etcd://10.0.0.1:2379 --to sqlite:.orc/state.db
     """
     from orchestrator.cli.reconcile_cmd import LOCK_NAME
-    from orchestrator.store import open_store
-    from orchestrator.store.migrate import copy, differences, export
+    from orchestrator.store import bind_cluster, open_store
 
     project = obj.project
     source_url = project.resolve_store_url(from_) if from_ else project.store_url
     target_url = project.resolve_store_url(to)
     if source_url == target_url:
         raise click.UsageError(f"--to names the source store itself ({target_url})")
-    with open_store(source_url) as source, open_store(target_url) as target, \
-            source.lock(LOCK_NAME, ttl=project.settings.lease_ttl):
-        copied, data = copy(source, target)
-        if export(source) != data:
-            click.echo(f"error: the source changed while it was copied (an apply, a scale?): the target {target.where} "
-                       "is incomplete; empty it (remove the file, or `etcdctl del --prefix` its prefix) and run "
-                       "this again when nothing writes", err=True)
-            return EXIT_FAILED
-        diffs = differences(data, target, limit=min(source.history_limit, target.history_limit))
-        click.echo(f"copied {copied.keys} keys ({copied.live} live, {copied.changes} values and deletions with their "
-                   f"history) from {source.where} to {target.where} in {copied.transactions} transactions, "
-                   f"{copied.seconds:.1f}s")
-        if diffs:
-            for d in diffs[:20]:
-                click.echo(f"error: {d}", err=True)
-            click.echo(f"error: {len(diffs)} keys differ after the copy: the target is not usable; empty it and run "
-                       "this again", err=True)
-            return EXIT_FAILED
+    with open_store(source_url) as source, open_store(target_url) as target:
+        bind_cluster(source, project.settings.cluster, write=False)  # the source is this cluster's
+        bind_cluster(target, project.settings.cluster, write=False)  # (and the target no other's)
+        lock = source.lock(LOCK_NAME, ttl=project.settings.lease_ttl).acquire()
+        try:
+            return _copy_and_verify(source, target, to, from_, project.config_file)
+        finally:
+            lock.release()
+
+
+def _copy_and_verify(source: Any, target: Any, to: str, from_: str | None, config_file: Any) -> int:
+    """Copy, check that the source did not change meanwhile, compare the two key by key, say what next."""
+    from orchestrator.store.migrate import copy, differences, export
+
+    copied, data = copy(source, target)
+    if export(source) != data:
+        click.echo(f"error: the source changed while it was copied (an apply, a scale?): the target {target.where} "
+                   "is incomplete; empty it (remove the file, or `etcdctl del --prefix` its prefix) and run "
+                   "this again when nothing writes", err=True)
+        return EXIT_FAILED
+    diffs = differences(data, target, limit=min(source.history_limit, target.history_limit))
+    click.echo(f"copied {copied.keys} keys ({copied.live} live, {copied.changes} values and deletions with their "
+               f"history) from {source.where} to {target.where} in {copied.transactions} transactions, "
+               f"{copied.seconds:.1f}s")
+    if diffs:
+        for d in diffs[:20]:
+            click.echo(f"error: {d}", err=True)
+        click.echo(f"error: {len(diffs)} keys differ after the copy: the target is not usable; empty it and run "
+                   "this again", err=True)
+        return EXIT_FAILED
     click.echo("verified: every key, its value and its history match")
     if not from_:
-        click.echo(f"next: set `store: {to}` in {project.config_file} (the old store is left as it was)")
+        click.echo(f"next: set `store: {to}` in {config_file} (the old store is left as it was)")
     return EXIT_OK
 
 
@@ -81,9 +93,8 @@ def status(obj: AppContext, output: str) -> None:
     """Where the store is, its revision and size, and who holds the reconcile lock (and until when)."""
     from orchestrator.cli.output import dump
     from orchestrator.cli.reconcile_cmd import LOCK_NAME
-    from orchestrator.store import open_store
 
-    with open_store(obj.project.store_url) as s:
+    with obj.project.open_store() as s:
         listed = s.list()
         holder = s.lock_holder(LOCK_NAME)
     now = time.time()

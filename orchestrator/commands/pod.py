@@ -13,11 +13,11 @@ import json
 import shlex
 from collections.abc import Sequence
 
+from orchestrator import docker_labels as L
 from orchestrator.commands.base import Command, sh
 from orchestrator.model.helpers import host_ports
 from orchestrator.model.pod import Container, PodSpec, Probe
 from orchestrator.model.text import env_file_safe
-from orchestrator.observe.facts import LABEL_PREFIX, MANAGED
 from orchestrator.plan.types import PodRun
 from orchestrator.proxy.pod_labels import infra_labels
 from orchestrator.resources import cpu_millis, parse_quantity, to_bytes
@@ -38,16 +38,19 @@ def volume_name(uid: str, volume: str) -> str:
     return f"orc_{uid}_{volume}"
 
 
-def pod_labels(run: PodRun, container: str) -> list[str]:
+def pod_labels(run: PodRun, container: str, cluster: str) -> list[str]:
+    if not cluster:
+        raise ValueError("a pod's containers must carry the cluster's name")
     labels = {
-        MANAGED: "true",
-        "orc.pod": run.name,
-        "orc.pod-uid": run.uid,
-        "orc.owner": run.owner or "",
-        "orc.spec-hash": run.spec_hash,
-        "orc.container": container,
+        L.MANAGED: "true",
+        L.CLUSTER: cluster,
+        L.POD: run.name,
+        L.POD_UID: run.uid,
+        L.OWNER: run.owner or "",
+        L.SPEC_HASH: run.spec_hash,
+        L.CONTAINER: container,
     }
-    labels.update({LABEL_PREFIX + k: v for k, v in run.labels.items()})
+    labels.update({L.LABEL_PREFIX + k: v for k, v in run.labels.items()})
     out: list[str] = []
     for k, v in labels.items():
         out += ["--label", f"{k}={v}"]
@@ -94,7 +97,7 @@ def _health(c: Container, ports: dict[str, int]) -> list[str]:
             "--health-timeout", f"{probe.timeout_seconds or 1}s",
             "--health-retries", str(probe.failure_threshold or 3),
             "--health-start-period", f"{probe.initial_delay_seconds or 0}s",
-            "--label", f"orc.probe={'liveness' if c.liveness_probe else 'readiness'}"]
+            "--label", f"{L.PROBE}={'liveness' if c.liveness_probe else 'readiness'}"]
 
 
 def _resources(c: Container, gpus: Sequence[str]) -> list[str]:
@@ -135,12 +138,12 @@ def env_exports(c: Container, extra: dict[str, str], secrets: dict[str, str] | N
     return {k: v for k, v in container_env(c, extra, secrets).items() if not env_file_safe(k, v)}
 
 
-def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str]) -> list[str]:
+def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str], cluster: str) -> list[str]:
     ports = {p.name: p.container_port for cc in run.spec.containers for p in cc.ports or [] if p.name}
     argv = ["docker", "run", "-d", "--name", container_name(run.name, c.name),
             "--network", f"container:{infra_name(run.name)}",
             "--restart", RESTART[run.spec.restart_policy or "Always"],
-            "--env-file", env_path, *pod_labels(run, c.name), *_resources(c, gpus), *_health(c, ports)]
+            "--env-file", env_path, *pod_labels(run, c.name, cluster), *_resources(c, gpus), *_health(c, ports)]
     for name in env_exports(c, run.env, run.secret_env.get(c.name)):
         argv += ["-e", name]
     if run.hosts_file:
@@ -164,12 +167,13 @@ def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str]
     return argv
 
 
-def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = ()) -> Command:
-    """One step that creates the whole pod or, when any part fails, removes what it made and fails."""
+def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = (), *, cluster: str) -> Command:
+    """One step that creates the whole pod or, when any part fails, removes what it made and fails. Every
+    container and volume carries `cluster` (orc.yaml's name), so no other cluster ever counts or removes it."""
     q = shlex.join
     lines = [
         f"orc_undo() {{ docker rm -f {q([infra_name(run.name)] + [container_name(run.name, c.name) for c in run.spec.containers])} "
-        f">/dev/null 2>&1; docker volume rm $(docker volume ls -q --filter label=orc.pod-uid={shlex.quote(run.uid)}) >/dev/null 2>&1; }}",
+        f">/dev/null 2>&1; docker volume rm $(docker volume ls -q --filter label={L.POD_UID}={shlex.quote(run.uid)}) >/dev/null 2>&1; }}",
         "orc_fail() { echo \"$1\" >&2; orc_undo; exit 1; }",
     ]
     if any(env_exports(c, run.env, run.secret_env.get(c.name)) for c in run.spec.containers):
@@ -177,16 +181,17 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = ())
     for v in run.spec.volumes or []:
         if v.empty_dir is not None:
             opts = ["--opt", "type=tmpfs", "--opt", "device=tmpfs"] if v.empty_dir.medium == "Memory" else []
-            lines.append(q(["docker", "volume", "create", "--label", f"orc.pod-uid={run.uid}", *opts,
+            lines.append(q(["docker", "volume", "create", "--label", f"{L.POD_UID}={run.uid}", "--label", f"{L.CLUSTER}={cluster}",
+                            "--label", f"{L.MANAGED}=true", *opts,
                             volume_name(run.uid, v.name)]) + " >/dev/null || orc_fail 'volume " + v.name + "'")
     infra = ["docker", "run", "-d", "--name", infra_name(run.name), "--hostname", run.name[:63],
-             "--restart", "unless-stopped", *pod_labels(run, ""), "--label", "orc.infra=true",
-             "--label", f"orc.containers={','.join(c.name for c in run.spec.containers)}",
-             "--label", f"orc.requests={json.dumps(run.requests, sort_keys=True, separators=(',', ':'))}",
-             "--label", f"orc.host-ports={','.join(f'{p}/{proto}' for p, proto in host_ports(run.spec))}",
+             "--restart", "unless-stopped", *pod_labels(run, "", cluster), "--label", f"{L.INFRA}=true",
+             "--label", f"{L.CONTAINERS}={','.join(c.name for c in run.spec.containers)}",
+             "--label", f"{L.REQUESTS}={json.dumps(run.requests, sort_keys=True, separators=(',', ':'))}",
+             "--label", f"{L.HOST_PORTS}={','.join(f'{p}/{proto}' for p, proto in host_ports(run.spec))}",
              *infra_labels(run.spec),  # orc.port-names / orc.http-check: what services need (proxy.pod_labels)
-             "--label", f"orc.grace={grace_label(run.spec)}",
-             "--label", f"orc.gpus={','.join(run.gpu_devices)}",  # the devices it was given (accounting)
+             "--label", f"{L.GRACE}={grace_label(run.spec)}",
+             "--label", f"{L.GPUS}={','.join(run.gpu_devices)}",  # the devices it was given (accounting)
              *_ports(run), "--", infra_image, *infra_command]
     lines.append(q(infra) + " >/dev/null || orc_fail 'infra container'")
     lines.append("orc_env=$(mktemp) || orc_fail 'mktemp'")
@@ -195,7 +200,7 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = ())
         data = base64.b64encode(env_file(c, run.env, secrets).encode()).decode()
         lines.append(f"printf '%s' {data} | base64 -d > \"$orc_env\" || orc_fail 'env file'" if data
                      else ": > \"$orc_env\"")
-        run_argv = q(_container_run(run, c, "ORC_ENV_FILE", run.gpu_devices)).replace("ORC_ENV_FILE", '"$orc_env"')
+        run_argv = q(_container_run(run, c, "ORC_ENV_FILE", run.gpu_devices, cluster)).replace("ORC_ENV_FILE", '"$orc_env"')
         exports = env_exports(c, run.env, secrets)
         if exports:  # in a subshell, with docker found before PATH could be one of the names
             sets = " ".join(f"{k}={shlex.quote(v)}" for k, v in exports.items())
@@ -231,7 +236,7 @@ def delete_pod(name: str, uid: str, grace: int | None = None, *, stopped: bool =
     seconds (default 30) to stop, all at once, then SIGKILL; grace 0 kills at once. `stopped`: a parallel
     stop step of the same batch (`stop_pods`) already gave them their grace, so this step adds no time."""
     g = grace_of(grace)
-    u = shlex.quote(f"label=orc.pod-uid={uid}")
+    u = shlex.quote(f"label={L.POD_UID}={uid}")
     stop = (f"ids=$(docker ps --filter {u} {_APPS})\n"
             f'[ -z "$ids" ] || docker stop -t {g} $ids >/dev/null 2>&1\n') if g else ""
     script = (f"{stop}"
@@ -247,7 +252,7 @@ def stop_pods(pods: Sequence[tuple[str, str, int | None]]) -> Command:
     batch's time limit grows by the longest grace period, not their sum. Stopping is best effort: the
     delete steps that follow remove whatever is left."""
     lines = ["orc_stop() {",
-             f'  ids=$(docker ps --filter "label=orc.pod-uid=$1" {_APPS})',
+             f'  ids=$(docker ps --filter "label={L.POD_UID}=$1" {_APPS})',
              '  [ -z "$ids" ] || docker stop -t "$2" $ids >/dev/null 2>&1',
              "}"]
     lines += [f"orc_stop {shlex.quote(uid)} {grace_of(grace)} &" for _, uid, grace in pods]
