@@ -26,7 +26,7 @@ from tests.e2e.conftest import lab_pods
 from tests.e2e.helpers import orc
 from tests.etcd_server import EtcdCluster, etcd_cluster
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600, func_only=True)]  # not the wait for the lab
 
 TTL = 2
 RC = """\
