@@ -69,6 +69,9 @@ class Settings(BaseModel):
     infra_image: str = "registry.k8s.io/pause:3.9"
     infra_command: list[str] = Field(default_factory=list)  # empty: the image's own (pause needs none)
     grace_period: float = 40.0  # seconds a host may fail probes before it is NotReady
+    # More than this share of the hosts failing at once is a full disruption: nothing is replaced (the
+    # controller's own network is the likelier cause), as Kubernetes' node lifecycle controller does.
+    disruption_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     interval: float = 10.0  # --watch: seconds between passes when nothing wakes it sooner
     resync: float = 60.0  # --watch: every host is probed at least this often, whatever its event stream says
     facts_ttl: float = 300.0  # seconds a host's static facts (cpu, disk, images, ...) are reused; 0: always probe

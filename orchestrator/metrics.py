@@ -32,8 +32,10 @@ def render(result: Any, totals: Counter[tuple[str, str]]) -> str:
     metric("orc_hosts", "gauge", "Hosts by status.",
            [({"status": s}, float(status.get(s, 0))) for s in ("Ready", "NotReady", "Unreachable")])
     desired: dict[str, int] = {k: w.replicas for k, w in (result.desired.workloads.items() if result.desired else [])}
-    running = Counter(p.owner for p in result.snapshot.pods if p.owner and p.phase == "Running")
-    ready = Counter(p.owner for p in result.snapshot.pods if p.owner and p.ready)
+    # (a pod still labelled with the key an older orc stored its controller under counts as that controller's)
+    owner = result.desired.owner_of if result.desired else (lambda o, _uid: o)
+    running = Counter(owner(p.owner, p.uid) for p in result.snapshot.pods if p.owner and p.phase == "Running")
+    ready = Counter(owner(p.owner, p.uid) for p in result.snapshot.pods if p.owner and p.ready)
     pending = Counter(t.split(":")[0] for t in result.plan.pending)
     owners = sorted(set(desired) | set(running))
     metric("orc_pods_desired", "gauge", "Replicas asked for, per controller.",

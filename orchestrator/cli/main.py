@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "exec": "orchestrator.cli.pods_cmd:exec_",
     "proxy": "orchestrator.cli.proxy_cmd:proxy",
     "store": "orchestrator.cli.store_cmd:store",
+    "what-if": "orchestrator.cli.whatif_cmd:what_if",
 }
 
 

@@ -92,11 +92,25 @@ def plan(obj: AppContext, output: str) -> int:
         click.echo(f"warning: {w}", err=True)
     for n in result.plan.notices:
         click.echo(f"notice: {n}", err=True)
+    _moved_notes(result)
     for e in result.plan.errors:
         click.echo(f"error: {e}", err=True)
     for h in result.unreachable:
         click.echo(f"warning: {_not_ready(result.snapshot.hosts[h])}", err=True)
     return EXIT_FAILED if result.plan.errors else EXIT_OK
+
+
+def _moved_notes(result: Any) -> None:
+    """`orc plan` on a store an older orc wrote: what the next write moves, and what cannot move."""
+    from orchestrator.controllers.moved_keys import stranded_message
+
+    for m in (result.desired.moved.values() if result.desired else ()):
+        if m.stranded:
+            click.echo(f"warning: {stranded_message(m.kind, m.old, m.new)}", err=True)
+        elif m.at is None:  # read as it will be once the next write has moved it
+            click.echo(f'notice: {m.kind} "{m.new.partition("/")[2]}" is stored under {m.old} by an older orc: '
+                       f"the next orc apply, delete, scale or reconcile moves it to {m.new} (its pods stay its "
+                       "own)", err=True)
 
 
 @click.command()
@@ -165,6 +179,9 @@ def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path:
                          on_wait=(lambda e: _standing_by(e, ttl, "waiting")) if wait_lock else None)
         try:
             fence = _fence(cluster, lock)
+            from orchestrator.cli.services import move_legacy_workloads
+
+            move_legacy_workloads(engine.store, fence=fence.store_fence, quiet=quiet)
             deadline = time.monotonic() + (wait or 0)
             while True:
                 result = engine.run_pass(fence=fence)
@@ -200,6 +217,7 @@ def _lead(engine: Any, cluster: str, ttl: float, interval: float, quiet: bool, h
     import signal
 
     from orchestrator.act.fence import claim_hosts
+    from orchestrator.cli.services import move_legacy_workloads
     from orchestrator.leader import take_lock
     from orchestrator.store.base import FencedError
 
@@ -226,6 +244,7 @@ def _lead(engine: Any, cluster: str, ttl: float, interval: float, quiet: bool, h
                 claim_hosts(fence, engine.hosts, engine.transport, engine.project.settings.ssh.max_parallel)
                 if stop:  # a signal came while taking over
                     return EXIT_OK
+                move_legacy_workloads(engine.store, fence=fence.store_fence, quiet=quiet)
                 return _watch(engine, fence, interval, quiet, human, verbose, metrics)
             except FencedError as e:  # lost the lease: somebody else leads now
                 click.echo(f"stepping down: {e}", err=True)
@@ -311,7 +330,8 @@ def _host_lines(result: Any, seen: dict[str, tuple[bool, str]] | None) -> list[s
 
 def _not_ready(f: Any) -> str:
     if not f.reachable:
-        return f"{f.name}: unreachable ({f.reason}): {f.error}"
+        said = {"down": "; no peer reaches it either", "partition": "; but its peers reach it (kept)"}.get(f.verdict, "")
+        return f"{f.name}: unreachable ({f.reason}): {f.error}{said}"
     return f"{f.name}: not ready: docker: {f.docker_error}"
 
 

@@ -17,6 +17,7 @@ from orchestrator.cli.selection import not_found_message, parse_selector, parse_
 from orchestrator.errors import ConflictError, NotFoundError, ValidationError
 
 if TYPE_CHECKING:
+    from orchestrator.cli.kinds import Resource
     from orchestrator.cli.view import ClusterView
 
 __all__ = ["apply", "delete", "describe", "get", "scale"]
@@ -64,6 +65,7 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: bool) -> None:
     """
     from orchestrator.cli.applier import commit_apply, plan_apply
     from orchestrator.cli.diff import manifest_diff
+    from orchestrator.cli.services import move_legacy_workloads
     from orchestrator.model import Service, read_objects
     from orchestrator.proxy.addresses import node_port_range
     from orchestrator.proxy.node_port_claims import claim_ops, node_port_errors
@@ -81,6 +83,8 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: bool) -> None:
         if errors:
             _fail_invalid(ValidationError(errors), "nothing was applied")
             return
+        if not dry_run:
+            move_legacy_workloads(store)
         changes = plan_apply(store, objects)
         if dry_run:
             for c in changes:
@@ -250,10 +254,12 @@ def delete(
       orc delete rc web --ignore-not-found   # exit 0 if it is already gone
     """
     from orchestrator.cli.applier import conflict_error, delete_ops
+    from orchestrator.cli.services import move_legacy_workloads
     from orchestrator.cli.view import read_view
     from orchestrator.store import Op
 
     with obj.project.open_store() as store:
+        move_legacy_workloads(store)
         view = read_view(store)
         refs = _delete_refs(args, filenames, selector, all_, view)
         ops: list[Op] = []
@@ -276,8 +282,11 @@ def delete(
             except ConflictError as e:
                 lost = next((d for d in done if d[2] == getattr(e, "key", None)), done[0])
                 raise conflict_error(lost[0], lost[1], "changed while deleting; nothing was deleted") from e
-    for kind, name, _ in done:
-        click.echo(f'{display_name(kind)} "{name}" deleted')
+    from orchestrator.controllers.moved_keys import own_key
+
+    for kind, name, key in done:
+        older = own_key(key, {"kind": kind})  # an older orc's copy that could not move (see moved_keys.py)
+        click.echo(f'{display_name(kind)} "{name}" deleted' + (f" (the older copy under {key})" if older else ""))
     if not done and not missing and not filenames and (selector or all_):
         click.echo("No resources found", err=True)
     for line in missing:
@@ -311,37 +320,41 @@ def scale(
     current_replicas: int | None,
     resource_version: str | None,
 ) -> None:
-    """Set the number of replicas of replication controllers (or replica sets, deployments). The change
-    is compare-and-swap on the revision read, so a concurrent edit fails instead of being lost. The next
-    `orc reconcile` starts or stops pods.
+    """Set the number of replicas of replication controllers, replica sets or deployments (each kind is
+    its own object: `rc/web` and `deploy/web` are two). The change is compare-and-swap on the revision
+    read, so a concurrent edit fails instead of being lost. The next `orc reconcile` starts or stops pods.
 
     \b
     Examples:
       orc scale rc/web --replicas 5
+      orc scale deploy/web --replicas 3                    # the Deployment web, not the RC web
       orc scale rc web --replicas 0                        # stop every pod, keep the definition
       orc scale rc/web --replicas 3 --current-replicas 2   # only if it is at 2 now
     """
     from orchestrator.cli.applier import conflict_error
+    from orchestrator.cli.kinds import WORKLOADS
+    from orchestrator.cli.services import move_legacy_workloads
     from orchestrator.store import Put
 
     targets = parse_targets(args, "scale")
-    keys: list[str] = []
+    wanted: dict[str, Resource] = {}  # store key -> the resource named
     for t in targets:
-        if t.resource.prefix != "rc":
+        if t.resource.plural not in WORKLOADS:
             raise click.UsageError(
                 f"cannot scale {t.resource.plural}: only replicationcontrollers (rc), replicasets (rs) and "
                 "deployments (deploy) have replicas"
             )
         if not t.names:
             raise click.UsageError(f"give the name to scale, e.g. `orc scale {t.resource.singular}/web`")
-        keys += [t.resource.key(n) for n in t.names]
+        wanted.update({t.resource.key(n): t.resource for n in t.names})
     with obj.project.open_store() as store:
+        move_legacy_workloads(store)
         puts: list[Put] = []
-        for key in dict.fromkeys(keys):
+        for key, resource in wanted.items():
             record = store.get(key)
             name = key.partition("/")[2]
             if record is None:
-                raise NotFoundError(not_found_message(targets[0].resource, name))
+                raise NotFoundError(not_found_message(resource, name))
             kind = kind_of_key(key, record.value)
             current = (record.value.get("spec") or {}).get("replicas")
             current = 1 if current is None else current

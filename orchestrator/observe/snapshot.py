@@ -204,7 +204,9 @@ class ClusterSnapshot:
         return {
             "taken_at": self.taken_at,
             "hosts": [{"name": f.name, "status": f.status, "address": f.address, "labels": dict(f.labels),
-                       "capacity": dict(f.capacity), "reason": f.reason, "error": f.error}
+                       "capacity": dict(f.capacity), "reason": f.reason, "error": f.error,
+                       "bind_address": f.bind_address, "verdict": f.verdict, "peers": dict(f.peers), "images": sorted(f.images),
+                       "gpus": [{"index": g.index, "model": g.model, "uuid": g.uuid} for g in f.gpus]}
                       for f in self.hosts.values()],
             "pods": [p.to_dict() for p in self.pods],
         }

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from orchestrator.controllers.book import Book
 from orchestrator.controllers.desired import DesiredState
@@ -46,6 +46,7 @@ class PlannerConfig:
     # controller's pods there are replaced elsewhere first, and stopped once the replacements are ready).
     leaving: frozenset[str] = frozenset()
     pod_ports: range = range(20000, 30000)  # where pods' container ports are published on their hosts
+    disruption_threshold: float = 0.5  # more than this share of hosts failing at once: nothing is replaced
 
 
 @dataclass
@@ -67,9 +68,22 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
 
     # 1. host health
     ready = {h for h, f in snapshot.hosts.items() if f.ready}
-    failures = {h: book.host_failures.get(h, now) for h, f in snapshot.hosts.items() if not f.ready}
+    # A host its peers reach is not failing: only the controller's path to it is (observe/vantage.py).
+    partitioned = {h for h, f in snapshot.hosts.items() if not f.ready and f.verdict == "partition"}
+    failures = {h: book.host_failures.get(h, now) for h, f in snapshot.hosts.items()
+                if not f.ready and h not in partitioned}
     lost = {h for h, since in failures.items() if now - since >= config.grace_period}
-    unknown = set(failures) - lost
+    for h in sorted(partitioned):
+        f = snapshot.hosts[h]
+        out.notices.append(f"host {h} is unreachable from this controller only (reached by "
+                           f"{', '.join(p for p, a in f.peers.items() if a == 'ok')}): its pods are kept and "
+                           "nothing is replaced; the controller's path to it is at fault")
+    if lost and len(failures) > config.disruption_threshold * len(snapshot.hosts):
+        out.notices.append(f"full disruption: {len(failures)} of {len(snapshot.hosts)} hosts fail at once "
+                            f"(more than {config.disruption_threshold:.0%}): no pod is replaced, as the "
+                            "controller's own network is the likelier cause (orc.yaml disruption_threshold)")
+        lost = set()
+    unknown = (set(failures) | partitioned) - lost
     # Only controllers' pods are replaced (and so evicted); a bare pod waits for its host and is kept as it
     # is when the host comes back.
     replaced = {h: [d for d in book.assumed.get(h, []) if d.get("owner")] for h in lost}
@@ -99,6 +113,8 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
             counted.append(v)
     counted += [PodView.from_dict(d) for h in sorted(unknown) for d in book.assumed.get(h, [])]
     counted = _dedupe(counted, out)
+    # a pod still labelled with the key an older orc stored its controller under counts as that controller's
+    counted = [replace(v, owner=desired.owner_of(v.owner, v.uid)) for v in counted]
     for p in snapshot.pods:
         if p.host in ready and p.complete:
             for c in p.unhealthy:
@@ -221,7 +237,7 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
         t: sorted({v.uid for v in counted + seen if (v.owner or f"pod/{v.name}") == t})
         for t in sorted(desired.tombstones) if not t.startswith("svc/")  # a service's: see pass_plan
         and not any((v.owner or f"pod/{v.name}") == t and (not v.seen or v.uid not in deleting) for v in counted)
-        and not any((d.get("owner") or f"pod/{d.get('name')}") == t
+        and not any((desired.owner_of(d.get("owner"), str(d.get("uid"))) or f"pod/{d.get('name')}") == t
                     for h in snapshot.hosts if h not in ready for d in book.assumed.get(h, []))}
     out.book = {
         "host_failures": failures,

@@ -22,12 +22,15 @@ The model is etcd's, so the SQLite file and etcd behave alike:
 
 Key layout (keys are plain strings; prefixes are plain string prefixes, as in etcd):
 
-    <kind>/<name>                    desired objects: pod/web-1, rc/web, svc/web (see `keys.object_key`)
+    <kind>/<name>                    desired objects: pod/web-1, rc/web, rs/web, deploy/web, svc/web (see
+                                     `keys.object_key`); each kind its own prefix
     _meta/host-failure/<host>        when a host was first seen failing: {"since": <unix time>}
     _meta/evicted/<pod>              pods taken off a lost host, to reap when it returns
     _meta/cluster-ip/<ip>            allocated service cluster IPs: {"service": <name>}
     _meta/node-port/<port>           allocated node ports: {"service": <name>}
     _meta/snapshot                   the last cluster snapshot (JSON of ClusterSnapshot)
+    _meta/moved/<old key>            a workload an older orc stored under rc/<name> whatever its kind, moved
+                                     to its own key: {"to", "kind", "at", "uids"} (controllers/moved_keys.py)
 
 Keys starting with `_meta/` are bookkeeping, never user objects; `keys.py` builds them.
 
