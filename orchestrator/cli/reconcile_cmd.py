@@ -128,20 +128,28 @@ def _moved_notes(result: Any) -> None:
 @click.option("--wait", "wait", type=float, default=None, metavar="SECONDS",
               help="Repeat passes until the cluster has converged (every pod ready, services serving them, a "
               "pass with nothing to do) or SECONDS pass; exits 1 on timeout. For scripts and deploys.")
+@click.option("--wait-lock", "wait_lock", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="If another reconcile holds the lock, wait up to SECONDS for it (then exit 3). --watch "
+              "always waits: it stands by and takes over when the leader's lease ends.")
 @click.option("-q", "--quiet", is_flag=True, help="Print failures only.")
 @click.pass_obj
 def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path: str | None,
               metrics_file: str | None, metrics_port: int | None, reap_orphans: bool, wait: float | None,
-              quiet: bool) -> int:
+              wait_lock: float | None, quiet: bool) -> int:
     """Observe every host, plan, act: one pass (or --watch to keep at it).
 
     Built for cron: prints nothing when nothing changed, one line per change otherwise; holds a lease on
-    the store's reconcile lock so two runs never act at once (the second exits 3 at once). A controller
-    stalled past orc.yaml `lease_ttl` loses the lease to the next one, and the hosts refuse its batches.
+    the store's reconcile lock so two runs never act at once (the second exits 3 at once, or waits with
+    --wait-lock). A controller stalled past orc.yaml `lease_ttl` loses the lease to the next one, and the
+    hosts refuse its batches.
+
+    With --watch on several machines (one etcd store shared), one leads and the others stand by: when the
+    leader stops or stalls past `lease_ttl`, one of them takes over; a leader that lost its lease steps
+    down and stands by.
 
     \b
     Exit codes: 0 converged, 1 an action failed (retried next pass) or the lease was lost (hosts refuse
-    a stale controller), 3 another reconcile holds the lock,
+    a stale controller; a --watch one steps down instead), 3 another reconcile holds the lock,
     4 some hosts unreachable (the rest converged).
 
     \b
@@ -161,30 +169,92 @@ def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path:
             metrics.serve(metrics_port)
     try:
         cluster = obj.project.cluster
-        with engine.store.lock(LOCK_NAME, ttl=obj.project.settings.lease_ttl) as lock:
+        ttl = obj.project.settings.lease_ttl
+        if watch:
+            return _lead(engine, cluster, ttl, interval or obj.project.settings.interval, quiet, human,
+                         obj.verbose, metrics)
+        from orchestrator.leader import take_lock
+
+        lock = take_lock(engine.store, LOCK_NAME, ttl, wait=wait_lock or 0,
+                         on_wait=(lambda e: _standing_by(e, ttl, "waiting")) if wait_lock else None)
+        try:
             fence = _fence(cluster, lock)
             from orchestrator.cli.services import move_legacy_workloads
 
             move_legacy_workloads(engine.store, fence=fence.store_fence, quiet=quiet)
-            if not watch:
-                deadline = time.monotonic() + (wait or 0)
-                while True:
-                    result = engine.run_pass(fence=fence)
-                    _report(result, engine, quiet, human, obj.verbose)
-                    if metrics:
-                        metrics.record(result)
-                    if wait is None or result.failed or result.errors or _converged(result):
-                        return _exit_code(result)
-                    if time.monotonic() >= deadline:
-                        click.echo(f"not converged after {wait:g}s: " + _why_not(result), err=True)
-                        return EXIT_FAILED
-                    time.sleep(1.0)
-            return _watch(engine, fence, interval or obj.project.settings.interval, quiet, human, obj.verbose,
-                          metrics)
+            deadline = time.monotonic() + (wait or 0)
+            while True:
+                result = engine.run_pass(fence=fence)
+                _report(result, engine, quiet, human, obj.verbose)
+                if metrics:
+                    metrics.record(result)
+                if wait is None or result.failed or result.errors or _converged(result):
+                    return _exit_code(result)
+                if time.monotonic() >= deadline:
+                    click.echo(f"not converged after {wait:g}s: " + _why_not(result), err=True)
+                    return EXIT_FAILED
+                time.sleep(1.0)
+        finally:
+            lock.release()
     finally:
         engine.transport.close()
         if out is not None and out is not sys.stdout:
             out.close()
+
+
+def _standing_by(e: Any, ttl: float, what: str = "standing by") -> None:
+    h = getattr(e, "holder", None)
+    who = f"pid {h.pid} on {h.host} (token {h.token})" if h is not None else "another controller"
+    click.echo(f"{what}: the reconcile lock is held by {who}; taking over when it is released or its lease "
+               f"lapses (lease_ttl {ttl:g}s)", err=True)
+    sys.stderr.flush()
+
+
+def _lead(engine: Any, cluster: str, ttl: float, interval: float, quiet: bool, human: Any, verbose: int,
+          metrics: Any) -> int:
+    """--watch: stand by while another controller holds the lock, lead (`_watch`) once it is ours, and step
+    down to standing by when the lease is lost (the hosts or the store refused us). SIGINT/SIGTERM end it."""
+    import signal
+
+    from orchestrator.act.fence import claim_hosts
+    from orchestrator.cli.services import move_legacy_workloads
+    from orchestrator.leader import take_lock
+    from orchestrator.store.base import FencedError
+
+    stop: list[bool] = []
+    previous = {sig: signal.signal(sig, lambda *_: stop.append(True)) for sig in (signal.SIGINT, signal.SIGTERM)}
+    waited = [False]
+
+    def standing_by(e: Any) -> None:
+        waited[0] = True
+        _standing_by(e, ttl)
+
+    try:
+        while not stop:
+            waited[0] = False
+            lock = take_lock(engine.store, LOCK_NAME, ttl, wait=None, stopped=lambda: bool(stop),
+                             on_wait=standing_by)
+            if lock is None:
+                break
+            if waited[0]:
+                click.echo(f"took over: this controller leads now (token {lock.token})", err=True)
+            try:
+                fence = _fence(cluster, lock)
+                # every host learns the new token now: a stale leader is refused everywhere, at once
+                claim_hosts(fence, engine.hosts, engine.transport, engine.project.settings.ssh.max_parallel)
+                if stop:  # a signal came while taking over
+                    return EXIT_OK
+                move_legacy_workloads(engine.store, fence=fence.store_fence, quiet=quiet)
+                return _watch(engine, fence, interval, quiet, human, verbose, metrics)
+            except FencedError as e:  # lost the lease: somebody else leads now
+                click.echo(f"stepping down: {e}", err=True)
+                sys.stderr.flush()
+            finally:
+                lock.release()
+        return EXIT_OK
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _fence(cluster: str, lock: Any) -> Any:

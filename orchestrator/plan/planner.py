@@ -29,6 +29,7 @@ from orchestrator.model.helpers import spec_hash
 from orchestrator.model.pod import PodSpec
 from orchestrator.observe.snapshot import ClusterSnapshot
 from orchestrator.plan.ports import assign_ports, needs_ports, taken_ports
+from orchestrator.plan.rollout import status, step, strategy_of
 from orchestrator.plan.types import CreatePod, DeletePod, Plan, PodRun, RemoveOrphan, RestartContainer
 from orchestrator.plan.views import PodView
 from orchestrator.scheduler import SchedulerConfig, schedule
@@ -130,11 +131,21 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
     deleting: set[str] = set()
     taken_names = {v.name for v in counted} | {v.name for v in seen}
 
+    # Since when each pod is ready (for minReadySeconds): its last container start when it has no readiness
+    # check (docker then calls it ready at once), else the first pass that saw it ready.
+    ready_since = {v.uid: (v.ready_at or book.ready_since.get(v.uid) or now) for v in counted if v.ready}
+
+    def available(v: PodView) -> bool:
+        w = desired.workloads.get(v.owner or "")
+        min_ready = (w.spec.min_ready_seconds or 0) if w is not None else 0
+        return v.ready and now - ready_since.get(v.uid, now) >= min_ready
+
     # 3. replication controllers
     by_owner: dict[str, list[PodView]] = defaultdict(list)
     for v in counted:
         if v.owner:
             by_owner[v.owner].append(v)
+    rollouts: dict[str, dict] = {}  # rolling controller -> its status, as this pass sees it
     hold: set[str] = set()  # controllers whose new pods are not served until their leaving pods are gone
     for key, w in sorted(desired.workloads.items()):
         mine = [v for v in by_owner.get(key, []) if v.host not in config.leaving]
@@ -152,8 +163,34 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
                 out.pending[f"{key}: handover"] = (
                     f"{len(going)} pods on hosts that left the inventory ({', '.join(sorted({v.host for v in going}))}) "
                     f"keep serving until {w.replicas} pods are ready elsewhere ({ready_here} now)")
-        diff = w.replicas - len(mine)
         template_hash = spec_hash(w.template)
+        strategy = strategy_of(w)
+        new = [v for v in mine if v.spec_hash == template_hash]
+        if strategy is not None:
+            rollouts[key] = status(w, strategy, template_hash, mine, available, book.rollouts.get(key, {}), now,
+                                   desired.revision)
+        old = [v for v in mine if v.spec_hash != template_hash] if strategy is not None else []
+        if old and strategy is not None and not strategy.paused:
+            st = step(strategy, w.replicas, new, old, available, _victims)
+            diff = st.create
+            why = f"{key}: rollout, {len(new)}/{w.replicas} updated"
+            out.pending[f"{key}: rollout"] = st.waiting
+            for v in st.delete:
+                deleting.add(v.uid)
+                reason = (f"{key}: extra ({len(new)}/{w.replicas} updated)" if v in new else
+                          f"{key}: replaced by the new template ({strategy.type})")
+                out.actions.append(DeletePod(v.host, v.name, v.uid, reason, v.grace))
+        else:
+            if old:
+                # a steady state, not work left: a notice (printed once), so `reconcile --wait` converges
+                out.notices.append(f"{key}: rollout paused: {len(old)} of {len(mine)} pods run an older "
+                                   "template (`paused: false` resumes it)")
+            diff = w.replicas - len(mine)
+            why = f"{key}: {len(mine)}/{w.replicas} replicas"
+            if diff < 0:
+                for v in _victims(mine, -diff):
+                    deleting.add(v.uid)
+                    out.actions.append(DeletePod(v.host, v.name, v.uid, why, v.grace))
         wait = book.backoff.get(key)
         if diff > 0 and wait is not None and now < wait["until"]:
             out.pending[key] = (f"{diff} missing pods wait: creations failed; next try in "
@@ -167,12 +204,7 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
                 diff = batch
             for _ in range(diff):
                 name = _new_name(w.name, taken_names, rng)
-                pending.append(_Pending(name, key, dict(w.template.labels), w.template.spec, template_hash,
-                                        f"{key}: {len(mine)}/{w.replicas} replicas"))
-        elif diff < 0:
-            for v in _victims(mine, -diff):
-                deleting.add(v.uid)
-                out.actions.append(DeletePod(v.host, v.name, v.uid, f"{key}: {len(mine)}/{w.replicas} replicas", v.grace))
+                pending.append(_Pending(name, key, dict(w.template.labels), w.template.spec, template_hash, why))
     orphaned: dict[str, list[PodView]] = defaultdict(list)  # owner unknown to the store -> its pods
     for owner, pods in sorted(by_owner.items()):
         if owner in desired.workloads:
@@ -243,6 +275,8 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
         "host_failures": failures,
         "evicted": {u: h for u, h in evicted.items() if h not in ready or any(v.uid == u for v in seen)},
         "bindings": bindings,
+        "ready_since": ready_since,
+        "rollouts": rollouts,
     }
     return out
 

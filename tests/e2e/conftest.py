@@ -125,12 +125,16 @@ def reset_proxies(lab: Lab) -> None:
 
 
 @pytest.fixture
-def project(lab: Lab, tmp_path: Path, clean_env: Path) -> Iterator[Path]:
+def project(lab: Lab, tmp_path: Path, clean_env: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
     """A fresh project (its own store) on the shared lab; every container of ours is removed afterwards and
-    every lab host is running again, also when the test fails."""
+    every lab host is running again, also when the test fails. With ORC_E2E_STORE=etcd its store is the
+    session's etcd (a prefix of its own), so the same tests prove the etcd backend."""
     from orchestrator.lab import daemons
 
-    (tmp_path / "orc.yaml").write_text(
+    store = ""
+    if os.environ.get("ORC_E2E_STORE") == "etcd":
+        store = f"store: etcd://{request.getfixturevalue('etcd').endpoints}\n"
+    (tmp_path / "orc.yaml").write_text(store +
         f"cluster: t{abs(hash(tmp_path.name)) % 10**8}\n"
         f"inventory: {lab.inventory}\n"
         "infra_image: local/busybox:1\n"
