@@ -69,6 +69,10 @@ class Settings(BaseModel):
     infra_image: str = "registry.k8s.io/pause:3.9"
     infra_command: list[str] = Field(default_factory=list)  # empty: the image's own (pause needs none)
     grace_period: float = 40.0  # seconds a host may fail probes before it is NotReady
+    # --watch: seconds a host that no peer reaches either (verdict "down") may fail before its pods are
+    # replaced; the watch notices a host gone within seconds (its event stream's heartbeat stops), and the
+    # peers' verdict makes a short grace safe. Other failures (no peer to ask) wait grace_period.
+    watch_grace_period: float = Field(default=5.0, ge=0)
     # More than this share of the hosts failing at once is a full disruption: nothing is replaced (the
     # controller's own network is the likelier cause), as Kubernetes' node lifecycle controller does.
     disruption_threshold: float = Field(default=0.5, ge=0.0, le=1.0)

@@ -105,6 +105,13 @@ class Engine:
                                 pod_ports=parse_port_range(s.pod_port_range or DEFAULT_POD_PORT_RANGE))
         self.config = PassConfig(planner, s.proxy, project.templates_path)
 
+    def watching(self) -> None:
+        """--watch: a host that no peer reaches either is lost after orc.yaml `watch_grace_period`, not
+        `grace_period` (the watch hears of a host gone within seconds: its event stream's heartbeat stops)."""
+        planner = dataclasses.replace(self.config.planner,
+                                      down_grace_period=self.project.settings.watch_grace_period)
+        self.config = dataclasses.replace(self.config, planner=planner)
+
     def observe(self, unchanged: dict[str, HostFacts] | None = None) -> ClusterSnapshot:
         return self._observe(unchanged).inputs.snapshot
 
@@ -209,7 +216,7 @@ class Engine:
                         and not any(r.action is a for r in results)}
         endpoints = {svc: [e for e in eps if e.pod not in failed_pods] for svc, eps in p.endpoints.items()}
         self._store_endpoints(endpoint_records(endpoints), fence)
-        pods = believed_pods(snapshot, book, p, results, self.config.planner.grace_period)
+        pods = believed_pods(snapshot, book, p, results, self.config.planner)
         new_book = Book(host_failures=p.book["host_failures"], evicted=p.book["evicted"],
                         bindings=p.book["bindings"], assumed=pods,
                         slow_start=next_slow_start(book.slow_start, creation_attempts(results)),
@@ -269,7 +276,7 @@ def creation_attempts(results: list[ActionResult], bare: bool = False) -> dict[s
 
 
 def believed_pods(snapshot: ClusterSnapshot, book: Book, p: Plan, results: list[ActionResult],
-                  grace: float) -> dict[str, list[dict[str, Any]]]:
+                  planner: PlannerConfig) -> dict[str, list[dict[str, Any]]]:
     """What runs on each host after this pass, as far as we know: seen pods, less those deleted, plus those
     created; for a host we cannot see yet (within the grace period), what we believed before."""
     deleted = {r.action.uid for r in results if r.ok and isinstance(r.action, DeletePod)}
@@ -287,7 +294,8 @@ def believed_pods(snapshot: ClusterSnapshot, book: Book, p: Plan, results: list[
                                  "containers_ready": f"0/{len(a.pod.spec.containers)}"})
             out[h] = pods
         elif f.verdict == "partition" or (h in p.book["host_failures"]
-                                          and snapshot.taken_at - p.book["host_failures"][h] < grace):
+                                          and snapshot.taken_at - p.book["host_failures"][h]
+                                          < planner.grace_for(f.verdict)):
             # cannot be seen, but still there: within the grace period, or reached by its peers
             out[h] = [{**d, "phase": "Unknown", "ready": False} for d in book.assumed.get(h, [])]
     return out

@@ -1,6 +1,10 @@
 """What wakes `orc reconcile --watch` before its interval: `docker events` of our containers on any host
-(followed over SSH, one stream per host), a stream that breaks (a host going away), or a change of the
-desired state in the store (`orc apply`, `orc scale` from another process)."""
+(followed over SSH, one stream per host), a stream that breaks or goes silent (a host going away), or a
+change of the desired state in the store (`orc apply`, `orc scale` from another process).
+
+Each stream carries a heartbeat (a line every BEAT seconds from the host): a host that loses power or its
+network sends no FIN or RST, and TCP would take minutes to give up on it; a stream silent for SILENCE
+seconds says within seconds that the host is gone, and the next pass probes it."""
 
 from __future__ import annotations
 
@@ -11,13 +15,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from orchestrator.commands.base import Command
+from orchestrator.errors import HostUnreachable
 from orchestrator.inventory.host import Host
 from orchestrator.observe.facts import MANAGED
 from orchestrator.transport.base import Transport
 
 READY = "orc-events-ready"
+BEAT = "orc-beat"
+BEAT_SECONDS = 1
+SILENCE = 3.5  # seconds without a line: three beats missed
 # Every change to a container of ours that a pass could care about; the first line says the stream is up.
-DOCKER_EVENTS = Command(name="docker events", shell=f"echo {READY}; exec " + shlex.join((
+# The beat comes from a subshell that ends with the stream (`$$` is the shell `exec` turns into docker).
+DOCKER_EVENTS = Command(name="docker events", shell=(
+    f"echo {READY}; "
+    f"(while sleep {BEAT_SECONDS}; do kill -0 $$ 2>/dev/null && echo {BEAT} || exit 0; done) & exec ") + shlex.join((
     "docker", "events", "--filter", f"label={MANAGED}=true", "--filter", "type=container",
     "--filter", "event=create", "--filter", "event=start", "--filter", "event=die", "--filter", "event=destroy",
     "--filter", "event=health_status", "--filter", "event=oom", "--filter", "event=pause",
@@ -78,15 +89,19 @@ def follow_docker_events(transport: Transport, hosts: Sequence[Host], triggers: 
     def follow(host: Host) -> None:
         while not triggers.stopped:
             try:
-                for line in transport.stream(host, DOCKER_EVENTS):
+                for line in transport.stream(host, DOCKER_EVENTS, idle=SILENCE):
                     if triggers.stopped:
                         return
                     if line.strip() == READY:
                         triggers.streaming(host.name, True)
-                    else:
+                    elif line.strip() != BEAT:
                         triggers.fire(f"{host.name}: {line.strip()}", host.name)
                 triggers.streaming(host.name, False)
                 triggers.fire(f"{host.name}: event stream ended", host.name)
+            except HostUnreachable as e:
+                triggers.streaming(host.name, False)
+                triggers.fire(f"{host.name}: event stream {'silent' if e.reason == 'timeout' else 'broken'} "
+                              f"({e.reason})", host.name)
             except Exception as e:  # noqa: BLE001 - any failure of the stream is news about the host
                 triggers.streaming(host.name, False)
                 triggers.fire(f"{host.name}: event stream broken ({type(e).__name__})", host.name)

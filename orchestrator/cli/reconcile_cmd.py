@@ -115,7 +115,8 @@ def _moved_notes(result: Any) -> None:
 
 @click.command()
 @click.option("--watch", is_flag=True, help="Keep converging: react to docker events, desired-state changes "
-              "and lost hosts within seconds; resync every --interval.")
+              "and lost hosts within seconds (a host that no peer reaches either is replaced after orc.yaml "
+              "`watch_grace_period`, default 5 s); resync every --interval.")
 @click.option("--interval", type=float, default=None, help="Seconds between passes in --watch (orc.yaml "
               "`interval`, default 10).")
 @click.option("--events", "events_path", type=click.Path(dir_okay=False, writable=True),
@@ -371,6 +372,7 @@ def _watch(engine: Any, fence: Any, interval: float, quiet: bool, human: Any, ve
         triggers.stop()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    engine.watching()
     follow_docker_events(engine.transport, engine.hosts, triggers)
     follow_store(engine.store, triggers)
     facts: dict[str, Any] = {}  # the last facts of each ready host, for hosts with nothing new

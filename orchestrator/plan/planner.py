@@ -40,6 +40,8 @@ SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generateName alph
 @dataclass(frozen=True)
 class PlannerConfig:
     grace_period: float = 40.0
+    # a host no peer reaches either (verdict "down") is lost after this instead (--watch), when set
+    down_grace_period: float | None = None
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     reap_orphans: bool = False
     cordoned: frozenset[str] = frozenset()
@@ -48,6 +50,12 @@ class PlannerConfig:
     leaving: frozenset[str] = frozenset()
     pod_ports: range = range(20000, 30000)  # where pods' container ports are published on their hosts
     disruption_threshold: float = 0.5  # more than this share of hosts failing at once: nothing is replaced
+
+    def grace_for(self, verdict: str) -> float:
+        """Seconds a failing host with this multi-vantage verdict is waited for before it is lost."""
+        if verdict == "down" and self.down_grace_period is not None:
+            return self.down_grace_period
+        return self.grace_period
 
 
 @dataclass
@@ -73,7 +81,7 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
     partitioned = {h for h, f in snapshot.hosts.items() if not f.ready and f.verdict == "partition"}
     failures = {h: book.host_failures.get(h, now) for h, f in snapshot.hosts.items()
                 if not f.ready and h not in partitioned}
-    lost = {h for h, since in failures.items() if now - since >= config.grace_period}
+    lost = {h for h, since in failures.items() if now - since >= config.grace_for(snapshot.hosts[h].verdict)}
     for h in sorted(partitioned):
         f = snapshot.hosts[h]
         out.notices.append(f"host {h} is unreachable from this controller only (reached by "

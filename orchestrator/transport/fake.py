@@ -27,6 +27,8 @@ from orchestrator.transport.base import BatchResult, StepResult, TransportCounte
 
 Responder = Callable[[Host, Command], StepResult | None]
 REASONS = ("refused", "timeout", "dns", "network", "auth", "hostkey", "error")
+# A stream line that stands for the host going silent (see FakeTransport.stream's `idle`).
+SILENCE = "\0silence"
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ class FakeTransport:
         self.table[(host, step)] = StepResult(step, exit_code, stdout, stderr)
 
     def set_stream(self, host: str, command: str, lines: Iterable[str]) -> None:
-        """What `stream(host, Command(name=command, ...))` yields ("*": any host)."""
+        """What `stream(host, Command(name=command, ...))` yields ("*": any host); SILENCE in `lines`: the
+        host goes quiet there (a stream with `idle` raises HostUnreachable; one without ends)."""
         self.streams[(host, command)] = list(lines)
 
     def set_unreachable(self, host: str, reason: str = "timeout", message: str | None = None) -> None:
@@ -138,10 +141,15 @@ class FakeTransport:
             self.files[(host.name, path)] = PutFile(host.name, path, data, mode)
             self.counters.files_put += 1
 
-    def stream(self, host: Host, command: Command) -> Iterator[str]:
+    def stream(self, host: Host, command: Command, idle: float | None = None) -> Iterator[str]:
         self._reach(host)
         lines = self.streams.get((host.name, command.name), self.streams.get(("*", command.name), []))
-        yield from list(lines)
+        for line in list(lines):
+            if line is SILENCE:  # the host went quiet: as the SSH transport says it past `idle`
+                if idle is None:
+                    return
+                raise HostUnreachable(host.name, "timeout", f"{command.name}: nothing for {idle:g}s")
+            yield line
 
     def close(self) -> None:
         self.closed = True

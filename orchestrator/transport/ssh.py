@@ -134,11 +134,13 @@ class SSHTransport:
         with self._lock:
             self.counters.files_put += 1
 
-    def stream(self, host: Host, command: Command) -> Iterator[str]:
+    def stream(self, host: Host, command: Command, idle: float | None = None) -> Iterator[str]:
         """Yield the command's stdout lines (without the newline) until it exits; closing the generator
-        closes the channel. A non-zero exit raises TransportError with the end of its stderr."""
+        closes the channel. A non-zero exit raises TransportError with the end of its stderr; with `idle`,
+        no byte for that long raises HostUnreachable and takes the connection out of the pool."""
         errors: list[bytes] = []
         with self._session(host, None) as chan:
+            chan.settimeout(idle)
             rendered = command.render()
             chan.exec_command(f"sudo -n sh -c {shlex.quote(rendered)}" if host.become else rendered)
             if command.stdin:
@@ -148,7 +150,12 @@ class SSHTransport:
             drain.start()
             buffer = b""
             while True:
-                data = chan.recv(_CHUNK)
+                try:
+                    data = chan.recv(_CHUNK)
+                except TimeoutError:
+                    self._unpool(host, chan.get_transport())
+                    raise HostUnreachable(host.name, "timeout", f"{command.name}: nothing from the host for "
+                                          f"{idle:g}s (its heartbeat stopped)") from None
                 if not data:
                     break
                 buffer += data
@@ -324,6 +331,19 @@ class SSHTransport:
                 self.counters.exec_channels += 1
                 self.counters.per_host_exec[host.name] = self.counters.per_host_exec.get(host.name, 0) + 1
             return chan
+
+    def _unpool(self, host: Host, transport: paramiko.Transport | None) -> None:
+        """A connection that went silent: no new session is opened on it (the next one reconnects, and
+        fails within the connect timeout if the host is gone). It is closed once any command still running
+        on it has had its command timeout, so a host that was only slow loses no work."""
+        key = (host.name, *self.endpoint(host).pool_key)
+        with self._pool.lock:
+            if transport is None or self._pool.transports.get(key) is not transport:
+                return
+            del self._pool.transports[key]
+        closer = threading.Timer(self.settings.command_timeout, transport.close)
+        closer.daemon = True
+        closer.start()
 
     def _drop(self, host: Host, *, only_if_dead: bool = False) -> None:
         key = (host.name, *self.endpoint(host).pool_key)

@@ -1,10 +1,14 @@
 """Multi-vantage failure detection on the lab: a host only the controller cannot reach (an iptables rule in
 its namespace drops the controller's address) keeps its pods, nothing is replaced, and the pass says the
 controller's path is at fault; the same host power-cut is replaced after the grace period; with most hosts'
-sshd stopped at once, nothing is replaced and the pass reports a full disruption."""
+sshd stopped at once, nothing is replaced and the pass reports a full disruption; under --watch, a host
+whose cable is cut (no FIN, no RST: only its event stream's heartbeat stops) is replaced within seconds,
+long before the watch's resync would have probed it."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,7 +16,8 @@ import pytest
 
 from orchestrator.lab import cluster, daemons, system
 from tests.e2e.conftest import lab_pods
-from tests.e2e.helpers import orc
+from tests.e2e.helpers import orc, quiet_pass
+from tests.e2e.test_reconcile import Lines
 
 pytestmark = pytest.mark.e2e
 
@@ -78,3 +83,36 @@ def test_most_hosts_failing_at_once_replace_nothing(lab, project: Path) -> None:
     assert "created" not in first.stdout + cp.stdout, cp.stdout
     assert "full disruption: 2 of 3 hosts fail at once" in first.stderr + cp.stderr, cp.stderr
     assert lab_pods(lab, "rc/web") == before
+
+
+def test_under_watch_a_host_whose_cable_is_cut_is_replaced_within_seconds(lab, project: Path) -> None:  # type: ignore[no-untyped-def]
+    # A resync every 600 s: the passes between ask no host whose stream is up, so only the heartbeat can
+    # tell the watch in time.
+    with (project / "orc.yaml").open("a") as f:
+        f.write("resync: 600\n")
+    settle(project)
+    h = lab.host(3)
+    assert len(lab_pods(lab, "rc/web")[h.name]) == 1
+    watch = subprocess.Popen([sys.executable, "-m", "orchestrator.cli.main", "-v", "reconcile", "--watch",
+                              "--interval", "5"], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    out, err = Lines(watch.stdout), Lines(watch.stderr)  # type: ignore[arg-type]
+    try:
+        err.wait_for(quiet_pass(lab), timeout=60)  # every stream open and silent: the watch waits
+        system.run(["ip", "link", "set", h.veth, "down"])  # the cable: packets vanish, nothing is refused
+        cut = time.monotonic()
+        err.wait_for(f"{h.name}: event stream silent", timeout=15)
+        out.wait_for("created pod/web-", timeout=30)
+        took = time.monotonic() - cut
+        end = time.monotonic() + 30
+        while sum(len(v) for n, v in lab_pods(lab, "rc/web").items() if n != h.name) < 3:
+            assert time.monotonic() < end, lab_pods(lab, "rc/web")
+            time.sleep(0.2)
+        assert took < 40, f"replaced after {took:.1f} s"  # watch_grace_period (5 s), not the 40 s grace_period
+        assert watch.poll() is None, err.join()
+    finally:
+        system.run(["ip", "link", "set", h.veth, "up"], check=False)
+        system.run(["ip", "netns", "exec", h.netns, "ip", "route", "replace", "default", "via", lab.spec.gateway],
+                   check=False)
+        watch.terminate()
+        watch.wait(30)

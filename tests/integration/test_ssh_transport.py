@@ -347,3 +347,19 @@ def test_run_parallel_an_unreachable_host_never_delays_the_others(
     assert {n: results[n] for n in ("n0", "n1", "n2", "n3")} == {f"n{i}": f"n{i}\n" for i in range(4)}
     assert max(finished[f"n{i}"] for i in range(4)) < 0.8
     assert finished["dead"] < 1.5
+
+
+def test_a_stream_silent_past_idle_says_the_host_is_unreachable_and_the_next_command_reconnects(
+        sshd: SSHServer, known_hosts: Path) -> None:
+    t = sshd.transport(known_hosts)
+    try:
+        started = time.monotonic()
+        with pytest.raises(HostUnreachable, match="nothing from the host for 0.5s") as e:
+            list(t.stream(sshd.host(), sh("quiet", "echo one; sleep 30"), idle=0.5))
+        assert e.value.reason == "timeout" and time.monotonic() - started < 10
+        beating = t.stream(sshd.host(), sh("beats", "while :; do echo beat; sleep 0.1; done"), idle=0.5)
+        assert [next(beating) for _ in range(10)] == ["beat"] * 10  # a beat every 0.1 s keeps it open
+        beating.close()
+        assert t.run_batch(sshd.host(), [sh("after", "echo ok")]).ok
+    finally:
+        t.close()

@@ -96,3 +96,25 @@ def test_when_most_hosts_fail_at_once_nothing_is_replaced_and_the_pass_says_why(
     r = lab.reconcile(advance=GRACE)
     assert not [a for a in r.plan.actions if isinstance(a, CreatePod)] and per_host(lab) == before
     assert any("full disruption: 3 of 4 hosts fail at once" in n for n in r.plan.notices)
+
+
+def test_under_watch_a_host_nobody_reaches_is_replaced_after_the_short_watch_grace(lab: SimLab) -> None:
+    lab.engine.watching()  # orc.yaml watch_grace_period: its default, 5 s
+    lab.unreachable("h2")
+    first = lab.reconcile(advance=4)  # the first failure, then 4 s pass
+    assert first.snapshot.hosts["h2"].verdict == DOWN
+    within = lab.reconcile(advance=2)
+    assert not [a for a in within.plan.actions if isinstance(a, CreatePod)]  # 4 s in, within the 5 s: counted
+    r = lab.reconcile()
+    created = {a.host for a in r.plan.actions if isinstance(a, CreatePod)}
+    assert created and "h2" not in created  # 6 s after the first failure, not the 40 s of grace_period
+    assert sum(n for h, n in per_host(lab).items() if h != "h2") == 4
+
+
+def test_under_watch_a_host_only_the_controller_cannot_reach_still_keeps_its_pods(lab: SimLab) -> None:
+    lab.engine.watching()
+    before = per_host(lab)
+    lab.partition("h2")
+    results = [lab.reconcile(advance=10) for _ in range(3)]  # past the watch grace: a partition is not down
+    assert all(not [a for a in r.plan.actions if isinstance(a, CreatePod)] for r in results)
+    assert per_host(lab) == before

@@ -6,8 +6,8 @@ import threading
 import time
 
 from orchestrator.inventory.host import Host
-from orchestrator.transport.fake import FakeTransport
-from orchestrator.watch import READY, Triggers, follow_docker_events
+from orchestrator.transport.fake import SILENCE, FakeTransport
+from orchestrator.watch import BEAT, READY, Triggers, follow_docker_events
 
 
 def test_a_host_is_quiet_only_while_its_stream_is_up_and_silent() -> None:
@@ -42,3 +42,25 @@ def test_wait_returns_at_the_timeout_when_nothing_fires() -> None:
     threading.Timer(0.1, t.stop).start()
     t.wait(5)
     assert t.stopped
+
+
+def test_a_stream_that_goes_silent_wakes_the_loop_and_its_host_is_probed_again() -> None:
+    fake = FakeTransport()  # beats, then nothing: the host lost power or its network (no FIN, no RST)
+    fake.set_stream("a", "docker events", [READY, BEAT, BEAT, SILENCE])
+    t = Triggers()
+    follow_docker_events(fake, [Host(name="a", address="a")], t, retry=60)
+    reasons = t.wait(5, debounce=0.2)
+    assert reasons == ["a: event stream silent (timeout)"]  # the beats themselves wake nothing
+    assert "a" not in t.quiet_hosts()  # not streaming any more: the next pass asks it
+    t.stop()
+
+
+def test_the_event_stream_beats_and_its_beat_ends_with_it() -> None:
+    """The heartbeat is part of the command the hosts run: it must stop when the stream's process goes
+    (else a dead `docker events` would look alive), which the script checks with `kill -0 $$`."""
+    from orchestrator.watch import BEAT_SECONDS, DOCKER_EVENTS
+    from orchestrator.watch import SILENCE as QUIET
+
+    text = DOCKER_EVENTS.render()
+    assert f"while sleep {BEAT_SECONDS}; do kill -0 $$ 2>/dev/null && echo {BEAT} || exit 0; done" in text
+    assert QUIET >= 3 * BEAT_SECONDS
