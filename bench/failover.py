@@ -144,12 +144,22 @@ def one_run(spec, victim, a: argparse.Namespace, log) -> Run:  # type: ignore[no
     for t in threads:
         t.start()
     healed: float | None = None
+    cut = time.perf_counter()
     try:
         time.sleep(a.hold)
         link(victim, up=False)
-        log(f"  {victim.name} cut")
-        healed = wait_until(lambda: all(n >= a.replicas for n in ready_on(others, backend, victim.address).values()),
-                            a.deadline)
+        cut = time.perf_counter()
+        log(f"  {victim.name} cut at {time.strftime('%H:%M:%S')}")
+        shown = [time.perf_counter()]
+
+        def full() -> bool:
+            counts = ready_on(others, backend, victim.address)
+            if time.perf_counter() - shown[0] >= 5:  # progress, and what holds a slow heal up
+                shown[0] = time.perf_counter()
+                log(f"    servers up on the other hosts: {counts}")
+            return all(n >= a.replicas for n in counts.values())
+
+        healed = wait_until(full, a.deadline)
         log(f"  healed in {healed:.1f} s" if healed is not None else f"  not healed within {a.deadline:g} s")
         time.sleep(a.hold)  # the load goes on a little past the heal: what settles after it counts too
     finally:
@@ -160,8 +170,11 @@ def one_run(spec, victim, a: argparse.Namespace, log) -> Run:  # type: ignore[no
         subprocess.run(["ip", "netns", "exec", victim.netns, "ip", "route", "replace", "default", "via",
                         spec.gateway], check=False, capture_output=True)
     sent, failed = load.sent()
+    if load.failures:  # where and when (seconds from the cut) requests failed
+        first, last = min(t for t, _ in load.failures) - cut, max(t for t, _ in load.failures) - cut
+        log(f"  {failed} failed, from {first:+.1f} s to {last:+.1f} s after the cut")
     return Run(victim.name, healed, sent, failed, percentile(sorted(load.latencies), 99),
-               Counter(why.split(":", 1)[-1].strip() for _, why in load.failures))
+               Counter(why for _, why in load.failures))
 
 
 def main() -> int:
@@ -170,11 +183,13 @@ def main() -> int:
     p.add_argument("--hosts", type=int, default=4)
     p.add_argument("--replicas", type=int, default=3)
     p.add_argument("--grace", type=float, default=None,
-                   help="orc.yaml grace_period for the run (default: orc's own default)")
+                   help="orc.yaml watch_grace_period for the run (default: orc's own, 5 s)")
+    p.add_argument("--connect-timeout", type=float, default=None,
+                   help="orc.yaml ssh.connect_timeout for the run (default: orc's own, 5 s)")
     p.add_argument("--interval", type=float, default=None, help="--watch --interval (default: orc's own)")
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--rate", type=float, default=100, help="requests per second in all")
-    p.add_argument("--timeout", type=float, default=2.0, help="per-request timeout (seconds)")
+    p.add_argument("--timeout", type=float, default=5.0, help="per-request timeout (seconds), as the churn bench")
     p.add_argument("--hold", type=float, default=2.0, help="seconds of load before the cut and after the heal")
     p.add_argument("--deadline", type=float, default=180.0, help="seconds a run may take to heal")
     p.add_argument("--node-port", type=int, default=30191)
@@ -182,6 +197,7 @@ def main() -> int:
     p.add_argument("--subnet", type=int, default=58, help="X of the lab's 10.99.X.0/24")
     p.add_argument("--keep-lab", action="store_true", help="leave the lab up afterwards")
     p.add_argument("--strict", action="store_true", help="exit 1 when any request failed")
+    p.add_argument("--show-watch", action="store_true", help="print the watch's log (orc -v) at the end")
     a = p.parse_args()
     if a.lab in ("lab", "tlab"):
         p.error(f"--lab {a.lab}: use a lab of the bench's own")
@@ -208,7 +224,9 @@ def main() -> int:
         try:
             log(f"lab {spec.name} up ({a.hosts} hosts, 10.99.{a.subnet}.0/24)")
             cluster.up(spec, inventory)
-            grace = f"grace_period: {a.grace:g}\n" if a.grace is not None else ""
+            grace = f"watch_grace_period: {a.grace:g}\n" if a.grace is not None else ""
+            if a.connect_timeout is not None:
+                grace += f"ssh:\n  connect_timeout: {a.connect_timeout:g}\n"
             (project / "orc.yaml").write_text(
                 f"cluster: {a.lab}-bench\ninventory: {inventory}\ninfra_image: local/busybox:1\n"
                 f'infra_command: [sleep, "2147483647"]\n{grace}')
@@ -218,7 +236,8 @@ def main() -> int:
                 if cp.returncode != 0:
                     log(f"orc {' '.join(args)}: exit {cp.returncode}: {cp.stderr.strip()}")
                     return 1
-            argv = [sys.executable, "-m", "orchestrator.cli.main", "reconcile", "--watch"]
+            argv = [sys.executable, "-m", "orchestrator.cli.main", *(["-v"] if a.show_watch else []), "reconcile",
+                    "--watch"]
             if a.interval is not None:
                 argv += ["--interval", str(a.interval)]
             watch = subprocess.Popen(argv, cwd=project, stdout=watch_log, stderr=subprocess.STDOUT)
@@ -245,15 +264,19 @@ def main() -> int:
                 except subprocess.TimeoutExpired:
                     watch.kill()
             watch_log.close()
-            if runs and any(r.heal is None for r in runs):
-                log("the watch's log:\n" + (project / "watch.log").read_text(errors="replace")[-4000:])
+            text = (project / "watch.log").read_text(errors="replace")
+            if a.show_watch:
+                log("the watch's log:\n" + text)
+            elif runs and any(r.heal is None for r in runs):
+                log("the watch's log (its end):\n" + text[-4000:])
             orc(project, "delete", owner, f"svc/{NAME}")
             orc(project, "reconcile")
             if not a.keep_lab:
                 log(f"lab {spec.name} down")
                 cluster.down(spec)
 
-    settings = f"grace_period {a.grace:g} s" if a.grace is not None else "orc's default grace_period"
+    settings = ", ".join([f"watch_grace_period {a.grace:g} s" if a.grace is not None else "watch_grace_period 5 s",
+                          f"ssh.connect_timeout {a.connect_timeout or 5:g} s"])
     print(f"failover: {a.hosts} hosts, rc/{NAME} of {a.replicas} replicas behind a NodePort service, "
           f"`orc reconcile --watch` ({settings}), {a.rate:g} req/s over the surviving hosts' node ports")
     print(f"{'run':>3} {'host cut':>10} {'heal s':>7} {'requests':>9} {'failed':>6} {'p99 ms':>7}")

@@ -74,6 +74,13 @@ class HostUnreachable(TransportError):
         super().__init__(host, message)
 
 
+class StreamSilent(HostUnreachable):
+    """A stream with a heartbeat that stopped on an open connection (Transport.stream's `idle`)."""
+
+    def __init__(self, host: str, message: str):
+        super().__init__(host, "timeout", message)
+
+
 class AuthFailed(HostUnreachable):
     def __init__(self, host: str, message: str):
         super().__init__(host, "auth", message)

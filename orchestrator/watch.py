@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orchestrator.commands.base import Command
-from orchestrator.errors import HostUnreachable
+from orchestrator.errors import HostUnreachable, StreamSilent
 from orchestrator.inventory.host import Host
 from orchestrator.observe.facts import MANAGED
 from orchestrator.transport.base import Transport
@@ -46,6 +46,7 @@ class Triggers:
         self._lock = threading.Lock()
         self._dirty: set[str] = set()
         self._streaming: set[str] = set()
+        self._gone: set[str] = set()  # hosts whose stream's last try could not reach them at all
 
     def fire(self, reason: str, host: str | None = None) -> None:
         with self._lock:
@@ -54,10 +55,19 @@ class Triggers:
                 self._dirty.add(host)
         self._event.set()
 
-    def streaming(self, host: str, up: bool) -> None:
+    def streaming(self, host: str, up: bool, gone: bool = False) -> None:
+        """The host's stream is up, or not (`gone`: not even its SSH port answered)."""
         with self._lock:
             (self._streaming.add if up else self._streaming.discard)(host)
+            (self._gone.add if gone else self._gone.discard)(host)
             self._dirty.add(host)  # whatever happened while the stream was being (re)opened is unknown
+
+    def gone_hosts(self) -> set[str]:
+        """Hosts whose stream, retried every few seconds, cannot reach them: a pass learns nothing new by
+        probing them again (it would wait out a connect timeout each time); they are probed again once
+        their stream is back, or at the resync."""
+        with self._lock:
+            return set(self._gone)
 
     def quiet_hosts(self) -> set[str]:
         """Hosts streaming events with none since the last call; the news is taken (cleared) here."""
@@ -98,10 +108,12 @@ def follow_docker_events(transport: Transport, hosts: Sequence[Host], triggers: 
                         triggers.fire(f"{host.name}: {line.strip()}", host.name)
                 triggers.streaming(host.name, False)
                 triggers.fire(f"{host.name}: event stream ended", host.name)
-            except HostUnreachable as e:
+            except StreamSilent:
                 triggers.streaming(host.name, False)
-                triggers.fire(f"{host.name}: event stream {'silent' if e.reason == 'timeout' else 'broken'} "
-                              f"({e.reason})", host.name)
+                triggers.fire(f"{host.name}: event stream silent (no heartbeat for {SILENCE:g}s)", host.name)
+            except HostUnreachable as e:  # not even its SSH port answers
+                triggers.streaming(host.name, False, gone=True)
+                triggers.fire(f"{host.name}: event stream broken ({e.reason})", host.name)
             except Exception as e:  # noqa: BLE001 - any failure of the stream is news about the host
                 triggers.streaming(host.name, False)
                 triggers.fire(f"{host.name}: event stream broken ({type(e).__name__})", host.name)

@@ -376,6 +376,7 @@ def _watch(engine: Any, fence: Any, interval: float, quiet: bool, human: Any, ve
     follow_docker_events(engine.transport, engine.hosts, triggers)
     follow_store(engine.store, triggers)
     facts: dict[str, Any] = {}  # the last facts of each ready host, for hosts with nothing new
+    down: dict[str, Any] = {}  # the last facts of each host no peer reached either
     shown_errors: set[str] = set()
     seen: dict[str, tuple[bool, str]] = {}  # the last reported state of each host not ready
     acted: set[str] = set()
@@ -384,9 +385,12 @@ def _watch(engine: Any, fence: Any, interval: float, quiet: bool, human: Any, ve
     try:
         while not triggers.stopped:
             quiet_hosts = triggers.quiet_hosts() - acted
-            if time.monotonic() - last_full >= resync:  # now and then, everything, whatever the streams say
+            full = time.monotonic() - last_full >= resync
+            if full:  # now and then, everything, whatever the streams say
                 quiet_hosts, last_full = set(), time.monotonic()
             unchanged = {h: facts[h] for h in quiet_hosts if h in facts}
+            if not full:  # a host gone (its stream cannot reach it either) is not waited for again till back
+                unchanged |= {h: down[h] for h in triggers.gone_hosts() if h in down}
             try:
                 result = engine.run_pass(fence=fence, unchanged=unchanged)
             except _fatal():
@@ -398,6 +402,7 @@ def _watch(engine: Any, fence: Any, interval: float, quiet: bool, human: Any, ve
                     break
                 continue
             facts = {h: f for h, f in result.snapshot.hosts.items() if f.ready}
+            down = {h: f for h, f in result.snapshot.hosts.items() if not f.ready and f.verdict == "down"}
             acted = {r.host for r in result.results}  # our own changes (a reload makes no docker event)
             _report(result, engine, quiet, human, verbose, seen, shown_errors)
             if metrics:

@@ -67,9 +67,9 @@ class Transport(Protocol):
 
     def stream(self, host: Host, command: Command, idle: float | None = None) -> Iterator[str]:
         """Run a long-lived command (docker events, logs -f) and yield its stdout lines. With `idle`, no byte
-        for that many seconds raises HostUnreachable (a command that says something every second or so is
-        a heartbeat: its silence means the host or the path to it is gone, which TCP would take minutes to
-        say), and the host's pooled connection is not reused."""
+        for that many seconds raises StreamSilent, a HostUnreachable (a command that says something every
+        second or so is a heartbeat: its silence means the host or the path to it is gone, which TCP would
+        take minutes to say), and the host's pooled connection is not reused."""
         ...
 
     def close(self) -> None: ...

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from orchestrator.commands.base import Command
-from orchestrator.errors import AuthFailed, HostKeyError, HostUnreachable
+from orchestrator.errors import AuthFailed, HostKeyError, HostUnreachable, StreamSilent
 from orchestrator.inventory.host import Host
 from orchestrator.transport.base import BatchResult, StepResult, TransportCounters
 
@@ -148,7 +148,7 @@ class FakeTransport:
             if line is SILENCE:  # the host went quiet: as the SSH transport says it past `idle`
                 if idle is None:
                     return
-                raise HostUnreachable(host.name, "timeout", f"{command.name}: nothing for {idle:g}s")
+                raise StreamSilent(host.name, f"{command.name}: nothing for {idle:g}s")
             yield line
 
     def close(self) -> None:

@@ -22,7 +22,14 @@ import paramiko
 
 from orchestrator.commands.base import Command
 from orchestrator.config import SSHSettings
-from orchestrator.errors import AuthFailed, CommandTimeout, HostKeyError, HostUnreachable, TransportError
+from orchestrator.errors import (
+    AuthFailed,
+    CommandTimeout,
+    HostKeyError,
+    HostUnreachable,
+    StreamSilent,
+    TransportError,
+)
 from orchestrator.inventory.host import Host
 from orchestrator.transport.base import BatchResult, TransportCounters
 from orchestrator.transport.connect import HostKeyPolicy, KeyRing, open_hop, with_connect_retries
@@ -154,8 +161,8 @@ class SSHTransport:
                     data = chan.recv(_CHUNK)
                 except TimeoutError:
                     self._unpool(host, chan.get_transport())
-                    raise HostUnreachable(host.name, "timeout", f"{command.name}: nothing from the host for "
-                                          f"{idle:g}s (its heartbeat stopped)") from None
+                    raise StreamSilent(host.name, f"{command.name}: nothing from the host for {idle:g}s (its "
+                                       "heartbeat stopped)") from None
                 if not data:
                     break
                 buffer += data

@@ -62,7 +62,7 @@ global
 
 defaults
     mode tcp
-    option redispatch
+    option redispatch 1
     retries 3
     timeout connect 2s
     timeout client 1m

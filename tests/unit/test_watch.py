@@ -50,7 +50,7 @@ def test_a_stream_that_goes_silent_wakes_the_loop_and_its_host_is_probed_again()
     t = Triggers()
     follow_docker_events(fake, [Host(name="a", address="a")], t, retry=60)
     reasons = t.wait(5, debounce=0.2)
-    assert reasons == ["a: event stream silent (timeout)"]  # the beats themselves wake nothing
+    assert reasons == ["a: event stream silent (no heartbeat for 3.5s)"]  # the beats themselves wake nothing
     assert "a" not in t.quiet_hosts()  # not streaming any more: the next pass asks it
     t.stop()
 
@@ -64,3 +64,17 @@ def test_the_event_stream_beats_and_its_beat_ends_with_it() -> None:
     text = DOCKER_EVENTS.render()
     assert f"while sleep {BEAT_SECONDS}; do kill -0 $$ 2>/dev/null && echo {BEAT} || exit 0; done" in text
     assert QUIET >= 3 * BEAT_SECONDS
+
+
+def test_a_host_its_stream_cannot_reach_is_gone_until_its_stream_is_back() -> None:
+    t = Triggers()
+    t.streaming("a", False, gone=True)
+    assert t.gone_hosts() == {"a"}
+    t.streaming("a", True)
+    assert t.gone_hosts() == set()
+    fake = FakeTransport()
+    fake.set_unreachable("b", "refused")
+    follow_docker_events(fake, [Host(name="b", address="b")], t, retry=60)
+    assert t.wait(5, debounce=0.2) == ["b: event stream broken (refused)"]
+    assert t.gone_hosts() == {"b"}
+    t.stop()
