@@ -130,7 +130,8 @@ class Engine:
                            max_workers=self.project.settings.ssh.max_parallel,
                            extra=lambda h: probe_steps(h, self.cluster), cached=cached)
         probed = cross_check(self.transport, {h.name: h for h in every}, probed,
-                             max_workers=self.project.settings.ssh.max_parallel)
+                             max_workers=self.project.settings.ssh.max_parallel,
+                             also_ready=[h for h, f in unchanged.items() if f.ready])
         by_name = {f.name: f for f in probed} | unchanged
         snapshot = ClusterSnapshot.build([by_name[h.name] for h in every], self.clock(), cluster=self.cluster)
         secrets = SecretSource.load(self.project.secrets_path, strict=False)

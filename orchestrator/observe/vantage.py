@@ -72,11 +72,12 @@ def peers_for(target: str, ready: Sequence[str], n: int = PEERS) -> list[str]:
 
 
 def cross_check(transport: Transport, hosts: Mapping[str, Host], facts: Sequence[HostFacts],
-                max_workers: int = 32) -> list[HostFacts]:
+                max_workers: int = 32, also_ready: Sequence[str] = ()) -> list[HostFacts]:
     """The facts, with a verdict on each unreachable host from its peers (one extra round trip per asking
-    peer, only when some host failed)."""
+    peer, only when some host failed). `also_ready`: hosts not probed this time but ready as last seen
+    (--watch: their event streams are up and silent), peers as good as the probed ones."""
     failed = [f for f in facts if not f.reachable and f.name in hosts]
-    ready = [f.name for f in facts if f.ready and f.name in hosts]
+    ready = sorted({f.name for f in facts if f.ready and f.name in hosts} | {h for h in also_ready if h in hosts})
     if not failed:
         return list(facts)
     asks: dict[str, list[tuple[str, str, int]]] = {}

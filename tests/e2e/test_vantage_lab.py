@@ -105,7 +105,10 @@ def test_under_watch_a_host_whose_cable_is_cut_is_replaced_within_seconds(lab, p
         system.run(["ip", "link", "set", h.veth, "down"])  # the cable: packets vanish, nothing is refused
         cut = time.monotonic()
         err.wait_for(f"{h.name}: event stream silent", timeout=15)
-        out.wait_for("created pod/web-", timeout=30)
+        try:
+            out.wait_for("created pod/web-", timeout=30)
+        except AssertionError as e:  # say what the watch said meanwhile
+            raise AssertionError(f"{e}\nthe watch's stderr:\n" + "\n".join(err.lines[-30:])) from None
         took = time.monotonic() - cut
         end = time.monotonic() + 30
         while sum(len(v) for n, v in lab_pods(lab, "rc/web").items() if n != h.name) < 3:

@@ -118,3 +118,13 @@ def test_under_watch_a_host_only_the_controller_cannot_reach_still_keeps_its_pod
     results = [lab.reconcile(advance=10) for _ in range(3)]  # past the watch grace: a partition is not down
     assert all(not [a for a in r.plan.actions if isinstance(a, CreatePod)] for r in results)
     assert per_host(lab) == before
+
+
+def test_hosts_a_watch_pass_leaves_unasked_are_still_asked_about_a_failed_one(lab: SimLab) -> None:
+    """--watch asks nothing of hosts whose event streams are up and silent; they are peers all the same (a
+    cut host among quiet ones was left "unchecked", so it waited out grace_period, not watch_grace_period)."""
+    quiet = {h: f for h, f in lab.reconcile().snapshot.hosts.items() if h != "h2"}
+    lab.unreachable("h2")
+    r = lab.engine.run_pass(unchanged=quiet)
+    assert r.snapshot.hosts["h2"].verdict == DOWN and set(r.snapshot.hosts["h2"].peers) <= set(quiet)
+    assert r.snapshot.hosts["h2"].peers
