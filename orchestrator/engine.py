@@ -21,7 +21,9 @@ from orchestrator.controllers.book import (
     host_from_record,
     host_record,
     next_backoff,
+    next_restarts,
     next_slow_start,
+    with_restarts,
 )
 from orchestrator.controllers.cordon import cordoned_hosts
 from orchestrator.controllers.desired import DesiredState, load_desired
@@ -33,7 +35,7 @@ from orchestrator.observe.snapshot import ClusterSnapshot
 from orchestrator.plan.pass_plan import PassConfig, PassInputs, plan_pass
 from orchestrator.plan.planner import PlannerConfig
 from orchestrator.plan.ports import DEFAULT_POD_PORT_RANGE, parse_port_range
-from orchestrator.plan.types import CopyImage, CreatePod, DeletePod, Plan
+from orchestrator.plan.types import CopyImage, CreatePod, DeletePod, Plan, RestartContainer
 from orchestrator.plan.views import PodView
 from orchestrator.proxy.addresses import StoreOp, allocation_records
 from orchestrator.proxy.sync import ENDPOINTS_PREFIX, endpoint_records, probe_steps
@@ -202,6 +204,8 @@ class Engine:
         endpoints = {svc: [e for e in eps if e.pod not in failed_pods] for svc, eps in p.endpoints.items()}
         self._store_endpoints(endpoint_records(endpoints), fence)
         pods = believed_pods(snapshot, book, p, results, self.config.planner.grace_period)
+        restarted = [r.action.container for r in results if r.ok and isinstance(r.action, RestartContainer)]
+        restarts = next_restarts(book.restarts, restarted, [d for host_pods in pods.values() for d in host_pods])
         new_book = Book(host_failures=p.book["host_failures"], evicted=p.book["evicted"],
                         bindings=p.book["bindings"], assumed=pods,
                         slow_start=next_slow_start(book.slow_start, creation_attempts(results)),
@@ -210,9 +214,11 @@ class Engine:
                                    for s, servers in p.book["endpoints"].items()},
                         proxy_sections=p.book["proxy_sections"],
                         hosts={**{h.name: book.hosts[h.name] for h in obs.leaving if pods.get(h.name)},
-                               **{h.name: host_record(h) for h in self.hosts}})
+                               **{h.name: host_record(h) for h in self.hosts}},
+                        restarts=restarts)
         stored = snapshot.to_dict()
-        stored["pods"] = [d for host_pods in pods.values() for d in host_pods]
+        stored["desired_revision"] = obs.inputs.desired.revision  # what status.observedGeneration says
+        stored["pods"] = with_restarts([d for host_pods in pods.values() for d in host_pods], restarts)
         self.store.put(BOOK_KEY, new_book.to_dict(), fence=fence)
         self.store.put(keys.SNAPSHOT, stored, fence=fence)
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from orchestrator.cli.documents import iso_time
 from orchestrator.cli.kinds import Resource, kind_of_key, plural_name
 from orchestrator.cli.observed import ObservedHost, ObservedPod
 from orchestrator.cli.printers import (
     containers_of,
     human_age,
-    iso_time,
     node_port,
     replica_counts,
     workload_selector,

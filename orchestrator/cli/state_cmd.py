@@ -62,7 +62,7 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: bool) -> None:
       orc apply -f manifests/ --dry-run       # what would change, as a diff
       orc get rc web -o yaml > web.yaml; $EDITOR web.yaml; orc apply -f web.yaml
     """
-    from orchestrator.cli.applier import commit_apply, plan_apply
+    from orchestrator.cli.applier import allocation_ops, commit_apply, plan_apply
     from orchestrator.cli.diff import manifest_diff
     from orchestrator.model import Service, read_objects
     from orchestrator.proxy.addresses import node_port_range
@@ -78,6 +78,10 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: bool) -> None:
         raise ValidationError([f"no objects passed to apply: {', '.join(filenames)} holds no manifests"])
     with open_store(obj.project.store_url) as store:
         errors += node_port_errors(store, services, ports)
+        claims = claim_ops(store, services) if not errors else []
+        allocations, problems = allocation_ops(store, services, obj.project.settings.proxy, claims) \
+            if not errors else ([], [])
+        errors += problems
         if errors:
             _fail_invalid(ValidationError(errors), "nothing was applied")
             return
@@ -92,7 +96,7 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: bool) -> None:
                     click.echo(text, nl=False)
                 click.echo(f"{c.ref} {c.action} (dry run)")
             return
-        commit_apply(store, changes, time.time(), claim_ops(store, services))
+        commit_apply(store, changes, time.time(), [*claims, *allocations])
     for c in changes:
         click.echo(f"{c.ref} {c.action}")
 

@@ -3,8 +3,9 @@ snapshot, and the bookkeeping other parts keep under `_meta/`.
 
 Bookkeeping keys read here (each optional; absent means "not known yet"):
 
-    _meta/created/<kind>/<name>   {"at": <unix seconds>}: when `orc apply` created the object (AGE); written
-                                  and removed by apply/delete in the same transaction as the object
+    _meta/created/<kind>/<name>   {"at": <unix seconds>, "uid": <uuid>}: when `orc apply` created the object
+                                  (AGE, creationTimestamp) and its metadata.uid; written and removed by
+                                  apply/delete in the same transaction as the object
     _meta/cluster-ip/<ip>         {"service": <name>}: the service's allocated cluster IP
     _meta/node-port/<port>        {"service": <name>, "port": <service port>?}: an allocated node port
     _meta/endpoints/<service>     {"subsets": [{"addresses": [{"ip"}], "ports": [{"port"}]}]} as Kubernetes,
@@ -40,6 +41,8 @@ class ClusterView:
     objects: dict[str, Record] = field(default_factory=dict)  # "pod/x", "rc/x", "svc/x"
     snapshot: Snapshot | None = None
     created: dict[str, float] = field(default_factory=dict)  # object key -> unix seconds
+    uids: dict[str, str] = field(default_factory=dict)  # object key -> metadata.uid given at creation
+    snapshot_revision: int = 0  # the store revision the snapshot was written at
     cluster_ips: dict[str, str] = field(default_factory=dict)  # service name -> ip
     node_ports: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # service -> allocations
     endpoints: dict[str, Record] = field(default_factory=dict)  # service name -> record
@@ -57,10 +60,13 @@ class ClusterView:
                 view.objects[key] = r
             elif key == keys.SNAPSHOT:
                 view.snapshot = snapshot_from_record(r)
+                view.snapshot_revision = r.revision
             elif key.startswith(CREATED):
                 at = r.value.get("at")
                 if isinstance(at, int | float):
                     view.created[key[len(CREATED) :]] = float(at)
+                if isinstance(r.value.get("uid"), str):
+                    view.uids[key[len(CREATED) :]] = r.value["uid"]
             elif key.startswith(keys.CLUSTER_IP):
                 svc = r.value.get("service")
                 if isinstance(svc, str):
@@ -75,6 +81,17 @@ class ClusterView:
             elif key.startswith(EVENTS):
                 view.events.append({"_key": key, **r.value})
         return view
+
+    def uid(self, key: str) -> str:
+        """The object's metadata.uid: the one apply gave it, else (an object stored before uids were) one
+        derived from its key and creation, stable for its life."""
+        if key in self.uids:
+            return self.uids[key]
+        import uuid
+
+        record = self.objects.get(key)
+        born = record.create_revision if record is not None else 0
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"orc:{key}:{born}:{self.created.get(key, 0.0)}"))
 
     def of_prefix(self, prefix: str) -> list[Record]:
         """Stored objects of one store kind ("rc"), sorted by name."""

@@ -32,11 +32,15 @@ class Book:
     # Controller (or "pod/NAME") -> {"delay": s, "until": t}: after failed creations it waits `delay`
     # seconds before it tries again, doubling from 10 s to 5 min (Kubernetes' crash-loop back-off).
     backoff: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Docker container name -> how often the loop restarted it for a failed liveness probe (docker's own
+    # RestartCount does not count a `docker restart`): added to its restartCount, as Kubernetes counts it.
+    restarts: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"host_failures": self.host_failures, "evicted": self.evicted, "bindings": self.bindings,
                 "assumed": self.assumed, "slow_start": self.slow_start, "endpoints": self.endpoints,
-                "proxy_sections": self.proxy_sections, "hosts": self.hosts, "backoff": self.backoff}
+                "proxy_sections": self.proxy_sections, "hosts": self.hosts, "backoff": self.backoff,
+                "restarts": self.restarts}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Book:
@@ -46,7 +50,8 @@ class Book:
                    {s: list(v) for s, v in d.get("endpoints", {}).items()},
                    {h: dict(v) for h, v in d.get("proxy_sections", {}).items()},
                    {h: dict(v) for h, v in d.get("hosts", {}).items()},
-                   {k: dict(v) for k, v in d.get("backoff", {}).items()})
+                   {k: dict(v) for k, v in d.get("backoff", {}).items()},
+                   {k: int(v) for k, v in d.get("restarts", {}).items()})
 
 
 _HOST_FIELDS = ("address", "port", "user", "key_file", "become", "known_hosts_file")
@@ -96,4 +101,27 @@ def next_slow_start(previous: dict[str, int], attempts: dict[str, tuple[int, int
             out[owner] = 1
         elif tried and owner in previous:
             out[owner] = previous[owner] * 2
+    return out
+
+
+def next_restarts(previous: dict[str, int], restarted: list[str], pods: list[dict[str, Any]]) -> dict[str, int]:
+    """The loop's liveness restarts per docker container after a pass: those of the pass (`restarted`, docker
+    container names) added, those of containers no longer believed to exist dropped."""
+    alive = {f"orc_{p.get('name')}_{c.get('name')}" for p in pods for c in p.get("containers") or []}
+    out = {k: n for k, n in previous.items() if k in alive}
+    for name in restarted:
+        out[name] = out.get(name, 0) + 1
+    return out
+
+
+def with_restarts(pods: list[dict[str, Any]], restarts: dict[str, int]) -> list[dict[str, Any]]:
+    """Stored pods whose containers' restart counts include the loop's liveness restarts."""
+    if not restarts:
+        return pods
+    out = []
+    for p in pods:
+        containers = [{**c, "restarts": int(c.get("restarts") or 0) + restarts.get(f"orc_{p.get('name')}_{c.get('name')}", 0)}
+                      for c in p.get("containers") or []]
+        total = sum(c["restarts"] for c in containers) if containers else p.get("restarts", 0)
+        out.append({**p, "containers": containers, "restarts": total})
     return out

@@ -290,9 +290,19 @@ class ServiceSpec(K8sModel):
     ports: list[ServicePort]
     selector: dict[str, Any] | None = None
     cluster_ip: str | None = Field(default=None, alias="clusterIP")
+    # What `kubectl get -o yaml` exports, restating what orc does: accepted with these values only.
+    cluster_ips: list[str] | None = Field(default=None, alias="clusterIPs")
+    session_affinity: OneOf("None") | None = None  # type: ignore[valid-type]
+    ip_families: list[OneOf("IPv4")] | None = None  # type: ignore[valid-type]
+    ip_family_policy: OneOf("SingleStack") | None = None  # type: ignore[valid-type]
+    internal_traffic_policy: OneOf("Cluster") | None = None  # type: ignore[valid-type]
+    external_traffic_policy: OneOf("Cluster") | None = None  # type: ignore[valid-type]
 
     def check(self) -> FieldErrors:
         errors: FieldErrors = []
+        if self.cluster_ips is not None and self.cluster_ips != ([self.cluster_ip] if self.cluster_ip else []):
+            errors.append(("clusterIPs", invalid(self.cluster_ips, "must hold exactly the `clusterIP` "
+                                                 "(one IPv4 address); or omit it")))
         if not self.ports:
             errors.append(("ports", required()))
         names: set[str] = set()

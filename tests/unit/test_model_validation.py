@@ -687,7 +687,7 @@ CASES = [
     ),
     (
         svc(sessionAffinity="ClientIP"),
-        [S + "spec.sessionAffinity: " + unknown("sessionAffinity")],
+        [S + 'spec.sessionAffinity: Unsupported value: "ClientIP": supported values: "None"'],
     ),
     # kinds and versions
     (
