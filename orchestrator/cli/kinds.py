@@ -86,8 +86,12 @@ def resolve(word: str) -> Resource:
     """A resource by any of its kubectl names (case-insensitive); a usage error naming the known ones."""
     found = _BY_NAME.get(word.lower())
     if found is None:
+        import difflib
+
+        close = difflib.get_close_matches(word.lower(), [*_BY_NAME, "all"], n=1, cutoff=0.6)
         raise click.UsageError(
-            f'the server doesn\'t have a resource type "{word}": use one of '
+            f'the server doesn\'t have a resource type "{word}"'
+            + (f' (did you mean "{close[0]}"?)' if close else "") + ": use one of "
             + ", ".join(r.plural + " (" + ", ".join(r.names[1:]) + ")" for r in _LIST)
             + ", or all"
         )

@@ -38,6 +38,19 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(n for n in COMMANDS if _available(n))
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """A mistyped command is refused with the commands it resembles, as kubectl does."""
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            import difflib
+
+            matches = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+            hint = "\n\nDid you mean this?\n" + "".join(f"\t{m}\n" for m in matches) if matches else "\n"
+            raise click.UsageError(f'unknown command "{name}" for "orc"{hint}Run \'orc --help\' for usage.', ctx)
+        return super().resolve_command(ctx, args)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
         if target is None:

@@ -13,6 +13,7 @@ from orchestrator.cli.completers import complete_targets
 from orchestrator.cli.context import AppContext
 from orchestrator.cli.get_cmd import get, snapshot_note
 from orchestrator.cli.kinds import display_name, kind_of_key, plural_name
+from orchestrator.cli.kubectl_options import dry_run_option, namespace_options
 from orchestrator.cli.selection import not_found_message, parse_selector, parse_targets, select
 from orchestrator.errors import ConflictError, NotFoundError, ValidationError
 
@@ -41,9 +42,10 @@ def _fail_invalid(e: ValidationError, what: str) -> None:
     help="A manifest file, a folder (read recursively: *.yaml, *.yml, *.json) or - for stdin. "
     "Repeat for more.",
 )
-@click.option("--dry-run", is_flag=True, help="Validate and show the diff against the store; store nothing.")
+@dry_run_option("the diff against the store")
+@namespace_options()
 @click.pass_obj
-def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: bool) -> None:
+def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: str, namespace: str | None) -> None:
     """Record the desired state from Kubernetes v1 manifests (Pod, ReplicationController, ReplicaSet,
     Deployment, Service). Every document is validated first and every problem is listed at once; if
     there is any, nothing is stored (exit 1). Otherwise all objects are stored in one transaction.
@@ -86,7 +88,7 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: bool) -> None:
             _fail_invalid(ValidationError(errors), "nothing was applied")
             return
         changes = plan_apply(store, objects)
-        if dry_run:
+        if dry_run != "none":
             for c in changes:
                 before = c.before.value if c.before else None
                 text = manifest_diff(
@@ -94,7 +96,7 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: bool) -> None:
                 )
                 if text:
                     click.echo(text, nl=False)
-                click.echo(f"{c.ref} {c.action} (dry run)")
+                click.echo(f"{c.ref} {c.action} (dry run)" if dry_run == "client" else f"{c.ref} {c.action} (server dry run)")
             return
         commit_apply(store, changes, time.time(), [*claims, *allocations])
     for c in changes:
@@ -104,8 +106,10 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: bool) -> None:
 @click.command()
 @click.argument("args", nargs=-1, metavar="KIND [NAME...] | KIND/NAME...", shell_complete=complete_targets)
 @click.option("-l", "--selector", help="Describe every object of KIND matching this label selector.")
+@namespace_options(all_namespaces=True)
 @click.pass_obj
-def describe(obj: AppContext, args: tuple[str, ...], selector: str | None) -> None:
+def describe(obj: AppContext, args: tuple[str, ...], selector: str | None, namespace: str | None,
+             all_namespaces: bool) -> None:
     """Show one object in detail: labels, selector, replicas, the pod template's containers (image, ports,
     resources, probes, environment: secret values are never shown, only where they come from), the pods
     observed for it (host, status) and its events. Without NAME, every object of KIND.
@@ -232,6 +236,7 @@ def _owned_hint(view: ClusterView, kind: str, name: str) -> str:
 @click.option("-l", "--selector", help="Delete every object of KIND matching this label selector.")
 @click.option("--all", "all_", is_flag=True, help="Delete every object of KIND.")
 @click.option("--ignore-not-found", is_flag=True, help="Objects that do not exist are not an error.")
+@namespace_options()
 @click.pass_obj
 def delete(
     obj: AppContext,
@@ -240,6 +245,7 @@ def delete(
     selector: str | None,
     all_: bool,
     ignore_not_found: bool,
+    namespace: str | None,
 ) -> None:
     """Remove objects from the desired state. The next `orc reconcile` stops their pods and updates the
     proxies. All deletions are one transaction: if an object changed meanwhile, nothing is deleted.
@@ -307,6 +313,7 @@ def _scaled(value: dict[str, Any], replicas: int) -> dict[str, Any]:
     help="Precondition: scale only if the desired replicas are this now.",
 )
 @click.option("--resource-version", help="Precondition: scale only if the object is at this revision.")
+@namespace_options()
 @click.pass_obj
 def scale(
     obj: AppContext,
@@ -314,6 +321,7 @@ def scale(
     replicas: int,
     current_replicas: int | None,
     resource_version: str | None,
+    namespace: str | None,
 ) -> None:
     """Set the number of replicas of replication controllers (or replica sets, deployments). The change
     is compare-and-swap on the revision read, so a concurrent edit fails instead of being lost. The next
