@@ -66,6 +66,9 @@ def env_value(env: Mapping[str, Any]) -> str:
     ref = (env.get("valueFrom") or {}).get("secretKeyRef")
     if ref:
         return f"<set from secret {ref.get('name')} key {ref.get('key')}>"
+    field_ref = (env.get("valueFrom") or {}).get("fieldRef")
+    if field_ref:
+        return f" ({field_ref.get('apiVersion', 'v1')}:{field_ref.get('fieldPath')})"
     return str(env.get("value", ""))
 
 
@@ -293,7 +296,7 @@ def describe_service(view: ClusterView, name: str, now: float) -> str:
             ("Port", f"{label}  {p.get('port')}/{proto}"),
             ("TargetPort", f"{p.get('targetPort', p.get('port'))}/{proto}"),
         ]
-        if spec.get("type") == "NodePort":
+        if spec.get("type") in ("NodePort", "LoadBalancer"):
             np = node_port(view, name, p, len(ports))
             pairs.append(("NodePort", f"{label}  {np}/{proto}" if np else f"{label}  <pending>"))
     endpoints = view.endpoints.get(name)

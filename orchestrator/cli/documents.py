@@ -330,7 +330,7 @@ def service_document(view: ClusterView, key: str) -> dict[str, Any]:
     ports = []
     for p in spec.get("ports") or []:
         port = {**p, "protocol": p.get("protocol", "TCP"), "targetPort": p.get("targetPort", p.get("port"))}
-        if kind == "NodePort":
+        if kind in ("NodePort", "LoadBalancer"):
             np = allocated_node_port(view, name, p, len(spec.get("ports") or []))
             if np is not None:
                 port["nodePort"] = np
@@ -338,7 +338,7 @@ def service_document(view: ClusterView, key: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if ip:
         out.update({"clusterIP": ip, "clusterIPs": [ip]})
-    if kind == "NodePort":
+    if kind in ("NodePort", "LoadBalancer"):
         out["externalTrafficPolicy"] = spec.get("externalTrafficPolicy", "Cluster")
     out.update({"internalTrafficPolicy": spec.get("internalTrafficPolicy", "Cluster"),
                 "ipFamilies": spec.get("ipFamilies", ["IPv4"]),

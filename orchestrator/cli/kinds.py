@@ -84,7 +84,7 @@ def known_names() -> list[str]:
 
 def resolve(word: str) -> Resource:
     """A resource by any of its kubectl names (case-insensitive); a usage error naming the known ones."""
-    found = _BY_NAME.get(word.lower())
+    found = _BY_NAME.get(word.lower()) or _BY_NAME.get(word.lower().removesuffix(".apps"))  # deployment.apps
     if found is None:
         import difflib
 

@@ -199,6 +199,7 @@ def cluster_ip(view: ClusterView, name: str, manifest: dict[str, Any]) -> str:
 
 
 node_port = allocated_node_port
+NODE_PORT_TYPES = ("NodePort", "LoadBalancer")  # a LoadBalancer service is served as NodePort
 
 
 def port_list(view: ClusterView, name: str, manifest: dict[str, Any]) -> str:
@@ -207,7 +208,7 @@ def port_list(view: ClusterView, name: str, manifest: dict[str, Any]) -> str:
     out = []
     for p in ports:
         proto = p.get("protocol", "TCP")
-        np = node_port(view, name, p, len(ports)) if spec.get("type") == "NodePort" else None
+        np = node_port(view, name, p, len(ports)) if spec.get("type") in NODE_PORT_TYPES else None
         out.append(f"{p.get('port')}:{np}/{proto}" if np else f"{p.get('port')}/{proto}")
     return ",".join(out) or "<none>"
 
@@ -228,7 +229,7 @@ def service_items(view: ClusterView, now: float) -> list[Item]:
                 [
                     spec.get("type") or "ClusterIP",
                     cluster_ip(view, name, value),
-                    "<none>",
+                    "<pending>" if spec.get("type") == "LoadBalancer" else "<none>",  # no load balancer here
                     port_list(view, name, value),
                     _age(view, record.key, now),
                 ],

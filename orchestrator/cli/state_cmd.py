@@ -67,16 +67,20 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: str, namespace: 
     from orchestrator.cli.applier import allocation_ops, commit_apply, plan_apply
     from orchestrator.cli.diff import manifest_diff
     from orchestrator.model import Service, read_objects
+    from orchestrator.model.objects import Namespace
+    from orchestrator.model.warnings import manifest_warnings
     from orchestrator.proxy.addresses import node_port_range
     from orchestrator.proxy.node_port_claims import claim_ops, node_port_errors
     from orchestrator.secrets import SecretSource, missing_refs
     from orchestrator.store import open_store
 
     objects, errors = read_objects(list(filenames))
+    namespaces = [o for o in objects if isinstance(o, Namespace)]  # `default` only: it always exists
+    objects = [o for o in objects if not isinstance(o, Namespace)]
     errors += missing_refs(objects, SecretSource.load(obj.project.secrets_path))
     services = [o for o in objects if isinstance(o, Service)]
     ports = node_port_range(obj.project.settings.proxy)
-    if not objects and not errors:
+    if not objects and not errors and not namespaces:
         raise ValidationError([f"no objects passed to apply: {', '.join(filenames)} holds no manifests"])
     with open_store(obj.project.store_url) as store:
         errors += node_port_errors(store, services, ports)
@@ -88,7 +92,11 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: str, namespace: 
             _fail_invalid(ValidationError(errors), "nothing was applied")
             return
         changes = plan_apply(store, objects)
+        for line in manifest_warnings(objects):
+            click.echo(f"Warning: {line}", err=True)
         if dry_run != "none":
+            for ns in namespaces:
+                click.echo(f"namespace/{ns.name} unchanged (dry run)")
             for c in changes:
                 before = c.before.value if c.before else None
                 text = manifest_diff(
@@ -99,6 +107,8 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: str, namespace: 
                 click.echo(f"{c.ref} {c.action} (dry run)" if dry_run == "client" else f"{c.ref} {c.action} (server dry run)")
             return
         commit_apply(store, changes, time.time(), [*claims, *allocations])
+    for ns in namespaces:
+        click.echo(f"namespace/{ns.name} unchanged")
     for c in changes:
         click.echo(f"{c.ref} {c.action}")
 
@@ -161,6 +171,8 @@ def _manifest_refs(filenames: tuple[str, ...]) -> list[tuple[str, str, str]]:
         meta = doc.get("metadata") if isinstance(doc, dict) else None
         name = meta.get("name") if isinstance(meta, dict) else None
         where = getattr(doc, "origin", f"document {i + 1}")
+        if kind == "Namespace" and name == "default":
+            continue  # it always exists: nothing to delete
         if kind not in KINDS:
             errors.append(f"{where}: kind {kind!r} is not one of {', '.join(sorted(KINDS))}")
         elif not isinstance(name, str) or not name:

@@ -51,6 +51,7 @@ class PodRun:
     env: dict[str, str] = field(default_factory=dict)  # extra env for every container (service discovery)
     hosts_file: str | None = None  # the host's service hosts file, bind-mounted as /etc/hosts
     secret_env: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)  # container -> var -> Secret
+    field_env: dict[str, dict[str, str]] = field(default_factory=dict)  # container -> var -> fieldRef value
 
 
 @dataclass(frozen=True)
