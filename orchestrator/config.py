@@ -126,6 +126,20 @@ class Project:
         return url
 
 
+    def open_store(self, *, write: bool = False) -> Any:
+        """The project's store, checked to be this cluster's (`store.bind_cluster`); `write` (commands that
+        change it) records the cluster's name in a store that has none yet."""
+        from orchestrator.store import bind_cluster, open_store
+
+        store = open_store(self.store_url)
+        try:
+            bind_cluster(store, self.settings.cluster, write=write)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+
 def find_config(start: Path) -> Path | None:
     for d in [start, *start.parents]:
         f = d / CONFIG_NAME

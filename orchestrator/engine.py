@@ -55,6 +55,7 @@ class PassResult:
     duration: float = 0.0
     round_trips: dict[str, int] = field(default_factory=dict)  # host -> exec channels this pass
     desired: DesiredState | None = None
+    new_notices: list[str] = field(default_factory=list)  # the plan's notices the last pass did not have
 
     @property
     def changed(self) -> bool:
@@ -97,7 +98,8 @@ class Engine:
         self.clock = clock
         self.sleep = sleep
         s = project.settings
-        self.runtime = Runtime(s.infra_image, tuple(s.infra_command))
+        self.cluster = project.cluster
+        self.runtime = Runtime(s.infra_image, tuple(s.infra_command), self.cluster)
         planner = PlannerConfig(grace_period=s.grace_period, scheduler=SchedulerConfig.from_dict(s.scheduler),
                                 reap_orphans=reap_orphans, cordoned=cordoned_hosts(self.hosts),
                                 pod_ports=parse_port_range(s.pod_port_range or DEFAULT_POD_PORT_RANGE))
@@ -118,9 +120,10 @@ class Engine:
         leaving = self.leaving_hosts(book)
         every = [*self.hosts, *leaving]
         probed = probe_all(self.transport, [h for h in every if h.name not in unchanged],
-                           max_workers=self.project.settings.ssh.max_parallel, extra=probe_steps, cached=cached)
+                           max_workers=self.project.settings.ssh.max_parallel,
+                           extra=lambda h: probe_steps(h, self.cluster), cached=cached)
         by_name = {f.name: f for f in probed} | unchanged
-        snapshot = ClusterSnapshot.build([by_name[h.name] for h in every], self.clock())
+        snapshot = ClusterSnapshot.build([by_name[h.name] for h in every], self.clock(), cluster=self.cluster)
         secrets = SecretSource.load(self.project.secrets_path, strict=False)
         inputs = PassInputs(desired, snapshot, book, self.hosts, records, secrets, self.runtime.infra_image)
         config = dataclasses.replace(self.config, planner=dataclasses.replace(
@@ -183,7 +186,8 @@ class Engine:
         self._record(obs, p, results, store_fence)
         after = self.transport.counters.per_host_exec
         trips = {h.name: after.get(h.name, 0) - before.get(h.name, 0) for h in self.hosts}
-        result = PassResult(p, snapshot, results, time.monotonic() - start, trips, inputs.desired)
+        result = PassResult(p, snapshot, results, time.monotonic() - start, trips, inputs.desired,
+                            [n for n in p.notices if n not in inputs.book.notices])
         self._emit(result)
         return result
 
@@ -215,7 +219,11 @@ class Engine:
                         proxy_sections=p.book["proxy_sections"],
                         hosts={**{h.name: book.hosts[h.name] for h in obs.leaving if pods.get(h.name)},
                                **{h.name: host_record(h) for h in self.hosts}},
-                        restarts=restarts)
+                        notices=list(p.notices), restarts=restarts)
+        deleted = {r.action.uid for r in results if r.ok and isinstance(r.action, DeletePod)}
+        for tombstone, uids in p.book_tombstones.items():  # its pods are gone: the decision is spent
+            if deleted.issuperset(uids):
+                self.store.delete(keys.tombstone_key(tombstone), fence=fence)
         stored = snapshot.to_dict()
         stored["desired_revision"] = obs.inputs.desired.revision  # what status.observedGeneration says
         stored["pods"] = with_restarts([d for host_pods in pods.values() for d in host_pods], restarts)

@@ -43,10 +43,11 @@ from orchestrator.transport.parallel import run_parallel
 
 @dataclass(frozen=True)
 class Runtime:
-    """How pods are started on hosts (from orc.yaml)."""
+    """How pods are started on hosts (from orc.yaml): `cluster` is the name every container carries."""
 
     infra_image: str
     infra_command: tuple[str, ...] = ()
+    cluster: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def render(action: Action, runtime: Runtime, hosts: dict[str, Host] | None = Non
            stopped: bool = False) -> list[Command]:
     """The commands of one host action (the only place actions become shell text, through builders)."""
     if isinstance(action, CreatePod):
-        return [create_pod(action.pod, runtime.infra_image, runtime.infra_command)]
+        return [create_pod(action.pod, runtime.infra_image, runtime.infra_command, cluster=runtime.cluster)]
     if isinstance(action, DeletePod):
         return [delete_pod(action.name, action.uid, action.grace, stopped=stopped)]
     if isinstance(action, RemoveOrphan):
@@ -75,7 +76,8 @@ def render(action: Action, runtime: Runtime, hosts: dict[str, Host] | None = Non
     if isinstance(action, UpdateProxy):
         if hosts is None:
             raise ValueError("rendering a proxy update needs the host's settings")
-        return deploy_steps(hosts[action.host], action.config, action.state, set(action.addresses))
+        return deploy_steps(hosts[action.host], action.config, action.state, set(action.addresses),
+                            cluster=runtime.cluster)
     raise TypeError(f"unknown action {action!r}")
 
 

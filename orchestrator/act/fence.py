@@ -30,12 +30,11 @@ from typing import Protocol
 from orchestrator.commands.base import Command
 from orchestrator.errors import ConfigError
 from orchestrator.inventory.host import Host
+from orchestrator.inventory.state_dir import state_dir
 from orchestrator.store.base import Fence, FencedError
 from orchestrator.transport.base import StepResult
 from orchestrator.transport.script import GUARD_FD
 
-STATE_DIR_VAR = "orc_state_dir"
-DEFAULT_STATE_DIR = "/var/lib/orc"
 STEP_NAME = "fence"
 LOCK_WAIT = 30  # seconds a batch waits for another batch's host lock before giving up on that host
 REFUSED_MARK = "ORC-FENCE-REFUSED"
@@ -122,15 +121,6 @@ class HostFence:
             f"this controller's lease is stale: {len(refusals)} host(s) refused its batches with fencing token "
             f"{self.token} of cluster {self.cluster}: {hosts}; another controller took over the lease "
             f'(lock "{self.lease.name}"): this one stops', dict(refusals))
-
-
-def state_dir(host: Host) -> str:
-    """The host's state folder (`orc_state_dir`), checked: an absolute path without newlines or NUL."""
-    value = host.vars.get(STATE_DIR_VAR) or DEFAULT_STATE_DIR
-    if not isinstance(value, str) or not value.startswith("/") or any(c in value for c in "\n\r\x00"):
-        raise ConfigError(f"host {host.name}: {STATE_DIR_VAR} {value!r} is invalid: use an absolute path "
-                          f"(default {DEFAULT_STATE_DIR})")
-    return value.rstrip("/") or "/"
 
 
 def fence_step(state: str, cluster: str, token: int) -> Command:

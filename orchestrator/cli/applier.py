@@ -14,6 +14,7 @@ from orchestrator.cli.kinds import display_name, plural_name
 from orchestrator.cli.view import created_key
 from orchestrator.errors import ConflictError
 from orchestrator.store import Check, Delete, Op, Put
+from orchestrator.store.keys import tombstone_key
 
 if TYPE_CHECKING:
     from orchestrator.config import ProxySettings
@@ -88,12 +89,20 @@ def apply_ops(changes: list[Change], now: float) -> list[Op]:
         if c.before is None:
             # the creation time first, so a watcher sees the object with its age
             ops += [Put(created_key(c.key), {"at": now, "uid": str(uuid.uuid4())}),
-                    Put(c.key, c.after, expect_revision=0)]
+                    Put(c.key, c.after, expect_revision=0),
+                    Delete(tombstone_key(c.key))]  # made again: its running pods are adopted, not deleted
         elif c.action == "configured":
             ops.append(Put(c.key, c.after, expect_revision=c.before.revision))
         else:
             ops.append(Check(c.key, c.before.revision))
     return ops
+
+
+def delete_ops(key: str, revision: int, now: float) -> list[Op]:
+    """`orc delete` of one object: the object (compared with the revision read), its creation time, and its
+    tombstone, the positive decision that lets a pass stop the object's pods (a pod whose owner the store
+    does not know is an orphan, left running)."""
+    return [Delete(key, expect_revision=revision), Delete(created_key(key)), Put(tombstone_key(key), {"at": now})]
 
 
 def commit_apply(store: Store, changes: list[Change], now: float, claims: Sequence[Op] = ()) -> int | None:

@@ -18,12 +18,11 @@ def object_names(ctx: click.Context, resource: Resource) -> list[str]:
     from orchestrator.cli.printers import items_for
     from orchestrator.cli.view import read_view
     from orchestrator.config import load_project
-    from orchestrator.store import open_store
 
     project = load_project(ctx.find_root().params.get("config_path"))
     if project.config_file is None:
         return []
-    with open_store(project.store_url) as store:
+    with project.open_store() as store:
         view = read_view(store)
     return sorted({i.name for i in items_for(resource, view, time.time())})
 

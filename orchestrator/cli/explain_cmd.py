@@ -35,7 +35,7 @@ def explain(obj: AppContext, kind: str, name: str | None, output: str) -> None:
         raise click.UsageError("name the object: orc explain pod NAME | rc/NAME")
     kind = {"po": "pod", "pods": "pod", "rc": "rc", "replicationcontroller": "rc",
             "replicationcontrollers": "rc"}.get(kind, kind)
-    engine = _engine(obj)
+    engine = _engine(obj, write=False)
     try:
         desired = load_desired(engine.store)
         snapshot = engine.observe()

@@ -304,7 +304,6 @@ def get(
     older than a minute, its age is printed on stderr. orc has one namespace, `default`: `-n default` and
     `-A` are accepted, as scripts written for kubectl pass them.
     """
-    from orchestrator.store import open_store
 
     targets = parse_targets(args, "get")
     sel = parse_selector(selector)
@@ -314,7 +313,7 @@ def get(
     refine = refiner(targets, field_selector, sort_by)
     table = TableOptions(no_headers, show_labels, split_label_columns(label_columns), all_namespaces)
     several = len(targets) > 1
-    with open_store(obj.project.store_url) as store:
+    with obj.project.open_store() as store:
         listed = store.list("")
         records = {r.key: r for r in listed}
         view = ClusterView.from_records(listed, listed.revision)

@@ -26,9 +26,8 @@ def _locate(obj: AppContext, pod: str) -> tuple[Any, str]:
     """(host, pod uid) from the last snapshot; a hint when there is none or the pod is not in it."""
     from orchestrator.cli.observed import read_snapshot
     from orchestrator.cli.services import load_hosts
-    from orchestrator.store import open_store
 
-    with open_store(obj.project.store_url) as store:
+    with obj.project.open_store() as store:
         snap = read_snapshot(store)
     found = snap.pod(pod) if snap else None
     if found is None or not found.host:

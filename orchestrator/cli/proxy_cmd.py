@@ -55,7 +55,7 @@ def render_cmd(obj: AppContext, host_name: str | None) -> None:
     from orchestrator.proxy.endpoints import endpoints
     from orchestrator.proxy.hostvars import proxy_hosts
     from orchestrator.proxy.render import render
-    from orchestrator.store import keys, open_store
+    from orchestrator.store import keys
 
     project = obj.project
     hosts = proxy_hosts(load_hosts(obj), project.settings.proxy)
@@ -67,7 +67,7 @@ def render_cmd(obj: AppContext, host_name: str | None) -> None:
                 f"host {host_name!r} is not a proxy host (proxy hosts: {names}); see proxy.group in orc.yaml"
             )
         hosts = chosen
-    with open_store(project.store_url) as store:
+    with project.open_store() as store:
         desired = load_desired(store)
         addresses = current(store)
         snap = store.get(keys.SNAPSHOT)

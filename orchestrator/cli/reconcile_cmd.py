@@ -24,14 +24,14 @@ def _fatal() -> tuple[type[BaseException], ...]:
     return (FencedError, ConfigError, KeyboardInterrupt)
 
 
-def _engine(obj: AppContext, events_out: IO[str] | None = None, reap_orphans: bool = False) -> Any:
+def _engine(obj: AppContext, events_out: IO[str] | None = None, reap_orphans: bool = False,
+            write: bool = True) -> Any:
     from orchestrator.act.events import EventLog
     from orchestrator.cli.services import load_hosts, make_transport
     from orchestrator.engine import Engine
-    from orchestrator.store import open_store
 
     project = obj.project
-    store = open_store(project.store_url)
+    store = project.open_store(write=write)
     return Engine(project, load_hosts(obj), make_transport(obj), store, EventLog(events_out),
                   reap_orphans=reap_orphans)
 
@@ -70,7 +70,7 @@ def plan(obj: AppContext, output: str) -> int:
       orc plan -o json    the same as data
     Exit 1 when the pass could not do everything asked (a template or allocation error, ...).
     """
-    engine = _engine(obj)
+    engine = _engine(obj, write=False)
     try:
         result = engine.plan()
     finally:
@@ -78,7 +78,8 @@ def plan(obj: AppContext, output: str) -> int:
     rows = _action_rows(result)
     if output != "table":
         dump({"actions": [dict(zip(["host", "action", "target", "reason"], r, strict=True)) for r in rows],
-              "pending": result.plan.pending, "warnings": result.plan.warnings, "errors": result.plan.errors,
+              "pending": result.plan.pending, "warnings": result.plan.warnings, "notices": result.plan.notices,
+              "errors": result.plan.errors,
               "unreachable": result.unreachable}, output)
         return EXIT_FAILED if result.plan.errors else EXIT_OK
     if rows:
@@ -89,6 +90,8 @@ def plan(obj: AppContext, output: str) -> int:
         click.echo(f"pending: {target}: {why}")
     for w in result.plan.warnings:
         click.echo(f"warning: {w}", err=True)
+    for n in result.plan.notices:
+        click.echo(f"notice: {n}", err=True)
     for e in result.plan.errors:
         click.echo(f"error: {e}", err=True)
     for h in result.unreachable:
@@ -201,6 +204,8 @@ def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int,
     for w in result.plan.warnings:
         if verbose or result.changed:
             click.echo(f"warning: {w}", err=True)
+    for n in [] if quiet else result.plan.notices if verbose else result.new_notices:  # news once
+        click.echo(f"notice: {n}", err=True)
     if verbose:
         trips = ", ".join(f"{h}={n}" for h, n in sorted(result.round_trips.items()))
         click.echo(f"pass: {result.duration:.2f}s, {len(result.results)} actions, round trips {trips}", err=True)

@@ -72,7 +72,7 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: str, namespace: 
     from orchestrator.proxy.addresses import node_port_range
     from orchestrator.proxy.node_port_claims import claim_ops, node_port_errors
     from orchestrator.secrets import SecretSource, missing_refs
-    from orchestrator.store import open_store
+    from orchestrator.store import cluster_ops
 
     objects, errors = read_objects(list(filenames))
     namespaces = [o for o in objects if isinstance(o, Namespace)]  # `default` only: it always exists
@@ -82,7 +82,7 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: str, namespace: 
     ports = node_port_range(obj.project.settings.proxy)
     if not objects and not errors and not namespaces:
         raise ValidationError([f"no objects passed to apply: {', '.join(filenames)} holds no manifests"])
-    with open_store(obj.project.store_url) as store:
+    with obj.project.open_store() as store:
         errors += node_port_errors(store, services, ports)
         claims = claim_ops(store, services) if not errors else []
         allocations, problems = allocation_ops(store, services, obj.project.settings.proxy, claims) \
@@ -106,7 +106,8 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: str, namespace: 
                     click.echo(text, nl=False)
                 click.echo(f"{c.ref} {c.action} (dry run)" if dry_run == "client" else f"{c.ref} {c.action} (server dry run)")
             return
-        commit_apply(store, changes, time.time(), [*claims, *allocations])
+        commit_apply(store, changes, time.time(),
+                     [*claims, *allocations, *cluster_ops(store, obj.project.settings.cluster)])
     for ns in namespaces:
         click.echo(f"namespace/{ns.name} unchanged")
     for c in changes:
@@ -134,11 +135,10 @@ def describe(obj: AppContext, args: tuple[str, ...], selector: str | None, names
     """
     from orchestrator.cli.describe import describe as describe_text
     from orchestrator.cli.view import read_view
-    from orchestrator.store import open_store
 
     targets = parse_targets(args, "describe")
     sel = parse_selector(selector)
-    with open_store(obj.project.store_url) as store:
+    with obj.project.open_store() as store:
         view = read_view(store)
     now = time.time()
     note = snapshot_note(view, targets, now)
@@ -271,11 +271,11 @@ def delete(
       orc delete svc --all
       orc delete rc web --ignore-not-found   # exit 0 if it is already gone
     """
-    from orchestrator.cli.applier import conflict_error
-    from orchestrator.cli.view import created_key, read_view
-    from orchestrator.store import Delete, Op, open_store
+    from orchestrator.cli.applier import conflict_error, delete_ops
+    from orchestrator.cli.view import read_view
+    from orchestrator.store import Op
 
-    with open_store(obj.project.store_url) as store:
+    with obj.project.open_store() as store:
         view = read_view(store)
         refs = _delete_refs(args, filenames, selector, all_, view)
         ops: list[Op] = []
@@ -290,7 +290,7 @@ def delete(
                         + _owned_hint(view, kind, name)
                     )
                 continue
-            ops += [Delete(key, expect_revision=record.revision), Delete(created_key(key))]
+            ops += delete_ops(key, record.revision, time.time())
             done.append((kind_of_key(key, record.value), name, key))
         if ops:
             try:
@@ -346,7 +346,7 @@ def scale(
       orc scale rc/web --replicas 3 --current-replicas 2   # only if it is at 2 now
     """
     from orchestrator.cli.applier import conflict_error
-    from orchestrator.store import Put, open_store
+    from orchestrator.store import Put
 
     targets = parse_targets(args, "scale")
     keys: list[str] = []
@@ -359,7 +359,7 @@ def scale(
         if not t.names:
             raise click.UsageError(f"give the name to scale, e.g. `orc scale {t.resource.singular}/web`")
         keys += [t.resource.key(n) for n in t.names]
-    with open_store(obj.project.store_url) as store:
+    with obj.project.open_store() as store:
         puts: list[Put] = []
         for key in dict.fromkeys(keys):
             record = store.get(key)

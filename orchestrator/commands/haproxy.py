@@ -21,21 +21,21 @@ from orchestrator.commands.base import Command, sh
 from orchestrator.inventory.host import Host
 from orchestrator.proxy.discovery import hosts_file_path
 from orchestrator.proxy.hostvars import HAProxyHost
-from orchestrator.proxy.state import LO_LABEL, ProxyState, digest, running_test
+from orchestrator.proxy.state import ProxyState, digest, lo_label, running_test
 
 q = shlex.quote
 
 
-def _add_addresses(ips: Iterable[str]) -> list[str]:
+def _add_addresses(ips: Iterable[str], label: str) -> list[str]:
     return [
-        f"ip addr replace {q(ip + '/32')} dev lo label {LO_LABEL} || "
+        f"ip addr replace {q(ip + '/32')} dev lo label {q(label)} || "
         f"{{ echo {q(f'cannot add service address {ip} to lo')} >&2; exit 1; }}"
         for ip in sorted(ips)
     ]
 
 
-def _remove_addresses(ips: Iterable[str]) -> list[str]:
-    return [f"ip addr del {q(ip + '/32')} dev lo label {LO_LABEL} || rc=1" for ip in sorted(ips)]
+def _remove_addresses(ips: Iterable[str], label: str) -> list[str]:
+    return [f"ip addr del {q(ip + '/32')} dev lo label {q(label)} || rc=1" for ip in sorted(ips)]
 
 
 def _argv(words: Sequence[str]) -> str:
@@ -77,27 +77,32 @@ def _run_lines(hp: HAProxyHost, reload: bool) -> list[str]:
 
 
 def deploy_steps(
-    host: Host, config_text: str, state: ProxyState, wanted_ips: set[str], hosts_file: str | None = None
+    host: Host, config_text: str, state: ProxyState, wanted_ips: set[str], hosts_file: str | None = None, *,
+    cluster: str,
 ) -> list[Command]:
-    """The steps that bring the host's HAProxy (and, given `hosts_file`, its hosts file) to what is wanted;
-    none when it has it all already."""
+    """The steps that bring the host's HAProxy (and, given `hosts_file`, its hosts file) to what is wanted
+    for `cluster` (whose label its service addresses carry on lo); none when it has it all already."""
     hp = HAProxyHost.of(host)
+    label = lo_label(cluster)
     steps: list[Command] = []
     if hosts_file is not None and digest(hosts_file) != state.hosts_hash:
-        steps.append(hosts_file_step(hosts_file_path(host), hosts_file))
+        steps.append(hosts_file_step(hosts_file_path(host, cluster), hosts_file))
     add = set(wanted_ips) - state.addresses
     drop = state.addresses - set(wanted_ips)
     config_changed = digest(config_text) != state.config_hash
     if not (add or drop or config_changed or not state.running):
         return steps
     dirs = sorted({posixpath.dirname(p) for p in (hp.config, hp.pidfile, hp.socket)} - {"", "/"})
-    lines = ["rc=0", *_add_addresses(add)]
+    lines = ["rc=0", *_add_addresses(add, label)]
     if dirs:
         lines.append(f"mkdir -p {' '.join(q(d) for d in dirs)} || exit 1")
+    if config_changed and state.config_owner == "":  # a config orc did not write: kept once, beside it
+        backup = q(hp.config + ".orc-backup")
+        lines.append(f"[ -e {backup} ] || cp -p {q(hp.config)} {backup} || exit 1")
     if config_changed:
         lines += _config_lines(hp)
     lines += _run_lines(hp, reload=config_changed)
-    lines += _remove_addresses(drop)
+    lines += _remove_addresses(drop, label)
     lines.append("exit $rc")
     stdin = config_text.encode() if config_changed else None
     steps.append(sh("proxy", "\n".join(lines), stdin=stdin))

@@ -13,12 +13,12 @@ import json
 import shlex
 from collections.abc import Sequence
 
+from orchestrator import docker_labels as L
 from orchestrator.commands.base import Command, sh
 from orchestrator.model.helpers import host_ports
 from orchestrator.model.pod import Container, PodSpec, Probe
 from orchestrator.model.security import docker_flags, effective
 from orchestrator.model.text import env_file_safe
-from orchestrator.observe.facts import LABEL_PREFIX, MANAGED
 from orchestrator.plan.downward import pod_ip_vars
 from orchestrator.plan.types import PodRun
 from orchestrator.proxy.pod_labels import infra_labels
@@ -40,16 +40,19 @@ def volume_name(uid: str, volume: str) -> str:
     return f"orc_{uid}_{volume}"
 
 
-def pod_labels(run: PodRun, container: str) -> list[str]:
+def pod_labels(run: PodRun, container: str, cluster: str) -> list[str]:
+    if not cluster:
+        raise ValueError("a pod's containers must carry the cluster's name")
     labels = {
-        MANAGED: "true",
-        "orc.pod": run.name,
-        "orc.pod-uid": run.uid,
-        "orc.owner": run.owner or "",
-        "orc.spec-hash": run.spec_hash,
-        "orc.container": container,
+        L.MANAGED: "true",
+        L.CLUSTER: cluster,
+        L.POD: run.name,
+        L.POD_UID: run.uid,
+        L.OWNER: run.owner or "",
+        L.SPEC_HASH: run.spec_hash,
+        L.CONTAINER: container,
     }
-    labels.update({LABEL_PREFIX + k: v for k, v in run.labels.items()})
+    labels.update({L.LABEL_PREFIX + k: v for k, v in run.labels.items()})
     out: list[str] = []
     for k, v in labels.items():
         out += ["--label", f"{k}={v}"]
@@ -96,7 +99,7 @@ def _health(c: Container, ports: dict[str, int]) -> list[str]:
             "--health-timeout", f"{probe.timeout_seconds or 1}s",
             "--health-retries", str(probe.failure_threshold or 3),
             "--health-start-period", f"{probe.initial_delay_seconds or 0}s",
-            "--label", f"orc.probe={'liveness' if c.liveness_probe else 'readiness'}"]
+            "--label", f"{L.PROBE}={'liveness' if c.liveness_probe else 'readiness'}"]
 
 
 def _resources(c: Container, gpus: Sequence[str]) -> list[str]:
@@ -143,12 +146,12 @@ def env_exports(c: Container, extra: dict[str, str], secrets: dict[str, str] | N
     return {k: v for k, v in container_env(c, extra, secrets, fields).items() if not env_file_safe(k, v)}
 
 
-def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str]) -> list[str]:
+def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str], cluster: str) -> list[str]:
     ports = {p.name: p.container_port for cc in run.spec.containers for p in cc.ports or [] if p.name}
     argv = ["docker", "run", "-d", "--name", container_name(run.name, c.name),
             "--network", f"container:{infra_name(run.name)}",
             "--restart", RESTART[run.spec.restart_policy or "Always"],
-            "--env-file", env_path, *pod_labels(run, c.name), *_resources(c, gpus), *_health(c, ports)]
+            "--env-file", env_path, *pod_labels(run, c.name, cluster), *_resources(c, gpus), *_health(c, ports)]
     for name in [*env_exports(c, run.env, run.secret_env.get(c.name), run.field_env.get(c.name)), *pod_ip_vars(c)]:
         argv += ["-e", name]
     argv += docker_flags(run.spec.security_context, c.security_context)
@@ -173,12 +176,13 @@ def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str]
     return argv
 
 
-def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = ()) -> Command:
-    """One step that creates the whole pod or, when any part fails, removes what it made and fails."""
+def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = (), *, cluster: str) -> Command:
+    """One step that creates the whole pod or, when any part fails, removes what it made and fails. Every
+    container and volume carries `cluster` (orc.yaml's name), so no other cluster ever counts or removes it."""
     q = shlex.join
     lines = [
         f"orc_undo() {{ docker rm -f {q([infra_name(run.name)] + [container_name(run.name, c.name) for c in run.spec.containers])} "
-        f">/dev/null 2>&1; docker volume rm $(docker volume ls -q --filter label=orc.pod-uid={shlex.quote(run.uid)}) >/dev/null 2>&1; }}",
+        f">/dev/null 2>&1; docker volume rm $(docker volume ls -q --filter label={L.POD_UID}={shlex.quote(run.uid)}) >/dev/null 2>&1; }}",
         "orc_fail() { echo \"$1\" >&2; orc_undo; exit 1; }",
     ]
     if any(env_exports(c, run.env, run.secret_env.get(c.name), run.field_env.get(c.name)) or pod_ip_vars(c)
@@ -190,16 +194,17 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = ())
             fs_group = run.spec.security_context.fs_group if run.spec.security_context else None
             if opts and fs_group is not None:  # the pod's fsGroup owns it, group-writable, new files in it too
                 opts += ["--opt", f"o=gid={fs_group},mode=2775"]
-            lines.append(q(["docker", "volume", "create", "--label", f"orc.pod-uid={run.uid}", *opts,
+            lines.append(q(["docker", "volume", "create", "--label", f"{L.POD_UID}={run.uid}", "--label", f"{L.CLUSTER}={cluster}",
+                            "--label", f"{L.MANAGED}=true", *opts,
                             volume_name(run.uid, v.name)]) + " >/dev/null || orc_fail 'volume " + v.name + "'")
     infra = ["docker", "run", "-d", "--name", infra_name(run.name), "--hostname", run.name[:63],
-             "--restart", "unless-stopped", *pod_labels(run, ""), "--label", "orc.infra=true",
-             "--label", f"orc.containers={','.join(c.name for c in run.spec.containers)}",
-             "--label", f"orc.requests={json.dumps(run.requests, sort_keys=True, separators=(',', ':'))}",
-             "--label", f"orc.host-ports={','.join(f'{p}/{proto}' for p, proto in host_ports(run.spec))}",
+             "--restart", "unless-stopped", *pod_labels(run, "", cluster), "--label", f"{L.INFRA}=true",
+             "--label", f"{L.CONTAINERS}={','.join(c.name for c in run.spec.containers)}",
+             "--label", f"{L.REQUESTS}={json.dumps(run.requests, sort_keys=True, separators=(',', ':'))}",
+             "--label", f"{L.HOST_PORTS}={','.join(f'{p}/{proto}' for p, proto in host_ports(run.spec))}",
              *infra_labels(run.spec),  # orc.port-names / orc.http-check: what services need (proxy.pod_labels)
-             "--label", f"orc.grace={grace_label(run.spec)}",
-             "--label", f"orc.gpus={','.join(run.gpu_devices)}",  # the devices it was given (accounting)
+             "--label", f"{L.GRACE}={grace_label(run.spec)}",
+             "--label", f"{L.GPUS}={','.join(run.gpu_devices)}",  # the devices it was given (accounting)
              *_ports(run), "--", infra_image, *infra_command]
     lines.append(q(infra) + " >/dev/null || orc_fail 'infra container'")
     if any(pod_ip_vars(c) for c in run.spec.containers):  # fieldRef status.podIP: known now, not before
@@ -218,7 +223,7 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = ())
                          f"|| orc_fail 'image {c.image} of container {c.name} is not on this host'")
             lines.append(f'case "$orc_user" in ""|0|0:*|root|root:*) orc_fail "container {c.name} has runAsNonRoot '
                          f'and image {c.image} will run as root (set runAsUser)";; esac')
-        run_argv = q(_container_run(run, c, "ORC_ENV_FILE", run.gpu_devices)).replace("ORC_ENV_FILE", '"$orc_env"')
+        run_argv = q(_container_run(run, c, "ORC_ENV_FILE", run.gpu_devices, cluster)).replace("ORC_ENV_FILE", '"$orc_env"')
         exports = {**{k: shlex.quote(v) for k, v in env_exports(c, run.env, secrets, fields).items()},
                    **{k: '"$orc_pod_ip"' for k in pod_ip_vars(c)}}
         if exports:  # in a subshell, with docker found before PATH could be one of the names
@@ -255,7 +260,7 @@ def delete_pod(name: str, uid: str, grace: int | None = None, *, stopped: bool =
     seconds (default 30) to stop, all at once, then SIGKILL; grace 0 kills at once. `stopped`: a parallel
     stop step of the same batch (`stop_pods`) already gave them their grace, so this step adds no time."""
     g = grace_of(grace)
-    u = shlex.quote(f"label=orc.pod-uid={uid}")
+    u = shlex.quote(f"label={L.POD_UID}={uid}")
     stop = (f"ids=$(docker ps --filter {u} {_APPS})\n"
             f'[ -z "$ids" ] || docker stop -t {g} $ids >/dev/null 2>&1\n') if g else ""
     script = (f"{stop}"
@@ -271,7 +276,7 @@ def stop_pods(pods: Sequence[tuple[str, str, int | None]]) -> Command:
     batch's time limit grows by the longest grace period, not their sum. Stopping is best effort: the
     delete steps that follow remove whatever is left."""
     lines = ["orc_stop() {",
-             f'  ids=$(docker ps --filter "label=orc.pod-uid=$1" {_APPS})',
+             f'  ids=$(docker ps --filter "label={L.POD_UID}=$1" {_APPS})',
              '  [ -z "$ids" ] || docker stop -t "$2" $ids >/dev/null 2>&1',
              "}"]
     lines += [f"orc_stop {shlex.quote(uid)} {grace_of(grace)} &" for _, uid, grace in pods]

@@ -32,6 +32,8 @@ class Book:
     # Controller (or "pod/NAME") -> {"delay": s, "until": t}: after failed creations it waits `delay`
     # seconds before it tries again, doubling from 10 s to 5 min (Kubernetes' crash-loop back-off).
     backoff: dict[str, dict[str, float]] = field(default_factory=dict)
+    # The notices (Plan.notices) of the last pass: a pass prints only those that are new.
+    notices: list[str] = field(default_factory=list)
     # Docker container name -> how often the loop restarted it for a failed liveness probe (docker's own
     # RestartCount does not count a `docker restart`): added to its restartCount, as Kubernetes counts it.
     restarts: dict[str, int] = field(default_factory=dict)
@@ -40,7 +42,7 @@ class Book:
         return {"host_failures": self.host_failures, "evicted": self.evicted, "bindings": self.bindings,
                 "assumed": self.assumed, "slow_start": self.slow_start, "endpoints": self.endpoints,
                 "proxy_sections": self.proxy_sections, "hosts": self.hosts, "backoff": self.backoff,
-                "restarts": self.restarts}
+                "notices": self.notices, "restarts": self.restarts}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Book:
@@ -50,7 +52,7 @@ class Book:
                    {s: list(v) for s, v in d.get("endpoints", {}).items()},
                    {h: dict(v) for h, v in d.get("proxy_sections", {}).items()},
                    {h: dict(v) for h, v in d.get("hosts", {}).items()},
-                   {k: dict(v) for k, v in d.get("backoff", {}).items()},
+                   {k: dict(v) for k, v in d.get("backoff", {}).items()}, list(d.get("notices", [])),
                    {k: int(v) for k, v in d.get("restarts", {}).items()})
 
 

@@ -14,6 +14,8 @@ class DesiredState:
     workloads: dict[str, Workload] = field(default_factory=dict)  # "rc/web" -> controller
     services: dict[str, Service] = field(default_factory=dict)  # name -> service
     revision: int = 0
+    # Objects deleted by `orc delete` ("rc/web", "pod/db") whose pods may still run: those pods are deleted.
+    tombstones: frozenset[str] = frozenset()
 
     @classmethod
     def from_objects(cls, objects: list[Any], revision: int = 0) -> DesiredState:
@@ -29,9 +31,12 @@ class DesiredState:
 
 
 def load_desired(store: Any) -> DesiredState:
-    """Every object in the store (keys outside `_meta/`), validated again on the way in."""
+    """Every object in the store (keys outside `_meta/`), validated again on the way in, and the tombstones."""
     from orchestrator.model.load import parse_objects
+    from orchestrator.store.keys import META, TOMBSTONE
 
     records = store.list("")
-    docs = [r.value for r in records if not r.key.startswith("_meta/")]
-    return DesiredState.from_objects(parse_objects(docs) if docs else [], records.revision)
+    docs = [r.value for r in records if not r.key.startswith(META)]
+    d = DesiredState.from_objects(parse_objects(docs) if docs else [], records.revision)
+    d.tombstones = frozenset(r.key[len(TOMBSTONE):] for r in records if r.key.startswith(TOMBSTONE))
+    return d

@@ -132,9 +132,8 @@ def inventory_doc(spec: LabSpec, hosts: list[LabHost]) -> dict:
             "haproxy_config": str(h.proxy_dir / "haproxy.cfg"),
             "haproxy_pidfile": str(h.proxy_dir / "haproxy.pid"),
             "haproxy_socket": str(h.proxy_dir / "admin.sock"),
-            # The pods' hosts file (service name -> cluster IP): per host, as all lab hosts share one disk.
-            "orc_hosts_file": str(h.proxy_dir / "hosts"),
-            # The host-side fencing state (act/fence.py): per host for the same reason.
+            # What orc keeps on the host (fencing state, act/fence.py; the pods' hosts file per cluster):
+            # per host, as all lab hosts share one disk.
             "orc_state_dir": str(h.state_dir),
         } for h in hosts},
         "vars": {

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Docker labels of ours share one prefix; a pod's own labels live under LABEL_PREFIX so a user's image
-# labels never collide with ours.
-MANAGED = "orc.managed"
-LABEL_PREFIX = "orc.label."
+from orchestrator.docker_labels import LABEL_PREFIX, MANAGED, POD
+
+# Docker labels of ours share one prefix (docker_labels.py); a pod's own labels live under LABEL_PREFIX so a
+# user's image labels never collide with ours.
+__all__ = ["LABEL_PREFIX", "MANAGED", "ContainerInfo", "Gpu", "HostFacts"]
 
 
 @dataclass(frozen=True)
@@ -95,4 +96,4 @@ class HostFacts:
 
     @property
     def pod_names(self) -> list[str]:
-        return sorted({c.labels["orc.pod"] for c in self.managed_containers if "orc.pod" in c.labels})
+        return sorted({c.labels[POD] for c in self.managed_containers if POD in c.labels})

@@ -1,7 +1,11 @@
-"""The cluster as observed: every host's facts and the pods rebuilt from docker labels alone.
+"""The cluster as observed: every host's facts and the pods rebuilt from docker labels alone
+(`docker_labels.py` is the contract).
 
 A pod instance is identified by its uid (label `orc.pod-uid`); its infra container lists the app
-containers it should have (`orc.containers`), so a pod missing one is seen as Incomplete."""
+containers it should have (`orc.containers`), so a pod missing one is seen as Incomplete. Only containers
+labelled with this cluster's name (`orc.cluster`) are this cluster's pods and orphans; the others (another
+project's, or made before containers carried a cluster) are `foreign`: never counted, adopted, proxied or
+removed, but their resources and host ports are taken on their hosts."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from orchestrator import docker_labels as L
 from orchestrator.observe.facts import ContainerInfo, HostFacts
 
 _ISO = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$")
@@ -40,7 +45,7 @@ class ObservedPod:
 
     @property
     def complete(self) -> bool:
-        have = {c.labels.get("orc.container") for c in self.containers}
+        have = {c.labels.get(L.CONTAINER) for c in self.containers}
         return self.infra is not None and all(n in have for n in self.expected)
 
     @property
@@ -77,7 +82,7 @@ class ObservedPod:
     def unhealthy(self) -> tuple[ContainerInfo, ...]:
         """Running containers whose liveness check fails: the loop restarts them."""
         return tuple(c for c in self.containers
-                     if c.running and c.health == "unhealthy" and c.labels.get("orc.probe") == "liveness")
+                     if c.running and c.health == "unhealthy" and c.labels.get(L.PROBE) == "liveness")
 
     @property
     def restarts(self) -> int:
@@ -100,25 +105,25 @@ class ObservedPod:
         """What the pod asked for when placed (label `orc.requests` on the infra container), so placement
         accounting needs no desired state."""
         try:
-            return {k: int(v) for k, v in json.loads(self.infra.labels.get("orc.requests", "{}")).items()} \
+            return {k: int(v) for k, v in json.loads(self.infra.labels.get(L.REQUESTS, "{}")).items()} \
                 if self.infra else {}
         except (ValueError, AttributeError):
             return {}
 
     @property
     def grace(self) -> int | None:
-        text = self.infra.labels.get("orc.grace", "") if self.infra else ""
+        text = self.infra.labels.get(L.GRACE, "") if self.infra else ""
         return int(text) if text.isdigit() else None
 
     @property
     def gpu_devices(self) -> tuple[str, ...]:
         """The GPU device ids the pod was given when placed (label `orc.gpus`), so they are never given twice."""
-        text = self.infra.labels.get("orc.gpus", "") if self.infra else ""
+        text = self.infra.labels.get(L.GPUS, "") if self.infra else ""
         return tuple(x for x in text.split(",") if x)
 
     @property
     def host_ports(self) -> list[tuple[int, str]]:
-        text = self.infra.labels.get("orc.host-ports", "") if self.infra else ""
+        text = self.infra.labels.get(L.HOST_PORTS, "") if self.infra else ""
         out = []
         for item in filter(None, text.split(",")):
             port, _, proto = item.partition("/")
@@ -140,45 +145,68 @@ class ObservedPod:
 def container_status(c: ContainerInfo) -> dict[str, Any]:
     """One app container as `orc get pod -o json` shows it (see cli/observed.py): docker's state, exit code,
     times (unix seconds), restart count and health, and whether a liveness or readiness probe drives it."""
-    return {"name": c.labels.get("orc.container", c.name), "id": c.id, "image": c.image, "state": c.state,
+    return {"name": c.labels.get(L.CONTAINER, c.name), "id": c.id, "image": c.image, "state": c.state,
             "exit_code": c.exit_code, "started_at": _ts(c.started_at), "finished_at": _ts(c.finished_at),
-            "restarts": c.restart_count, "health": c.health, "probe": c.labels.get("orc.probe")}
+            "restarts": c.restart_count, "health": c.health, "probe": c.labels.get(L.PROBE)}
 
 
-def pods_of(facts: HostFacts) -> list[ObservedPod]:
+def pods_of(facts: HostFacts, containers: tuple[ContainerInfo, ...] | None = None) -> list[ObservedPod]:
+    """The pods `containers` (default: every managed container of the host) make up, by pod uid."""
     groups: dict[str, list[ContainerInfo]] = defaultdict(list)
-    for c in facts.managed_containers:
-        uid = c.labels.get("orc.pod-uid")
+    for c in facts.managed_containers if containers is None else containers:
+        uid = c.labels.get(L.POD_UID)
         if uid:
             groups[uid].append(c)
     pods = []
     for uid, cs in groups.items():
-        infra = next((c for c in cs if c.labels.get("orc.infra") == "true"), None)
-        apps = tuple(sorted((c for c in cs if c.labels.get("orc.infra") != "true"), key=lambda c: c.name))
+        infra = next((c for c in cs if c.labels.get(L.INFRA) == "true"), None)
+        apps = tuple(sorted((c for c in cs if c.labels.get(L.INFRA) != "true"), key=lambda c: c.name))
         first = infra or cs[0]
-        expected = tuple(x for x in (infra.labels.get("orc.containers", "") if infra else "").split(",") if x)
+        expected = tuple(x for x in (infra.labels.get(L.CONTAINERS, "") if infra else "").split(",") if x)
         pods.append(ObservedPod(
-            name=first.labels.get("orc.pod", ""), uid=uid, host=facts.name,
-            owner=first.labels.get("orc.owner") or None, spec_hash=first.labels.get("orc.spec-hash", ""),
+            name=first.labels.get(L.POD, ""), uid=uid, host=facts.name,
+            owner=first.labels.get(L.OWNER) or None, spec_hash=first.labels.get(L.SPEC_HASH, ""),
             labels=first.pod_labels, infra=infra, containers=apps, expected=expected))
     return sorted(pods, key=lambda p: (p.name, p.uid))
+
+
+def cluster_of(c: ContainerInfo) -> str:
+    """The cluster a managed container belongs to ("" when it carries none)."""
+    return c.labels.get(L.CLUSTER, "")
 
 
 @dataclass
 class ClusterSnapshot:
     taken_at: float
     hosts: dict[str, HostFacts]
-    pods: list[ObservedPod] = field(default_factory=list)
+    pods: list[ObservedPod] = field(default_factory=list)  # this cluster's
     orphans: list[tuple[str, ContainerInfo]] = field(default_factory=list)  # ours, but no pod labels
+    # Pods of other clusters (`cluster` is theirs, "" for none), per host: left alone, reported.
+    foreign: list[tuple[str, ObservedPod]] = field(default_factory=list)
+    cluster: str = ""
 
     @classmethod
-    def build(cls, facts: list[HostFacts], taken_at: float) -> ClusterSnapshot:
+    def build(cls, facts: list[HostFacts], taken_at: float, *, cluster: str) -> ClusterSnapshot:
+        if not cluster:
+            raise ValueError("a snapshot is of one cluster: give its name")
         pods: list[ObservedPod] = []
         orphans: list[tuple[str, ContainerInfo]] = []
+        foreign: list[tuple[str, ObservedPod]] = []
         for f in facts:
-            pods += pods_of(f)
-            orphans += [(f.name, c) for c in f.managed_containers if not c.labels.get("orc.pod-uid")]
-        return cls(taken_at, {f.name: f for f in facts}, pods, orphans)
+            mine = tuple(c for c in f.managed_containers if cluster_of(c) == cluster)
+            theirs = tuple(c for c in f.managed_containers if cluster_of(c) != cluster)
+            pods += pods_of(f, mine)
+            orphans += [(f.name, c) for c in mine if not c.labels.get(L.POD_UID)]
+            by_uid = {c.labels.get(L.POD_UID): cluster_of(c) for c in theirs}
+            foreign += [(by_uid.get(p.uid, ""), p) for p in pods_of(f, theirs)]
+        return cls(taken_at, {f.name: f for f in facts}, pods, orphans, foreign, cluster)
+
+    def foreign_summary(self) -> dict[str, dict[str, int]]:
+        """Other clusters' pods: cluster ("" for none) -> host -> how many."""
+        out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for cluster, p in self.foreign:
+            out[cluster][p.host] += 1
+        return {c: dict(hosts) for c, hosts in out.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """The stored form `orc get` reads (see orchestrator/cli/observed.py)."""

@@ -28,6 +28,7 @@ from orchestrator.plan.planner import PlannerConfig, plan
 from orchestrator.plan.services import endpoint_servers, plan_services
 from orchestrator.plan.types import CopyImage, CreatePod, DeletePod, Plan, PodRun
 from orchestrator.proxy.discovery import hosts_file_path
+from orchestrator.proxy.hostvars import proxy_hosts
 from orchestrator.secrets import SecretSource
 from orchestrator.store.base import Record
 
@@ -56,16 +57,24 @@ def plan_pass(inputs: PassInputs, config: PassConfig, now: float, seed: int | No
     deleting = {a.uid for a in p.actions if isinstance(a, DeletePod)}
     creates = [a for a in p.actions if isinstance(a, CreatePod) and a.pod.uid not in p.hold_back]
     sp = plan_services(inputs.desired.services, inputs.snapshot, inputs.hosts, config.proxy, config.templates,
-                       inputs.records, creates, deleting, inputs.book.proxy_sections, inputs.book.endpoints)
+                       inputs.records, creates, deleting, inputs.book.proxy_sections, inputs.book.endpoints,
+                       inputs.desired.tombstones, config.planner.reap_orphans)
     by_name = {h.name: h for h in inputs.hosts}
     p.actions = [dataclasses.replace(a, pod=dataclasses.replace(
-                     a.pod, env={**sp.env, **a.pod.env}, hosts_file=hosts_file_path(by_name[a.host]),
+                     a.pod, env={**sp.env, **a.pod.env},
+                     hosts_file=hosts_file_path(by_name[a.host], inputs.snapshot.cluster),
                      field_env=field_env(a.pod, a.host, inputs.snapshot.hosts[a.host].bind_address)))
                  if isinstance(a, CreatePod) else a for a in p.actions]
     p.actions = [*sp.actions, *p.actions]
     p.store_ops = sp.ops
     p.errors += sp.errors
     p.warnings += sp.warnings
+    p.notices += sp.notices
+    # A deleted service's tombstone is spent once every proxy host was seen without it in its config.
+    proxy_hosts_seen = set(sp.served) >= {h.name for h in proxy_hosts(inputs.hosts, config.proxy)}
+    for t in sorted(inputs.desired.tombstones):
+        if t.startswith("svc/") and proxy_hosts_seen and not any(t[4:] in s for s in sp.served.values()):
+            p.book_tombstones[t] = []
     p.addresses, p.endpoints = sp.addresses, sp.endpoints
     p.drain = frozenset(_serving(inputs.snapshot, inputs.book.endpoints) & deleting)
     p.actions += _image_copies(p, inputs.snapshot, inputs.infra_image)

@@ -107,7 +107,7 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
         if config.reap_orphans:
             out.actions.append(RemoveOrphan(host, c.name))
         else:
-            out.warnings.append(f"orphan container {c.name} on {host} (labelled as ours, no pod): "
+            out.notices.append(f"orphan container {c.name} on {host} (labelled as ours, no pod): "
                                 "`orc reconcile --reap-orphans` removes it")
 
     pending: list[_Pending] = []
@@ -157,12 +157,21 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
             for v in _victims(mine, -diff):
                 deleting.add(v.uid)
                 out.actions.append(DeletePod(v.host, v.name, v.uid, f"{key}: {len(mine)}/{w.replicas} replicas", v.grace))
+    orphaned: dict[str, list[PodView]] = defaultdict(list)  # owner unknown to the store -> its pods
     for owner, pods in sorted(by_owner.items()):
-        if owner not in desired.workloads:
-            for v in pods:
-                if v.seen:
-                    deleting.add(v.uid)
-                    out.actions.append(DeletePod(v.host, v.name, v.uid, f"{owner} was deleted", v.grace))
+        if owner in desired.workloads:
+            continue
+        if owner in desired.tombstones:
+            why = f"{owner} was deleted"
+        elif config.reap_orphans:
+            why = f"orphan: its owner {owner} is unknown to the store (--reap-orphans)"
+        else:
+            orphaned[owner] += pods
+            continue
+        for v in pods:
+            if v.seen:
+                deleting.add(v.uid)
+                out.actions.append(DeletePod(v.host, v.name, v.uid, why, v.grace))
 
     # 4. bare pods
     bindings = {n: h for n, h in book.bindings.items() if n in desired.pods}
@@ -189,20 +198,69 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
             pin = bound if bound in ready else pod.spec.node_name
             pending.append(_Pending(name, None, dict(pod.labels), pod.spec, want, "not running", pin))
     for name, v in sorted(bare.items()):
-        if name not in desired.pods and v.seen:
-            deleting.add(v.uid)
-            out.actions.append(DeletePod(v.host, v.name, v.uid, "pod was deleted", v.grace))
+        if name in desired.pods or not v.seen:
+            continue
+        if f"pod/{name}" in desired.tombstones:
+            why = "pod was deleted"
+        elif config.reap_orphans:
+            why = "orphan: a pod the store does not know (--reap-orphans)"
+        else:
+            orphaned["pod"].append(v)
+            continue
+        deleting.add(v.uid)
+        out.actions.append(DeletePod(v.host, v.name, v.uid, why, v.grace))
+    out.notices += _orphan_notices(orphaned) + _foreign_notices(snapshot)
 
     # 5. placement
     if pending:
         _place(pending, snapshot, ready, counted, deleting, config, rng, out, bindings)
     out.hold_back = frozenset(a.pod.uid for a in out.actions if isinstance(a, CreatePod) and a.pod.owner in hold)
 
+    # Tombstones whose pods are all gone once this plan's deletes succeed (none on a host we cannot see).
+    out.book_tombstones = {
+        t: sorted({v.uid for v in counted + seen if (v.owner or f"pod/{v.name}") == t})
+        for t in sorted(desired.tombstones) if not t.startswith("svc/")  # a service's: see pass_plan
+        and not any((v.owner or f"pod/{v.name}") == t and (not v.seen or v.uid not in deleting) for v in counted)
+        and not any((d.get("owner") or f"pod/{d.get('name')}") == t
+                    for h in snapshot.hosts if h not in ready for d in book.assumed.get(h, []))}
     out.book = {
         "host_failures": failures,
         "evicted": {u: h for u, h in evicted.items() if h not in ready or any(v.uid == u for v in seen)},
         "bindings": bindings,
     }
+    return out
+
+
+def _hosts(views: list[PodView]) -> str:
+    names = sorted({v.host for v in views})
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def _orphan_notices(orphaned: dict[str, list[PodView]]) -> list[str]:
+    """One line per unknown owner, stable from pass to pass (so it is printed once, when it appears)."""
+    out = []
+    for owner, pods in sorted(orphaned.items()):
+        if owner == "pod":
+            names = ", ".join(sorted(v.name for v in pods))
+            out.append(f"{len(pods)} orphan bare pod(s) the store does not know ({names}) on {_hosts(pods)}: left "
+                       "running; apply them again to adopt them, or `orc reconcile --reap-orphans` removes them")
+        else:
+            out.append(f"{len(pods)} orphan pod(s) of {owner}, an owner the store does not know, on {_hosts(pods)}: "
+                       f"left running; apply {owner} again to adopt them, or `orc reconcile --reap-orphans` "
+                       "removes them")
+    return out
+
+
+def _foreign_notices(snapshot: ClusterSnapshot) -> list[str]:
+    out = []
+    for cluster, hosts in sorted(snapshot.foreign_summary().items()):
+        n = sum(hosts.values())
+        names = sorted(hosts)
+        where = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        whose = (f"of another cluster ({cluster})" if cluster else
+                 "without a cluster label (made by an older orc, or by hand)")
+        out.append(f"{n} pod(s) {whose} on {where}: not counted, adopted, proxied or removed by this cluster "
+                   f"({snapshot.cluster})")
     return out
 
 
@@ -245,6 +303,9 @@ def _place(pending: list[_Pending], snapshot: ClusterSnapshot, ready: set[str], 
     for v in counted:
         if v.uid not in deleting:
             placed[v.host].append(placed_pod(v.name, v.owner, v.labels, v.requests, v.host_ports, v.gpu_devices))
+    for _, fp in snapshot.foreign:  # another cluster's pods take their host's resources, ports and GPUs (their
+        # labels are theirs: no affinity or spread of ours counts them)
+        placed[fp.host].append(placed_pod(fp.name, None, {}, fp.requests, fp.host_ports, fp.gpu_devices))
     nodes = [node_info(f, placed.get(h, []), cordoned=h in config.cordoned or h in config.leaving)
              for h, f in sorted(snapshot.hosts.items())]
     requests = []

@@ -21,10 +21,10 @@ from orchestrator.plan.types import CreatePod, UpdateHostsFile, UpdateProxy
 from orchestrator.proxy.addresses import ServiceAddress, StoreOp, plan_allocation
 from orchestrator.proxy.discovery import hosts_file, hosts_file_path, service_env
 from orchestrator.proxy.endpoints import Endpoint, StoredPod, endpoints
-from orchestrator.proxy.hostvars import proxy_hosts
+from orchestrator.proxy.hostvars import HAProxyHost, proxy_hosts
 from orchestrator.proxy.pod_labels import HTTP_CHECK_LABEL, PORT_NAMES_LABEL
 from orchestrator.proxy.render import render_isolated
-from orchestrator.proxy.state import STEP_NAME, digest, parse_state
+from orchestrator.proxy.state import STEP_NAME, ProxyState, digest, mark_line, parse_state
 from orchestrator.store.base import Record
 
 
@@ -38,6 +38,8 @@ class ServicePlan:
     actions: list[UpdateProxy | UpdateHostsFile] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    served: dict[str, frozenset[str]] = field(default_factory=dict)  # proxy host -> services its live config has
     sections: dict[str, dict[str, str]] = field(default_factory=dict)  # host -> service -> last good section
 
 
@@ -57,44 +59,116 @@ def plan_services(services: Mapping[str, Service], snapshot: ClusterSnapshot, ho
                   settings: ProxySettings, templates_dir: Path | None, records: Iterable[Record],
                   creates: Sequence[CreatePod], leaving: Collection[str],
                   last_sections: Mapping[str, Mapping[str, str]] | None = None,
-                  last_endpoints: Mapping[str, Sequence[str]] | None = None) -> ServicePlan:
+                  last_endpoints: Mapping[str, Sequence[str]] | None = None,
+                  tombstones: Collection[str] = (), reap_orphans: bool = False) -> ServicePlan:
     """`records`: the allocation records read before planning; `leaving`: uids of pods this plan deletes;
     `last_endpoints`: service -> the servers ("pod@host:port") it had after the last pass, for the plan's
-    own account of what changes."""
+    own account of what changes; `tombstones`: deleted objects ("svc/web"), the only services a live config
+    of ours may lose (an unknown one is an orphan: that host's config is kept, unless `reap_orphans`)."""
     out = ServicePlan()
     alloc = plan_allocation(records, services, settings)
     out.addresses, out.ops, out.errors = alloc.addresses, alloc.ops, list(alloc.errors)
     staying = [p for p in snapshot.pods if p.uid not in leaving]
     out.endpoints = endpoints(services, [*staying, *(created_view(a) for a in creates)], snapshot.hosts)
     out.env = service_env(services, out.addresses)
-    out.hosts_text = hosts_file(services, out.addresses)
-    wanted_ips = frozenset(a.cluster_ip for a in out.addresses.values())
+    cluster = snapshot.cluster
+    out.hosts_text = mark_line(cluster) + hosts_file(services, out.addresses)
     proxies = {h.name for h in proxy_hosts(hosts, settings)}
     changes = _changes(out.endpoints, last_endpoints or {})
     last_sections = last_sections or {}
+    states = {}
     for h in hosts:
         facts = snapshot.hosts.get(h.name)
         step = facts.extra.get(STEP_NAME) if facts is not None and facts.reachable else None
-        if step is None:
+        if step is not None:
+            states[h.name] = parse_state(step, cluster)
+    out.served = {n: st.served if st.config_owner == cluster else frozenset()
+                  for n, st in states.items() if n in proxies}
+    # Services a live config of ours serves that the store does not know (and no tombstone says were
+    # deleted): a lost or another store. Nothing of theirs is dropped: configs and hosts files stay.
+    orphans = sorted({s for served in out.served.values() for s in served}
+                     - set(services) - {t[4:] for t in tombstones if t.startswith("svc/")})
+    if orphans and not reap_orphans:
+        out.notices.append(f"HAProxy on {', '.join(sorted(n for n, sv in out.served.items() if sv & set(orphans)))} "
+                           f"serves {', '.join(f'svc/{s}' for s in orphans)}, unknown to the store (a lost or "
+                           "another store?): proxies and hosts files are left as they are; apply the services "
+                           "again, or `orc reconcile --reap-orphans` drops them")
+        out.sections = {h: dict(v) for h, v in last_sections.items()}
+        return out
+    for h in hosts:
+        state = states.get(h.name)
+        if state is None:
             continue
-        state = parse_state(step)
-        if digest(out.hosts_text) != state.hosts_hash:
-            out.actions.append(UpdateHostsFile(h.name, hosts_file_path(h), out.hosts_text))
-        if h.name not in proxies:  # its pods still resolve service names through the hosts file
-            continue
-        r = render_isolated(h, services, out.addresses, out.endpoints, templates_dir, last_sections.get(h.name))
-        if r.config is None:
-            out.errors.append(f"{h.name}: {r.main_error}; its HAProxy config was left as it is")
-            out.sections[h.name] = dict(last_sections.get(h.name, {}))
-            continue
-        for name, message in sorted(r.errors.items()):
-            fate = ("its last good section was kept" if name in r.kept
-                    else "it is left out of the config until its template renders")
-            out.errors.append(f"{h.name}: {message}; {fate}, the other services were updated")
-        out.sections[h.name] = {**r.fragments, **{n: last_sections[h.name][n] for n in r.kept}}
-        if digest(r.config) != state.config_hash or wanted_ips != state.addresses or not state.running:
-            out.actions.append(UpdateProxy(h.name, r.config, wanted_ips, state, changes=changes))
+        _hosts_file(out, h, cluster, state)
+        # Other hosts' pods still resolve service names through the hosts file; a cluster with no service
+        # starts no HAProxy (it empties one of its own).
+        if h.name in proxies and (services or state.config_owner == cluster):
+            _proxy(out, h, cluster, state, services, templates_dir, last_sections, changes)
     return out
+
+
+def _hosts_file(out: ServicePlan, h: Host, cluster: str, state: ProxyState) -> None:
+    path = hosts_file_path(h, cluster)
+    if state.hosts_owner not in (None, "", cluster):
+        out.errors.append(f"{h.name}: the hosts file {path} is cluster {state.hosts_owner}'s; this cluster's "
+                          "pods there do not get its service names: give each cluster its own (remove "
+                          "orc_hosts_file: the default is per cluster, under orc_state_dir)")
+    elif digest(out.hosts_text) != state.hosts_hash:
+        out.actions.append(UpdateHostsFile(h.name, path, out.hosts_text))
+
+
+def _proxy(out: ServicePlan, h: Host, cluster: str, state: ProxyState, services: Mapping[str, Service],
+           templates_dir: Path | None, last_sections: Mapping[str, Mapping[str, str]],
+           changes: tuple[str, ...]) -> None:
+    """The host's HAProxy update, when its config, addresses or process differ from what is wanted."""
+    if state.config_owner not in (None, "", cluster):
+        out.errors.append(f"{h.name}: the HAProxy config {HAProxyHost.of(h).config} is cluster "
+                          f"{state.config_owner}'s; this cluster's services are not served there: give each "
+                          "cluster its own HAProxy (host vars haproxy_config, haproxy_pidfile, haproxy_socket) "
+                          "or its own proxy hosts (orc.yaml proxy.group); if that cluster is gone, stop its HAProxy "
+                          "and remove the file")
+        return
+    here, clashes = _servable(services, out.addresses, state)
+    out.errors += [f"{h.name}: {c}" for c in clashes]
+    r = render_isolated(h, here, out.addresses, out.endpoints, templates_dir, last_sections.get(h.name))
+    if r.config is None:
+        out.errors.append(f"{h.name}: {r.main_error}; its HAProxy config was left as it is")
+        out.sections[h.name] = dict(last_sections.get(h.name, {}))
+        return
+    for name, message in sorted(r.errors.items()):
+        fate = ("its last good section was kept" if name in r.kept
+                else "it is left out of the config until its template renders")
+        out.errors.append(f"{h.name}: {message}; {fate}, the other services were updated")
+    out.sections[h.name] = {**r.fragments, **{n: last_sections[h.name][n] for n in r.kept}}
+    served = {n for n in here if n in out.addresses} - (set(r.errors) - r.kept)
+    config = mark_line(cluster, (p for n in served for p in out.addresses[n].node_ports.values()), served) + r.config
+    wanted_ips = frozenset(out.addresses[n].cluster_ip for n in here if n in out.addresses)
+    if digest(config) != state.config_hash or wanted_ips != state.addresses or not state.running:
+        out.actions.append(UpdateProxy(h.name, config, wanted_ips, state, changes=changes))
+
+
+def _servable(services: Mapping[str, Service], addresses: Mapping[str, ServiceAddress],
+              state: ProxyState) -> tuple[dict[str, Service], list[str]]:
+    """The services this host's proxy can serve, and why the others cannot: a service address another
+    label holds on lo (another cluster's, or the host's own), or a node port something else listens on."""
+    here: dict[str, Service] = {}
+    clashes: list[str] = []
+    for name, svc in services.items():
+        addr = addresses.get(name)
+        if addr is not None and addr.cluster_ip in state.others:
+            clashes.append(f"svc/{name}: its address {addr.cluster_ip} is already on lo with the label "
+                           f"{state.others[addr.cluster_ip]} (another cluster's?): it is not served on this host; "
+                           "give each cluster its own proxy.service_cidr in orc.yaml")
+            continue
+        taken = sorted(p for p in (addr.node_ports.values() if addr else ())
+                       if p in state.listening and p not in state.owned_ports)
+        if taken:
+            clashes.append(f"svc/{name}: node port {', '.join(map(str, taken))} is in use on this host by another "
+                           "program (another cluster's HAProxy?): it is not served on this host; choose another "
+                           "nodePort, or give each cluster its own proxy.node_port_range in orc.yaml")
+            continue
+        here[name] = svc
+    return here, clashes
 
 
 def endpoint_servers(eps: Mapping[str, Sequence[Endpoint]]) -> dict[str, list[str]]:

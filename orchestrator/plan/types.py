@@ -196,7 +196,12 @@ class Plan:
     actions: list[Action] = field(default_factory=list)
     store_ops: list[StoreOp] = field(default_factory=list)  # service address allocations and releases
     pending: dict[str, str] = field(default_factory=dict)  # pod (or "rc/web: 2 pods") -> why it cannot run
-    warnings: list[str] = field(default_factory=list)  # orphans seen, hosts lost, ...
+    warnings: list[str] = field(default_factory=list)  # hosts lost, ...
+    # What the pass leaves alone on purpose (orphans, other clusters' pods), in words stable from pass to
+    # pass: `orc reconcile` prints one when it first appears (or changes), `orc plan` every time.
+    notices: list[str] = field(default_factory=list)
+    # Tombstone ("rc/web") -> the uids of its pods this plan deletes: once all are deleted, it is dropped.
+    book_tombstones: dict[str, list[str]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)  # what the pass cannot do as asked (exit 1)
     book: dict[str, Any] = field(default_factory=dict)  # bookkeeping to store after acting (see engine)
     drain: frozenset[str] = frozenset()  # uids of pods to delete only after the proxies dropped them

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from orchestrator.inventory.host import Host
+from orchestrator.inventory.state_dir import cluster_dir
 from orchestrator.model.objects import Service
 from orchestrator.proxy.addresses import ServiceAddress
 from orchestrator.proxy.config_values import hosts_word
 
-DEFAULT_HOSTS_FILE = "/var/lib/orc/hosts"
 HOSTS_HEADER = "127.0.0.1 localhost\n"
 
 
@@ -58,12 +58,8 @@ def hosts_file(services: Mapping[str, Service], addresses: Mapping[str, ServiceA
     return HOSTS_HEADER + "".join(lines)
 
 
-def hosts_file_path(host: Host) -> str:
-    """Where this host keeps the pods' hosts file: host var `orc_hosts_file`, default /var/lib/orc/hosts."""
-    return str(host.vars.get("orc_hosts_file") or DEFAULT_HOSTS_FILE)
-
-
-def hosts_mount(host: Host) -> list[str]:
-    """`docker run` arguments that give a container the hosts file (every container of a pod needs them:
-    containers joined with `--network container:` do not share the infra container's mounts)."""
-    return ["-v", f"{hosts_file_path(host)}:/etc/hosts:ro"]
+def hosts_file_path(host: Host, cluster: str) -> str:
+    """Where this host keeps the cluster's pods' hosts file: host var `orc_hosts_file` as given, by default
+    `<orc_state_dir>/<cluster>/hosts` (/var/lib/orc/<cluster>/hosts): one per cluster, so two clusters on one
+    host never rewrite each other's."""
+    return str(host.vars.get("orc_hosts_file") or f"{cluster_dir(host, cluster)}/hosts")

@@ -14,10 +14,11 @@ from orchestrator.proxy.state import probe_step
 ENDPOINTS_PREFIX = "_meta/endpoints/"
 
 
-def probe_steps(host: Host) -> list[Command]:
-    """What the observe batch of every host also reads: its proxy state (config and hosts-file hashes,
-    HAProxy's pid, our service addresses); on a host without HAProxy only the hosts file matters."""
-    return [probe_step(host)]
+def probe_steps(host: Host, cluster: str) -> list[Command]:
+    """What the observe batch of every host also reads: its proxy state (config and hosts-file hashes and
+    marks, HAProxy's pid, the addresses on lo, listening ports); on a host without HAProxy only the hosts
+    file matters."""
+    return [probe_step(host, cluster)]
 
 
 def endpoint_records(endpoints: Mapping[str, Sequence[Endpoint]]) -> dict[str, dict[str, Any]]:

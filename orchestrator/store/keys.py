@@ -12,6 +12,8 @@ EVICTED = META + "evicted/"
 CLUSTER_IP = META + "cluster-ip/"
 NODE_PORT = META + "node-port/"
 SNAPSHOT = META + "snapshot"
+TOMBSTONE = META + "tombstone/"
+CLUSTER = META + "cluster"
 
 _KIND = re.compile(r"^[a-z][a-z0-9]{0,31}$")
 
@@ -52,3 +54,9 @@ def cluster_ip_key(ip: str) -> str:
 
 def node_port_key(port: int) -> str:
     return NODE_PORT + str(port)
+
+
+def tombstone_key(object_key: str) -> str:
+    """Where `orc delete` records that `object_key` ("rc/web", "pod/db") was deleted, until its pods are gone:
+    the positive decision that lets a pass delete them (pods whose owner is unknown are orphans, kept)."""
+    return TOMBSTONE + object_key

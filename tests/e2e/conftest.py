@@ -101,6 +101,26 @@ def remove_managed(lab: Lab) -> None:
             daemons.docker(h, "volume", "rm", *vols, check=False)
 
 
+def reset_proxies(lab: Lab) -> None:
+    """What a test's cluster left in each host's proxy (its HAProxy, its config marked with its name, its
+    service addresses on lo): gone, so the next test's cluster starts on hosts no other cluster holds."""
+    from orchestrator.lab import network, system
+
+    for h in lab.spec.lab_hosts():
+        # master and workers alike: a worker left behind would keep the old node ports open
+        pids = [p for p in network.netns_pids(h.netns) if Path(f"/proc/{p}/comm").exists()
+                and Path(f"/proc/{p}/comm").read_text().strip() == "haproxy"]
+        if pids:
+            system.terminate(pids, grace=5)
+        (h.proxy_dir / "haproxy.cfg").unlink(missing_ok=True)
+        cp = system.run(["ip", "netns", "exec", h.netns, "ip", "-4", "-o", "addr", "show", "dev", "lo"], check=False)
+        for line in cp.stdout.decode().splitlines():
+            words = line.split("\\", 1)[0].split()
+            if "inet" in words and words[-1].startswith("lo:orc"):
+                ip = words[words.index("inet") + 1]
+                system.run(["ip", "netns", "exec", h.netns, "ip", "addr", "del", ip, "dev", "lo"], check=False)
+
+
 @pytest.fixture
 def project(lab: Lab, tmp_path: Path, clean_env: Path) -> Iterator[Path]:
     """A fresh project (its own store) on the shared lab; every container of ours is removed afterwards and
@@ -122,6 +142,7 @@ def project(lab: Lab, tmp_path: Path, clean_env: Path) -> Iterator[Path]:
             if not (daemons.sshd_pid(h) and daemons.dockerd_pid(h)):
                 cluster.start_host(lab.spec, h)
         remove_managed(lab)
+        reset_proxies(lab)
 
 
 @pytest.fixture

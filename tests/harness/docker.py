@@ -129,7 +129,7 @@ class DockerHost:
     volumes: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> labels
     files: dict[str, bytes] = field(default_factory=dict)
     procs: dict[int, str] = field(default_factory=dict)  # pid -> comm
-    addresses: set[str] = field(default_factory=set)  # lo addresses with our label
+    addresses: dict[str, str] = field(default_factory=dict)  # lo addresses -> their label
     fail_runs: dict[str, list[str]] = field(default_factory=dict)  # image -> messages of the next failures
     haproxy_reloads: int = 0
     haproxy_rejects: str | None = None  # `haproxy -c` fails with this message

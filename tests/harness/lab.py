@@ -130,6 +130,27 @@ class SimLab:
         self.engine = self.new_engine()
         self.history: list[PassResult] = []
 
+    @classmethod
+    def beside(cls, other: SimLab, root: Path, cluster: str, **kw: Any) -> SimLab:
+        """A second project (its own folder, orc.yaml `cluster`, store) on the SAME simulated hosts and clock
+        as `other`: what `orc init` of another project pointed at the same inventory gives."""
+        settings = {**kw.pop("settings", {}), "cluster": cluster}
+        lab = cls(root, tuple(other.docker), settings=settings, start=other.clock(), **kw)
+        lab.clock, lab.docker, lab.ctx = other.clock, other.docker, other.ctx
+        lab.engine = lab.new_engine()
+        return lab
+
+    def lose_store(self) -> None:
+        """The project's state file is gone (a fresh clone with .orc git-ignored, a lost disk): a new, empty
+        store in its place."""
+        import os
+
+        self.store.close()
+        os.remove(self.project.store_url[len("sqlite:"):])
+        self.store = open_store(self.project.store_url)
+        self.engine_store = KillableStore(self.store)
+        self.engine = self.new_engine()
+
     def new_engine(self, **kw: Any) -> Engine:
         """An engine as `orc reconcile` builds one (cli/reconcile_cmd.py `_engine`), on this lab."""
         return Engine(self.project, self.hosts, self.transport, self.engine_store, self.events, clock=self.clock,
@@ -162,14 +183,13 @@ class SimLab:
         commit_apply(self.store, plan_apply(self.store, parse_objects(list(docs))), self.clock())
 
     def delete(self, doc: dict[str, Any]) -> None:
-        """`orc delete -f` of this manifest's object (and its creation time), in one transaction."""
-        from orchestrator.cli.view import created_key
-        from orchestrator.store import Delete
+        """`orc delete -f` of this manifest's object (its creation time, and its tombstone), in one transaction."""
+        from orchestrator.cli.applier import delete_ops
 
         (obj,) = parse_objects([doc])
         rec = self.store.get(obj.key)
         assert rec is not None, f"{obj.key} is not in the store"
-        self.store.txn([Delete(obj.key, expect_revision=rec.revision), Delete(created_key(obj.key))])
+        self.store.txn(delete_ops(obj.key, rec.revision, self.clock()))
 
     # -- passes ----------------------------------------------------------------------------------------
 
@@ -210,14 +230,15 @@ class SimLab:
 
     # -- what a user would see -------------------------------------------------------------------------
 
-    def pods(self, *, reachable_only: bool = False) -> list[tuple[str, str, str, str | None]]:
-        """(host, pod, uid, owner) of every pod instance (an infra container) on the hosts."""
+    def pods(self, *, reachable_only: bool = False, cluster: str | None = None) -> list[tuple[str, str, str, str | None]]:
+        """(host, pod, uid, owner) of every pod instance (an infra container) on the hosts (of `cluster` only,
+        when given)."""
         out = []
         for name, h in self.docker.items():
             if reachable_only and name in self.transport.unreachable:
                 continue
             for c in h.containers.values():
-                if c.labels.get("orc.infra") == "true":
+                if c.labels.get("orc.infra") == "true" and cluster in (None, c.labels.get("orc.cluster")):
                     out.append((name, c.labels["orc.pod"], c.labels["orc.pod-uid"], c.labels.get("orc.owner") or None))
         return sorted(out)
 

@@ -494,21 +494,27 @@ def remove(h: DockerHost, step: Command, ctx: Context) -> Out:
 
 def proxy_state(h: DockerHost, step: Command, ctx: Context) -> Out:
     text = step.render()
-    cfg = re.search(r"if \[ -r (\S+) \]; then printf 'config='; sha256sum < \S+; fi", text)
-    hosts = re.search(r"if \[ -r (\S+) \]; then printf 'hosts='; sha256sum < \S+; fi", text)
+    marked = r"if \[ -r (\S+) \]; then printf '{0}='; sha256sum < \S+; IFS= read -r mark < \S+; " \
+             r"printf '{0}-mark=%s\\n' \"\$mark\"; fi"
+    cfg = re.search(marked.format("config"), text)
+    hosts = re.search(marked.format("hosts"), text)
     pidfile = re.search(r"read -r pid < (\S+) 2>/dev/null", text)
-    _require(step, '[ "$comm" = haproxy ] && echo "pid=$pid"', "ip -4 -o addr show dev lo label lo:orc")
+    # The harness's hosts listen on nothing but their HAProxy's node ports (not simulated: no listeners).
+    _require(step, '[ "$comm" = haproxy ] && echo "pid=$pid"', "ip -4 -o addr show dev lo 2>/dev/null",
+             '  while read -r _ local _ st _; do [ "$st" = 0A ] && echo "listen=${local##*:}"; done < $f')
     if not (cfg and hosts and pidfile):
         raise HarnessError(f"step {step.name!r}: the harness cannot find the config, hosts file or pidfile in:\n{text}")
     out = Out()
     for key, path in (("config", _word(cfg.group(1))), ("hosts", _word(hosts.group(1)))):
         if path in h.files:
             out.stdout.append(f"{key}={hashlib.sha256(h.files[path]).hexdigest()}  -")
+            out.stdout.append(f"{key}-mark={h.files[path].decode(errors='replace').partition(chr(10))[0]}")
     pid = h.haproxy_pid(_word(pidfile.group(1)))
     if pid is not None:
         out.stdout.append(f"pid={pid}")
-    for ip in sorted(h.addresses):
-        out.stdout.append(f"1: lo    inet {ip}/32 scope global lo:orc\\       valid_lft forever preferred_lft forever")
+    out.stdout.append("1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever")
+    for ip, label in sorted(h.addresses.items()):
+        out.stdout.append(f"1: lo    inet {ip}/32 scope global {label}\\       valid_lft forever preferred_lft forever")
     return out
 
 
@@ -536,11 +542,19 @@ def proxy_deploy(h: DockerHost, step: Command, ctx: Context) -> Out:
     out = Out()
     st: dict[str, object] = {"tmp": None, "skip": False, "running": None, "branch": None, "rc": 0}
 
-    def add(m: re.Match[str]) -> None:
-        h.addresses.add(_word(m.group(1)).removesuffix("/32"))
+    def add(m: re.Match[str]) -> None:  # `ip addr replace` takes the address whatever label it had
+        h.addresses[_word(m.group(1)).removesuffix("/32")] = _word(m.group(2))
 
     def drop(m: re.Match[str]) -> None:
-        h.addresses.discard(_word(m.group(1)).removesuffix("/32"))
+        ip, label = _word(m.group(1)).removesuffix("/32"), _word(m.group(2))
+        if h.addresses.get(ip) == label:
+            del h.addresses[ip]
+        else:
+            st["rc"] = 2  # RTNETLINK answers: Cannot assign requested address
+
+    def backup(m: re.Match[str]) -> None:
+        if _word(m.group(1)) not in h.files:
+            h.files[_word(m.group(1))] = h.files[_word(m.group(2))]
 
     def check(m: re.Match[str]) -> None:
         if h.haproxy_rejects is not None:
@@ -585,7 +599,8 @@ def proxy_deploy(h: DockerHost, step: Command, ctx: Context) -> Out:
 
     patterns: list[tuple[str, Handler]] = [
         (r"rc=0", lambda m: None),
-        (r"ip addr replace (\S+) dev lo label lo:orc \|\| \{ echo .+ >&2; exit 1; \}", add),
+        (r"ip addr replace (\S+) dev lo label (\S+) \|\| \{ echo .+ >&2; exit 1; \}", add),
+        (r"\[ -e (\S+) \] \|\| cp -p (\S+) \S+ \|\| exit 1", backup),
         (r"mkdir -p .+ \|\| exit 1", lambda m: None),
         (r"tmp=\$\(mktemp \S+\) \|\| exit 1", lambda m: st.update(tmp=step.stdin or b"")),
         (r'cat > "\$tmp" \|\| \{ rm -f "\$tmp"; exit 1; \}', lambda m: None),
@@ -601,7 +616,7 @@ def proxy_deploy(h: DockerHost, step: Command, ctx: Context) -> Out:
         (r"else", lambda m: st.update(branch="else")),
         (r"  .+ </dev/null >/dev/null \|\| exit 1; echo started", start),
         (r"fi", fi),
-        (r"ip addr del (\S+) dev lo label lo:orc \|\| rc=1", drop),
+        (r"ip addr del (\S+) dev lo label (\S+) \|\| rc=1", drop),
         (r"exit \$rc", rc_exit),
     ]
     return interpret(step, patterns, out)

@@ -65,7 +65,7 @@ def test_the_executor_over_ssh_records_then_reports_a_refusal(sshd: SSHServer, k
         fence = HostFence("c1", lease)
         try:
             plan = Plan(actions=[UpdateHostsFile("node1", str(hosts_file), "10.233.0.2 web\n")])
-            results = execute(plan, [host], t, Runtime("pause:3.9"), host_fence=fence)
+            results = execute(plan, [host], t, Runtime("pause:3.9", cluster="c1"), host_fence=fence)
             assert [(r.step, r.ok) for r in results] == [("proxy-hosts", True)]
             assert hosts_file.read_text() == "10.233.0.2 web\n"
             assert (state / "c1" / "token").read_text() == f"{lease.token}\n"
@@ -73,7 +73,7 @@ def test_the_executor_over_ssh_records_then_reports_a_refusal(sshd: SSHServer, k
             newer = lease.token + 1000
             assert t.run_batch(host, [fence_step(str(state), "c1", newer)]).ok
             plan = Plan(actions=[UpdateHostsFile("node1", str(hosts_file), "10.233.0.9 stale\n")])
-            results = execute(plan, [host], t, Runtime("pause:3.9"), host_fence=fence)
+            results = execute(plan, [host], t, Runtime("pause:3.9", cluster="c1"), host_fence=fence)
             assert [(r.step, r.ok) for r in results] == [("fence", False), ("proxy-hosts", False)]
             assert f"has seen fencing token {newer} of cluster c1, newer than this controller's {lease.token}" \
                 in results[0].error

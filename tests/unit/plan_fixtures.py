@@ -76,9 +76,9 @@ def containers_for(
     infra_only: bool = False,
     restart_count: int = 0,
 ) -> list[ContainerInfo]:
-    """The containers `create_pod(run)` leaves on a host, labelled exactly as its script labels them.
+    """The containers `create_pod(run, cluster="c1")` leaves on a host, labelled exactly as its script labels them.
     `state`/`health` apply to the app containers; `missing` names app containers that are gone."""
-    script = create_pod(run, INFRA_IMAGE, ("sleep", "2147483647")).render()
+    script = create_pod(run, INFRA_IMAGE, ("sleep", "2147483647"), cluster="c1").render()
     out = []
     next_port = 32768
     for line in script.splitlines():
@@ -178,8 +178,10 @@ def pod_doc(
     }
 
 
-def desired(*docs: dict[str, Any]) -> DesiredState:
-    return DesiredState.from_objects(parse_objects(list(docs)) if docs else [])
+def desired(*docs: dict[str, Any], tombstones: tuple[str, ...] = ()) -> DesiredState:
+    d = DesiredState.from_objects(parse_objects(list(docs)) if docs else [])
+    d.tombstones = frozenset(tombstones)
+    return d
 
 
 def config(**kw: Any) -> PlannerConfig:

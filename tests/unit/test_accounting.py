@@ -25,7 +25,7 @@ G = 2**30
 
 
 def snap(*hosts: Any) -> ClusterSnapshot:
-    return ClusterSnapshot.build(list(hosts), T0)
+    return ClusterSnapshot.build(list(hosts), T0, cluster="c1")
 
 
 def rc(name: str, replicas: int, *, gpus: int = 0, ephemeral: str | None = None,

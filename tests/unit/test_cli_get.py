@@ -349,7 +349,7 @@ def test_the_engines_snapshot_reads_through_the_accessor(project: Path, store: S
     from tests.unit.plan_fixtures import T0, desired, host, rc_doc, running_pod, unreachable
 
     run, containers = running_pod(desired(rc_doc("web", 2)), "rc/web", "h1")
-    snapshot = ClusterSnapshot.build([host("h1", containers=containers), unreachable("h2")], T0)
+    snapshot = ClusterSnapshot.build([host("h1", containers=containers), unreachable("h2")], T0, cluster="c1")
     store.put(keys.SNAPSHOT, json.loads(json.dumps(snapshot.to_dict(), default=str)))
     snap = read_snapshot(store)
     assert snap is not None

@@ -261,3 +261,29 @@ def test_a_project_without_a_cluster_name_is_told_how_to_name_it(tmp_path: Path)
     (tmp_path / "orc.yaml").write_text("cluster: Bad_Name\n")
     with pytest.raises(ConfigError, match="cluster: .*not a cluster name"):
         load_project(str(tmp_path / "orc.yaml"))
+
+
+def test_a_store_serves_one_cluster_and_refuses_another_name(project: Path) -> None:
+    import re
+
+    from orchestrator.store import open_store
+    from orchestrator.store.keys import CLUSTER
+
+    name = re.search(r"^cluster: (\S+)$", (project / "orc.yaml").read_text(), re.M).group(1)  # type: ignore[union-attr]
+    failed = orc("apply", "-f", "nowhere.yaml")
+    assert failed.exit_code != 0
+    with open_store(load_project().store_url) as store:
+        assert store.get(CLUSTER) is None  # a failed apply writes nothing, not even the name
+    assert orc("apply", "-f", "manifests/").exit_code == 0
+    with open_store(load_project().store_url) as store:
+        assert store.get(CLUSTER).value == {"name": name}  # type: ignore[union-attr]
+        revision = store.revision()
+    text = (project / "orc.yaml").read_text()
+    (project / "orc.yaml").write_text(text.replace(f"cluster: {name}", "cluster: someone-else"))
+    for args in (("get", "rc"), ("apply", "-f", "manifests/"), ("delete", "rc/web"), ("plan",)):
+        r = orc(*args)
+        assert r.exit_code != 0, args
+        assert f"this store holds the desired state of cluster '{name}', but orc.yaml names cluster " \
+               "'someone-else'" in str(r.exception), (args, r.exception)
+    with open_store(load_project().store_url) as store:
+        assert store.revision() == revision and store.get("rc/web") is not None

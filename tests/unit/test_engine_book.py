@@ -28,7 +28,7 @@ def uids(believed: dict, h: str) -> set[str]:
 def test_ready_hosts_hold_what_was_seen_less_deleted_plus_created() -> None:
     keep, ck = running_pod(D, "rc/web", "h1", name="web-keep")
     extra, ce = running_pod(D, "rc/web", "h1", name="web-extra", missing=("app",))
-    s = ClusterSnapshot.build([host("h1", containers=ck + ce), host("h2"), host("h3")], T0)
+    s = ClusterSnapshot.build([host("h1", containers=ck + ce), host("h2"), host("h3")], T0, cluster="c1")
     p = plan(D, s, Book(), T0, config(), seed=1)
     assert {type(a) for a in p.actions} == {CreatePod, DeletePod}
     created = [a for a in p.actions if isinstance(a, CreatePod)]
@@ -52,7 +52,7 @@ def test_ready_hosts_hold_what_was_seen_less_deleted_plus_created() -> None:
 def test_failed_actions_leave_the_belief_as_it_was() -> None:
     _, ck = running_pod(D, "rc/web", "h1", name="web-keep")
     extra, ce = running_pod(D, "rc/web", "h1", name="web-extra", missing=("app",))
-    s = ClusterSnapshot.build([host("h1", containers=ck + ce), host("h2"), host("h3")], T0)
+    s = ClusterSnapshot.build([host("h1", containers=ck + ce), host("h2"), host("h3")], T0, cluster="c1")
     p = plan(D, s, Book(), T0, config(), seed=1)
     b = believed_pods(s, Book(), p, results(p, failed=set(range(len(p.actions)))), GRACE)
     assert uids(b, "h1") == {d.uid for d in s.pods} and b["h2"] == [] and b["h3"] == []
@@ -61,7 +61,7 @@ def test_failed_actions_leave_the_belief_as_it_was() -> None:
 
 def test_hosts_out_of_sight_keep_their_old_belief_until_the_grace_period_ends() -> None:
     run, cs = running_pod(D, "rc/web", "h2", name="web-away")
-    first = ClusterSnapshot.build([host("h1"), host("h2", containers=cs)], T0)
+    first = ClusterSnapshot.build([host("h1"), host("h2", containers=cs)], T0, cluster="c1")
     p = plan(D, first, Book(), T0, config(), seed=1)
     book = Book(
         p.book["host_failures"],
@@ -72,14 +72,14 @@ def test_hosts_out_of_sight_keep_their_old_belief_until_the_grace_period_ends() 
     assert run.uid in uids(book.assumed, "h2")
 
     later = T0 + GRACE - 1
-    s = ClusterSnapshot.build([host("h1"), unreachable("h2")], later)
+    s = ClusterSnapshot.build([host("h1"), unreachable("h2")], later, cluster="c1")
     p2 = plan(D, s, Book(host_failures={"h2": T0}, assumed=book.assumed), later, config(), seed=2)
     b2 = believed_pods(s, Book(assumed=book.assumed), p2, results(p2), GRACE)
     (away,) = [d for d in b2["h2"] if d["uid"] == run.uid]
     assert (away["phase"], away["ready"]) == ("Unknown", False)
 
     gone = T0 + GRACE
-    s3 = ClusterSnapshot.build([host("h1"), unreachable("h2")], gone)
+    s3 = ClusterSnapshot.build([host("h1"), unreachable("h2")], gone, cluster="c1")
     p3 = plan(D, s3, Book(host_failures={"h2": T0}, assumed=b2), gone, config(), seed=3)
     b3 = believed_pods(s3, Book(assumed=b2), p3, results(p3), GRACE)
     assert "h2" not in b3  # lost: its pods were replaced and are remembered as evicted instead
@@ -88,7 +88,7 @@ def test_hosts_out_of_sight_keep_their_old_belief_until_the_grace_period_ends() 
 
 def test_book_survives_the_store_as_json() -> None:
     _, cs = running_pod(D, "rc/web", "h1", name="web-a")
-    s = ClusterSnapshot.build([host("h1", containers=cs), host("h2")], T0)
+    s = ClusterSnapshot.build([host("h1", containers=cs), host("h2")], T0, cluster="c1")
     p = plan(D, s, Book(), T0, config(), seed=1)
     book = Book({"h9": T0 - 5}, {"u1": "h9"}, {"db": "h1"}, believed_pods(s, Book(), p, results(p), GRACE))
     again = Book.from_dict(json.loads(json.dumps(book.to_dict())))

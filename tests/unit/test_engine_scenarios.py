@@ -233,10 +233,10 @@ def test_services_reach_their_pods_and_a_settled_cluster_is_silent(lab: SimLab) 
     for h in lab.docker:
         assert backends(lab, h) == published(lab) and len(published(lab)) == 3
         assert lab.docker[h].haproxy_pid("/run/haproxy.pid") is not None
-    hosts_file = lab.docker["h1"].files["/var/lib/orc/hosts"].decode()
-    assert hosts_file.splitlines()[1].endswith(" web")
+    hosts_file = lab.docker["h1"].files["/var/lib/orc/harness/hosts"].decode()  # the cluster's own
+    assert hosts_file.splitlines()[0] == "# orc cluster=harness" and hosts_file.splitlines()[2].endswith(" web")
     (app,) = [c for c in lab.containers(*lab.pods_of("rc/web")[0][:2]) if c.name.endswith("_app")]
-    assert app.env["WEB_SERVICE_PORT"] == "80" and "/var/lib/orc/hosts:/etc/hosts:ro" in app.mounts
+    assert app.env["WEB_SERVICE_PORT"] == "80" and "/var/lib/orc/harness/hosts:/etc/hosts:ro" in app.mounts
 
 
 def test_one_pass_puts_new_pods_behind_every_proxy(lab: SimLab) -> None:

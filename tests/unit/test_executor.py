@@ -23,7 +23,7 @@ def test_one_batch_per_host_with_work_and_results_per_action() -> None:
     t.reply("b", "delete pod/web-2", exit_code=1, stderr="Error: No such container")
     plan = Plan(actions=[CreatePod("a", _run("web-1"), "r"), DeletePod("b", "web-2", "uid-2", "r"),
                          RestartContainer("b", "web-3", "orc_web-3_app", "liveness probe failed")])
-    results = execute(plan, HOSTS, t, Runtime("pause:3.9"))
+    results = execute(plan, HOSTS, t, Runtime("pause:3.9", cluster="c1"))
     assert sorted(b.host for b in t.batches) == ["a", "b"]  # c had no work: no round trip
     assert [b.names for b in t.batches_for("b")] == [("delete pod/web-2", "restart pod/web-3 orc_web-3_app")]
     by_target = {r.action.target: r for r in results if r.action}
@@ -36,7 +36,7 @@ def test_an_unreachable_host_fails_its_actions_only() -> None:
     t = FakeTransport()
     t.set_unreachable("a", "refused")
     plan = Plan(actions=[CreatePod("a", _run("web-1"), "r"), CreatePod("b", _run("web-2"), "r")])
-    results = {r.host: r for r in execute(plan, HOSTS, t, Runtime("pause:3.9"))}
+    results = {r.host: r for r in execute(plan, HOSTS, t, Runtime("pause:3.9", cluster="c1"))}
     assert not results["a"].ok and "refused" in results["a"].error
     assert results["b"].ok
 
@@ -61,7 +61,7 @@ def test_graceful_deletes_on_one_host_stop_in_parallel_in_one_batch_with_time_fo
     t = FakeTransport()
     deletes = [DeletePod("a", f"web-{i}", f"uid-{i}", "rc/web: 6/1 replicas", 30) for i in range(5)]
     plan = Plan(actions=[*deletes, DeletePod("b", "web-9", "uid-9", "r", 2)])
-    results = execute(plan, HOSTS, t, Runtime("pause:3.9"))
+    results = execute(plan, HOSTS, t, Runtime("pause:3.9", cluster="c1"))
     (batch,) = t.batches_for("a")
     assert batch.names == ("stop 5 pods", *(f"delete pod/web-{i}" for i in range(5)))
     assert [s.allowance for s in batch.steps] == [40, 0, 0, 0, 0, 0]
@@ -76,7 +76,7 @@ def test_a_failed_parallel_stop_is_reported() -> None:
     t = FakeTransport()
     t.reply("a", "stop 2 pods", exit_code=255, stderr="sh: killed")
     plan = Plan(actions=[DeletePod("a", f"web-{i}", f"uid-{i}", "r") for i in range(2)])
-    results = execute(plan, HOSTS, t, Runtime("pause:3.9"))
+    results = execute(plan, HOSTS, t, Runtime("pause:3.9", cluster="c1"))
     assert [(r.step, r.ok, r.action is None) for r in results] == [
         ("stop 2 pods", False, True), ("delete pod/web-0", True, False), ("delete pod/web-1", True, False)]
 
@@ -84,5 +84,5 @@ def test_a_failed_parallel_stop_is_reported() -> None:
 def test_liveness_restart_carries_the_pods_grace() -> None:
     t = FakeTransport()
     execute(Plan(actions=[RestartContainer("a", "web-3", "orc_web-3_app", "liveness probe failed", 7)]), HOSTS, t,
-            Runtime("pause:3.9"))
+            Runtime("pause:3.9", cluster="c1"))
     assert t.commands_for("a") == ["docker restart -t 7 -- orc_web-3_app"]

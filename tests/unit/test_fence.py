@@ -185,7 +185,7 @@ def test_the_executor_opens_every_batch_with_the_fence(lease) -> None:  # type: 
     t = FakeTransport()
     plan = Plan(actions=[CreatePod("a", _run("web-1"), "r"), DeletePod("b", "web-2", "uid-2", "r"),
                          UpdateHostsFile("a", "/srv/hosts", "10.0.0.1 web\n")])
-    results = execute(plan, HOSTS, t, Runtime("pause:3.9"), host_fence=HostFence("c1", lease))
+    results = execute(plan, HOSTS, t, Runtime("pause:3.9", cluster="c1"), host_fence=HostFence("c1", lease))
     assert len(t.batches) == 2
     for b in t.batches:
         assert b.names[0] == "fence" and b.steps[0].guard
@@ -203,7 +203,7 @@ def test_a_refusing_host_runs_nothing_and_names_both_tokens(lease) -> None:  # t
     plan = Plan(actions=[CreatePod("a", _run("web-1"), "r"), CreatePod("b", _run("web-2"), "r"),
                          UpdateHostsFile("a", "/srv/hosts", "10.0.0.1 web\n")])
     fence = HostFence("c1", lease)
-    results = execute(plan, HOSTS, t, Runtime("pause:3.9"), host_fence=fence)
+    results = execute(plan, HOSTS, t, Runtime("pause:3.9", cluster="c1"), host_fence=fence)
     on_a = [r for r in results if r.host == "a"]
     assert [(r.step.split()[0], r.ok) for r in on_a] == [("fence", False), ("proxy-hosts", False),
                                                         ("create", False)]
@@ -227,7 +227,7 @@ def test_the_executor_sends_nothing_once_the_lease_is_lost(tmp_path: Path) -> No
         c.execute("UPDATE locks SET token = token + 1, expires = 0 WHERE name = 'reconcile'")
     t = FakeTransport()
     with pytest.raises(FencedError, match="lease refresh refused"):
-        execute(Plan(actions=[CreatePod("a", _run("web-1"), "r")]), HOSTS, t, Runtime("pause:3.9"),
+        execute(Plan(actions=[CreatePod("a", _run("web-1"), "r")]), HOSTS, t, Runtime("pause:3.9", cluster="c1"),
                 host_fence=HostFence("c1", mine))
     assert t.batches == []
     mine.release()
@@ -237,7 +237,7 @@ def test_a_host_with_a_bad_state_dir_runs_nothing(lease) -> None:  # type: ignor
     t = FakeTransport()
     hosts = [Host("a", "a", vars={"orc_state_dir": "nope"}), HOSTS[1]]
     plan = Plan(actions=[CreatePod("a", _run("web-1"), "r"), CreatePod("b", _run("web-2"), "r")])
-    results = execute(plan, hosts, t, Runtime("pause:3.9"), host_fence=HostFence("c1", lease))
+    results = execute(plan, hosts, t, Runtime("pause:3.9", cluster="c1"), host_fence=HostFence("c1", lease))
     assert [b.host for b in t.batches] == ["b"]
     bad = [r for r in results if r.host == "a"]
     assert [r.ok for r in bad] == [False, False] and "orc_state_dir 'nope' is invalid" in bad[0].error
@@ -260,7 +260,7 @@ def test_a_refusal_in_the_first_round_sends_no_drain_round(lease) -> None:  # ty
     t.reply("a", "fence", exit_code=REFUSED, stdout=f"ORC-FENCE-REFUSED {lease.token + 1}\n")
     plan = Plan(actions=[CreatePod("a", _run("web-1"), "r"), DeletePod("b", "web-2", "uid-2", "drained")],
                 drain=frozenset({"uid-2"}))
-    results = execute(plan, HOSTS, t, Runtime("pause:3.9"), host_fence=HostFence("c1", lease))
+    results = execute(plan, HOSTS, t, Runtime("pause:3.9", cluster="c1"), host_fence=HostFence("c1", lease))
     assert [b.host for b in t.batches] == ["a"]  # b's drained delete never went out
     (drained,) = [r for r in results if r.host == "b"]
     assert not drained.ok and "lease is stale" in drained.error

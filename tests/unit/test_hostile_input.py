@@ -59,7 +59,7 @@ def test_every_hostile_image_is_refused_naming_the_field():
             accepted.append(s)
             run = PodRun(name="p", uid="u", owner=None, labels={}, spec=PodSpec.model_validate(docs[i]["spec"]),
                          spec_hash="h")
-            assert f" -- {shlex.quote(s)}" in create_pod(run, "local/busybox:1").shell
+            assert f" -- {shlex.quote(s)}" in create_pod(run, "local/busybox:1", cluster="c1").shell
     assert len(accepted) <= 2 and all(s.isascii() and s[0].isalnum() for s in accepted)
     assert all("\n" not in e and "\r" not in e for e in errors), "an error printed a raw line break"
 
@@ -180,7 +180,7 @@ if argv[:1] == ["run"] and "--env-file" in argv:
     json.dump(out, open({str(record)!r}, "w"))
 """)
     fake.chmod(0o755)
-    script = create_pod(run, "local/busybox:1").shell
+    script = create_pod(run, "local/busybox:1", cluster="c1").shell
     cp = subprocess.run(["sh", "-s"], input=script.encode(), capture_output=True, timeout=30,
                         env={"PATH": f"{fake.parent}:{os.environ['PATH']}", "TMPDIR": str(tmp_path)})
     assert cp.returncode == 0, cp.stderr

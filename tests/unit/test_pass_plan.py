@@ -57,7 +57,7 @@ def facts(name: str, containers: list = (), images: tuple[str, ...] = ("local/ap
 
 
 def inputs(d, hosts, book: Book | None = None, secrets: SecretSource | None = None) -> PassInputs:  # type: ignore[no-untyped-def]
-    return PassInputs(d, ClusterSnapshot.build(hosts, T0), book or Book(), HOSTS, (),
+    return PassInputs(d, ClusterSnapshot.build(hosts, T0, cluster="c1"), book or Book(), HOSTS, (),
                       secrets or SecretSource({}), "local/busybox:1")
 
 
@@ -103,7 +103,7 @@ def test_pods_that_served_are_deleted_only_after_the_proxies_dropped_them() -> N
 
     fake = FakeTransport()
     slept: list[float] = []
-    results = execute(p, HOSTS, fake, Runtime("local/busybox:1"), drain_seconds=2.0, sleep=slept.append)
+    results = execute(p, HOSTS, fake, Runtime("local/busybox:1", cluster="c1"), drain_seconds=2.0, sleep=slept.append)
     assert all(r.ok for r in results)
     names = [(b.host, b.names) for b in fake.batches]
     proxy_batches = [i for i, (_, n) in enumerate(names) if "proxy" in n]
@@ -137,7 +137,7 @@ def test_a_failed_image_copy_fails_only_the_creates_that_need_it() -> None:
         raise RuntimeError(f"docker save {image} failed on {source.name}: no space left")
 
     fake = FakeTransport()
-    results = execute(p, HOSTS, fake, Runtime("local/busybox:1"), push=push)
+    results = execute(p, HOSTS, fake, Runtime("local/busybox:1", cluster="c1"), push=push)
     by = {(r.host, type(r.action).__name__): r for r in results}
     assert not by[("h2", "CopyImage")].ok and "no space left" in by[("h2", "CopyImage")].error
     assert not by[("h2", "CreatePod")].ok and "could not be copied" in by[("h2", "CreatePod")].error
@@ -155,7 +155,7 @@ def test_a_lost_address_race_skips_the_proxies_built_on_it_and_nothing_else(tmp_
         claim = next(o for o in p.store_ops if "cluster-ip" in o.key)
         store.put(claim.key, {"service": "other"})  # another controller got there first
         fake = FakeTransport()
-        results = execute(p, HOSTS, fake, Runtime("local/busybox:1"), store=store)
+        results = execute(p, HOSTS, fake, Runtime("local/busybox:1", cluster="c1"), store=store)
     failed = [r for r in results if not r.ok]
     assert {type(r.action) for r in failed} == {StoreOp, UpdateProxy, UpdateHostsFile}
     assert any(isinstance(r.action, CreatePod) and r.ok for r in results)
@@ -165,14 +165,14 @@ def test_a_lost_address_race_skips_the_proxies_built_on_it_and_nothing_else(tmp_
 def test_the_executor_sends_exactly_the_plan() -> None:
     p = plan_pass(inputs(desired(web(2), SVC), [facts("h1"), facts("h2")]), CONFIG, T0, seed=1)
     fake = FakeTransport()
-    execute(p, HOSTS, fake, Runtime("local/busybox:1"))
+    execute(p, HOSTS, fake, Runtime("local/busybox:1", cluster="c1"))
     sent = sorted((b.host, n) for b in fake.batches for n in b.names)
     planned: list[tuple[str, str]] = []
     for h, actions in p.by_host().items():
         for a in actions:
             from orchestrator.act.executor import render
 
-            planned += [(h, c.name) for c in render(a, Runtime("local/busybox:1"), {x.name: x for x in HOSTS})]
+            planned += [(h, c.name) for c in render(a, Runtime("local/busybox:1", cluster="c1"), {x.name: x for x in HOSTS})]
     assert sent == sorted(planned)
 
 

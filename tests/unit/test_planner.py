@@ -34,7 +34,7 @@ def deletes(p: Plan) -> list[DeletePod]:
 
 
 def snap(*hosts) -> ClusterSnapshot:
-    return ClusterSnapshot.build(list(hosts), T0)
+    return ClusterSnapshot.build(list(hosts), T0, cluster="c1")
 
 
 def web_cluster(replicas: int = 3, n_hosts: int = 3, **kw):
@@ -152,10 +152,37 @@ def test_scale_to_zero_and_rc_deleted_remove_every_pod() -> None:
     d, pods, facts = web_cluster()
     p0 = plan(desired(rc_doc("web", 0)), snap(*facts), Book(), T0, config(), seed=1)
     assert sorted(a.uid for a in deletes(p0)) == sorted(r.uid for r in pods) and not creates(p0)
-    gone = plan(desired(), snap(*facts), Book(), T0, config(), seed=1)
+    gone = plan(desired(tombstones=("rc/web",)), snap(*facts), Book(), T0, config(), seed=1)
     assert sorted(a.uid for a in deletes(gone)) == sorted(r.uid for r in pods)
     assert all("rc/web was deleted" in a.reason for a in deletes(gone))
     assert not creates(gone)
+    assert gone.book_tombstones == {"rc/web": sorted(r.uid for r in pods)}  # dropped once they are deleted
+
+
+def test_pods_of_an_owner_the_store_never_knew_are_orphans_kept_running() -> None:
+    """A lost or foreign store deletes nothing: pods whose owner is neither desired nor tombstoned are
+    orphans, reported once in stable words, counted on their hosts, and removed only with --reap-orphans."""
+    d, pods, facts = web_cluster()
+    p = plan(desired(), snap(*facts), Book(), T0, config(), seed=1)
+    assert p.actions == [] and not p.book_tombstones
+    (notice,) = p.notices
+    assert f"{len(pods)} orphan pod(s) of rc/web" in notice and "apply rc/web again to adopt" in notice
+    again = plan(desired(), snap(*facts), Book(), T0 + 60, config(), seed=2)
+    assert again.notices == p.notices  # the same words: printed once
+    reap = plan(desired(), snap(*facts), Book(), T0, config(reap_orphans=True), seed=1)
+    assert sorted(a.uid for a in deletes(reap)) == sorted(r.uid for r in pods)
+    assert all("--reap-orphans" in a.reason for a in deletes(reap))
+    adopted = plan(desired(rc_doc("web", len(pods))), snap(*facts), Book(), T0, config(), seed=1)
+    assert adopted.actions == [] and adopted.notices == []  # re-applied: adopted, no pod restarted
+
+
+def test_a_tombstone_is_kept_while_a_host_with_its_pods_cannot_be_seen() -> None:
+    d, pods, facts = web_cluster()
+    away = pods[0]  # on h1
+    book = Book(host_failures={"h1": T0 - 1}, assumed={"h1": [assumed_of(away, "h1")]})
+    seen = [f for f in facts if f.name != "h1"] + [unreachable("h1")]
+    p = plan(desired(tombstones=("rc/web",)), snap(*seen), book, T0, config(), seed=1)
+    assert away.uid not in {a.uid for a in deletes(p)} and p.book_tombstones == {}
 
 
 def test_other_controllers_pods_are_not_counted_for_this_one() -> None:
@@ -280,9 +307,12 @@ def test_bare_pod_whose_host_is_lost_is_pending_not_rescheduled() -> None:
 def test_bare_pod_deleted_from_desired_is_deleted() -> None:
     d = desired(pod_doc("db"))
     run, cs = running_pod(d, "pod/db", "h1")
-    p = plan(desired(), snap(host("h1", containers=cs)), Book(bindings={"db": "h1"}), T0, config(), seed=1)
+    p = plan(desired(tombstones=("pod/db",)), snap(host("h1", containers=cs)), Book(bindings={"db": "h1"}), T0,
+             config(), seed=1)
     assert [(a.uid, a.reason) for a in deletes(p)] == [(run.uid, "pod was deleted")]
     assert p.book["bindings"] == {}
+    kept = plan(desired(), snap(host("h1", containers=cs)), Book(bindings={"db": "h1"}), T0, config(), seed=1)
+    assert kept.actions == [] and "orphan bare pod(s) the store does not know (db) on h1" in kept.notices[0]
 
 
 def test_bare_pod_pinned_by_node_name() -> None:
@@ -322,12 +352,12 @@ def test_orphans_are_warned_about_or_reaped_on_request() -> None:
     d = desired()
     run, cs = running_pod(desired(rc_doc("web", 1)), "rc/web", "h1", name="web-x")
     orphan = cs[0].__class__(
-        **{**cs[0].__dict__, "name": "stray", "labels": {"orc.managed": "true", "orc.container": "app"}}
+        **{**cs[0].__dict__, "name": "stray", "labels": {"orc.managed": "true", "orc.cluster": "c1", "orc.container": "app"}}
     )
     facts = host("h1", containers=[orphan])
     p = plan(d, snap(facts), Book(), T0, config(), seed=1)
     assert p.actions == []
-    assert any("orphan container stray on h1" in w and "--reap-orphans" in w for w in p.warnings)
+    assert any("orphan container stray on h1" in w and "--reap-orphans" in w for w in p.notices)
     reap = plan(d, snap(facts), Book(), T0, config(reap_orphans=True), seed=1)
     assert reap.actions == [RemoveOrphan("h1", "stray")]
 
@@ -352,7 +382,7 @@ def test_slow_start_after_failed_creations_limits_and_then_doubles() -> None:
     from orchestrator.controllers.book import next_slow_start
 
     d = desired(rc_doc("web", 5))
-    snap = ClusterSnapshot.build([host("h1"), host("h2"), host("h3")], T0)
+    snap = ClusterSnapshot.build([host("h1"), host("h2"), host("h3")], T0, cluster="c1")
     limited = plan(d, snap, Book(slow_start={"rc/web": 2}), T0, config(), seed=1)
     assert sum(isinstance(a, CreatePod) for a in limited.actions) == 2
     assert "slow start" in limited.pending["rc/web"]
@@ -372,7 +402,7 @@ def test_a_pod_whose_infra_restarted_is_made_again() -> None:
     run, cs = running_pod(d, "rc/web", "h1", name="web-aaaaa", uid="u1")
     later = iso(T0 + 60)
     cs = [dataclasses.replace(c, started_at=later) if c.labels.get("orc.infra") == "true" else c for c in cs]
-    snap = ClusterSnapshot.build([host("h1", containers=cs), host("h2")], T0 + 120)
+    snap = ClusterSnapshot.build([host("h1", containers=cs), host("h2")], T0 + 120, cluster="c1")
     (pod,) = snap.pods
     assert pod.phase == "SandboxChanged" and not pod.ready
     p = plan(d, snap, Book(), T0 + 120, config(), seed=1)

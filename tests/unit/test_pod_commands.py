@@ -96,7 +96,7 @@ REPRESENTATIVE = {
 EXTRA_ENV = {"WEB_SERVICE_HOST": "10.233.0.5"}
 
 LABELS = (
-    f"--label orc.managed=true --label orc.pod=web-x7k2p --label orc.pod-uid={UID} --label orc.owner=rc/web "
+    f"--label orc.managed=true --label orc.cluster=c1 --label orc.pod=web-x7k2p --label orc.pod-uid={UID} --label orc.owner=rc/web "
     "--label orc.spec-hash=abcdef0123456789"
 )
 POD_LABELS = "--label orc.label.app=web --label orc.label.tier=fe"
@@ -118,8 +118,10 @@ EXPECTED_CREATE = "\n".join(
         "orc_undo() { docker rm -f orc_web-x7k2p orc_web-x7k2p_app orc_web-x7k2p_side >/dev/null 2>&1; "
         f"docker volume rm $(docker volume ls -q --filter label=orc.pod-uid={UID}) >/dev/null 2>&1; }}",
         'orc_fail() { echo "$1" >&2; orc_undo; exit 1; }',
-        f"docker volume create --label orc.pod-uid={UID} orc_{UID}_cache >/dev/null || orc_fail 'volume cache'",
-        f"docker volume create --label orc.pod-uid={UID} --opt type=tmpfs --opt device=tmpfs orc_{UID}_shm "
+        f"docker volume create --label orc.pod-uid={UID} --label orc.cluster=c1 --label orc.managed=true "
+        f"orc_{UID}_cache >/dev/null || orc_fail 'volume cache'",
+        f"docker volume create --label orc.pod-uid={UID} --label orc.cluster=c1 --label orc.managed=true "
+        f"--opt type=tmpfs --opt device=tmpfs orc_{UID}_shm "
         ">/dev/null || orc_fail 'volume shm'",
         f"docker run -d --name orc_web-x7k2p --hostname web-x7k2p --restart unless-stopped {LABELS} "
         f"--label orc.container= {POD_LABELS} --label orc.infra=true --label orc.containers=app,side "
@@ -152,14 +154,14 @@ def representative() -> PodRun:
 
 
 def test_create_pod_exact_script() -> None:
-    c = create_pod(representative(), "local/busybox:1", ("sleep", "2147483647"))
+    c = create_pod(representative(), "local/busybox:1", ("sleep", "2147483647"), cluster="c1")
     assert c.name == "create pod/web-x7k2p"
     assert c.stdin is None
     assert c.render() == EXPECTED_CREATE
 
 
 def test_env_values_never_reach_argv_and_decode_exactly() -> None:
-    text = create_pod(representative(), "local/busybox:1").render()
+    text = create_pod(representative(), "local/busybox:1", cluster="c1").render()
     assert "rm -rf" not in text and "10.233.0.5" not in text
     run = representative()
     assert env_file(run.spec.containers[0], run.env) == (
@@ -225,7 +227,7 @@ def test_restart_container_honours_the_pods_grace() -> None:
 
 def app_line(run: PodRun) -> list[str]:
     line = next(
-        x for x in create_pod(run, "pause:3.9").render().splitlines() if "--name orc_web-x7k2p_app" in x
+        x for x in create_pod(run, "pause:3.9", cluster="c1").render().splitlines() if "--name orc_web-x7k2p_app" in x
     )
     return shlex.split(line.split(" >/dev/null", 1)[0])
 
@@ -272,7 +274,7 @@ def test_gpus_are_passed_as_devices_when_limited() -> None:
 
 def test_a_pod_without_env_truncates_the_env_file() -> None:
     lines = (
-        create_pod(pod_run({"containers": [{"name": "app", "image": "img:1"}]}), "pause:3.9")
+        create_pod(pod_run({"containers": [{"name": "app", "image": "img:1"}]}), "pause:3.9", cluster="c1")
         .render()
         .splitlines()
     )
@@ -281,7 +283,7 @@ def test_a_pod_without_env_truncates_the_env_file() -> None:
 
 def test_scripts_pass_sh_syntax_check() -> None:
     for c in (
-        create_pod(representative(), "local/busybox:1", ("sleep", "1")),
+        create_pod(representative(), "local/busybox:1", ("sleep", "1"), cluster="c1"),
         delete_pod("web-x7k2p", UID, 30),
         delete_pod("web-x7k2p", UID, 0),
         stop_pods([("web-a", "uid-a", None), ("web-b", "uid-b", 5)]),
@@ -343,7 +345,7 @@ def docker(tmp_path: Path):
 
 def test_create_script_runs_docker_with_exactly_the_intended_argv_and_env(docker) -> None:
     run = representative()
-    step, calls = docker(create_pod(run, "local/busybox:1", ("sleep", "2147483647")))
+    step, calls = docker(create_pod(run, "local/busybox:1", ("sleep", "2147483647"), cluster="c1"))
     assert step.ok and step.stdout.strip() == "created web-x7k2p"
     assert [c["argv"][:2] for c in calls] == [
         ["volume", "create"],
@@ -369,7 +371,7 @@ def test_create_script_runs_docker_with_exactly_the_intended_argv_and_env(docker
 
 
 def test_create_script_undoes_everything_when_a_container_fails(docker) -> None:
-    step, calls = docker(create_pod(representative(), "local/busybox:1"), fail="orc_web-x7k2p_side")
+    step, calls = docker(create_pod(representative(), "local/busybox:1", cluster="c1"), fail="orc_web-x7k2p_side")
     assert not step.ok and "container side" in step.stderr
     assert [c["argv"][:2] for c in calls] == [
         ["volume", "create"],
@@ -424,7 +426,7 @@ def test_env_value_with_a_newline_reaches_the_container_whole(docker) -> None:
     run = pod_run({"containers": [{"name": "app", "image": "img:1",
                                    "env": [{"name": "CERT", "value": "line1\nline2 'q'"}, {"name": "A", "value": "1"}]}]})
     assert _docker_env_file(env_file(run.spec.containers[0], {})) == {"A": "1"}
-    step, calls = docker(create_pod(run, "pause:3.9"))
+    step, calls = docker(create_pod(run, "pause:3.9", cluster="c1"))
     assert step.ok, step.stderr
     app = calls[-1]
     assert app["argv"][app["argv"].index("-e") + 1] == "CERT" and "line1" not in " ".join(app["argv"])
@@ -475,7 +477,7 @@ def test_field_refs_reach_the_container_and_the_pod_ip_is_read_once_the_pod_exis
     import dataclasses
 
     run = dataclasses.replace(run, field_env=field_env(run, "tlab2", HOST_IP))
-    step, calls = docker(create_pod(run, "pause:3.9"))
+    step, calls = docker(create_pod(run, "pause:3.9", cluster="c1"))
     assert step.ok, step.stderr
     assert calls[1]["argv"][:2] == ["inspect", "-f"] and calls[1]["argv"][-1] == "orc_web-x7k2p"
     app = calls[-1]
@@ -488,10 +490,10 @@ def test_run_as_non_root_is_checked_against_the_image_and_security_flags_reach_d
     run = pod_run({"securityContext": {"runAsNonRoot": True},
                    "containers": [{"name": "app", "image": "img:1",
                                    "securityContext": {"readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}}]})
-    step, calls = docker(create_pod(run, "pause:3.9"), image_user="root")
+    step, calls = docker(create_pod(run, "pause:3.9", cluster="c1"), image_user="root")
     assert not step.ok and "has runAsNonRoot and image img:1 will run as root" in step.stderr
     assert ["rm", "-f"] in [c["argv"][:2] for c in calls]  # the infra container made before is removed
-    step, calls = docker(create_pod(run, "pause:3.9"), image_user="1000:1000")
+    step, calls = docker(create_pod(run, "pause:3.9", cluster="c1"), image_user="1000:1000")
     assert step.ok, step.stderr
     app = calls[-1]["argv"]
     assert "--read-only" in app and "--cap-drop=ALL" in app and app.index("--read-only") < app.index("--")

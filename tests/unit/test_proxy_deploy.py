@@ -43,7 +43,7 @@ SAME = ProxyState(
 
 
 def test_nothing_when_config_addresses_and_hosts_file_are_unchanged_and_haproxy_runs() -> None:
-    assert deploy_steps(LAB_HOST, CFG, SAME, {"10.233.0.2"}, HOSTS) == []
+    assert deploy_steps(LAB_HOST, CFG, SAME, {"10.233.0.2"}, HOSTS, cluster="c1") == []
 
 
 def test_exact_commands_for_a_changed_config_and_addresses() -> None:
@@ -53,13 +53,13 @@ def test_exact_commands_for_a_changed_config_and_addresses() -> None:
         addresses=frozenset({"10.233.0.2", "10.233.0.9"}),
         hosts_hash=digest(HOSTS),
     )
-    [step] = deploy_steps(LAB_HOST, CFG, state, {"10.233.0.2", "10.233.0.3"}, HOSTS)
+    [step] = deploy_steps(LAB_HOST, CFG, state, {"10.233.0.2", "10.233.0.3"}, HOSTS, cluster="c1")
     assert step.name == "proxy"
     assert step.stdin == CFG.encode()
     assert (
         step.render()
         == f"""rc=0
-ip addr replace 10.233.0.3/32 dev lo label lo:orc || {{ echo 'cannot add service address 10.233.0.3 to lo' >&2; exit 1; }}
+ip addr replace 10.233.0.3/32 dev lo label lo:orc-d0f631ca || {{ echo 'cannot add service address 10.233.0.3 to lo' >&2; exit 1; }}
 mkdir -p {LAB} || exit 1
 tmp=$(mktemp {LAB}/.orc-haproxy.XXXXXX) || exit 1
 cat > "$tmp" || {{ rm -f "$tmp"; exit 1; }}
@@ -74,13 +74,13 @@ if pid=$(head -n 1 {LAB}/haproxy.pid 2>/dev/null); [ -n "$pid" ] && grep -qx hap
 else
   haproxy -W -D -f {LAB}/haproxy.cfg -p {LAB}/haproxy.pid </dev/null >/dev/null || exit 1; echo started
 fi
-ip addr del 10.233.0.9/32 dev lo label lo:orc || rc=1
+ip addr del 10.233.0.9/32 dev lo label lo:orc-d0f631ca || rc=1
 exit $rc"""
     )
 
 
 def test_only_the_hosts_file_when_only_it_changed() -> None:
-    [step] = deploy_steps(LAB_HOST, CFG, SAME, {"10.233.0.2"}, HOSTS + "10.233.0.3 db\n")
+    [step] = deploy_steps(LAB_HOST, CFG, SAME, {"10.233.0.2"}, HOSTS + "10.233.0.3 db\n", cluster="c1")
     assert step.name == "proxy-hosts"
     assert step.stdin == (HOSTS + "10.233.0.3 db\n").encode()
     path = "/var/lib/orc-lab/lab/hosts/lab1/hosts"
@@ -98,7 +98,7 @@ def test_stopped_haproxy_with_the_same_config_is_started_without_an_upload() -> 
     stopped = ProxyState(
         config_hash=digest(CFG), pid=None, addresses=SAME.addresses, hosts_hash=digest(HOSTS)
     )
-    [step] = deploy_steps(LAB_HOST, CFG, stopped, {"10.233.0.2"}, HOSTS)
+    [step] = deploy_steps(LAB_HOST, CFG, stopped, {"10.233.0.2"}, HOSTS, cluster="c1")
     assert step.stdin is None
     assert "mktemp" not in step.render() and "kill -USR2" not in step.render()
     assert (
@@ -109,7 +109,7 @@ def test_stopped_haproxy_with_the_same_config_is_started_without_an_upload() -> 
 
 def test_debian_defaults_and_host_var_overrides_are_quoted_argv() -> None:
     debian = Host("web1", "web1")
-    [_, step] = deploy_steps(debian, CFG, ProxyState(), set(), HOSTS)
+    [_, step] = deploy_steps(debian, CFG, ProxyState(), set(), HOSTS, cluster="c1")
     text = step.render()
     assert "tmp=$(mktemp /etc/haproxy/.orc-haproxy.XXXXXX)" in text
     assert "  systemctl reload haproxy || exit 1; echo reloaded" in text
@@ -123,7 +123,7 @@ def test_debian_defaults_and_host_var_overrides_are_quoted_argv() -> None:
             "haproxy_check": ["docker", "exec", "hap", "haproxy", "-c", "-f"],
         },
     )
-    [_, step] = deploy_steps(odd, CFG, ProxyState(), set(), HOSTS)
+    [_, step] = deploy_steps(odd, CFG, ProxyState(), set(), HOSTS, cluster="c1")
     text = step.render()
     assert "mv -f \"$tmp\" '/srv/my proxy/h.cfg'" in text
     assert "  reload-it '$(reboot)' || exit 1; echo reloaded" in text
@@ -148,14 +148,20 @@ def test_proxy_hosts_every_host_or_the_group() -> None:
 
 
 def test_parse_state() -> None:
-    out = ("config=abc  -\nhosts=def  -\npid=123\n"  # as sha256sum and `ip -o` print them
-           "1: lo    inet 10.233.0.2/32 scope global lo:orc\\       valid_lft forever preferred_lft forever\n"
-           "1: lo    inet 10.233.0.3/32 scope global lo:orc\\       valid_lft forever preferred_lft forever\n")
-    assert parse_state(StepResult("proxy-state", 0, out)) == ProxyState(
-        "abc", 123, frozenset({"10.233.0.2", "10.233.0.3"}), "def"
-    )
-    assert parse_state(StepResult("proxy-state", 0, "")) == ProxyState()
-    assert parse_state(StepResult("proxy-state", None)).error == "proxy state probe failed: did not run"
+    out = ("config=abc  -\nconfig-mark=# orc cluster=c1 node-ports=30080,30081\nhosts=def  -\nhosts-mark=127.0.0.1 x\n"
+           "pid=123\n"  # as sha256sum, `ip -o` and the /proc/net/tcp loop print them
+           "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n"
+           "1: lo    inet 10.233.0.2/32 scope global lo:orc-d0f631ca\\       valid_lft forever preferred_lft forever\n"
+           "1: lo    inet 10.233.0.3/32 scope global lo:orc-d0f631ca\\       valid_lft forever preferred_lft forever\n"
+           "1: lo    inet 10.233.0.4/32 scope global lo:orc-49f75646\\       valid_lft forever preferred_lft forever\n"
+           "listen=7580\nlisten=0016\nlisten=zz\n")
+    assert parse_state(StepResult("proxy-state", 0, out), "c1") == ProxyState(
+        "abc", 123, frozenset({"10.233.0.2", "10.233.0.3"}), "def", config_owner="c1",
+        owned_ports=frozenset({30080, 30081}), hosts_owner="",
+        others={"127.0.0.1": "lo", "10.233.0.4": "lo:orc-49f75646"}, listening=frozenset({30080, 22}))
+    assert parse_state(StepResult("proxy-state", 0, out), "other").config_owner == "c1"  # not other's
+    assert parse_state(StepResult("proxy-state", 0, ""), "c1") == ProxyState()
+    assert parse_state(StepResult("proxy-state", None), "c1").error == "proxy state probe failed: did not run"
 
 
 # -- the scripts, run for real on this machine (no `ip` command runs: addresses are left as they are) --------
@@ -205,17 +211,17 @@ VALID = "global\n    stats socket /run/orc-test/admin.sock mode 600 level admin\
 
 @pytest.mark.skipif(HAPROXY is None, reason="haproxy is not installed")
 def test_deploy_then_probe_finds_nothing_to_do(local: Host, fake_haproxy: int) -> None:
-    state = parse_state(run([probe_step(local)]).steps[0])
+    state = parse_state(run([probe_step(local, "c1")]).steps[0], "c1")
     assert state.pid == fake_haproxy and state.config_hash is None and state.hosts_hash is None
-    result = run(deploy_steps(local, VALID, state, set(state.addresses), HOSTS))
+    result = run(deploy_steps(local, VALID, state, set(state.addresses), HOSTS, cluster="c1"))
     assert [(s.name, s.exit_code, s.stdout) for s in result.steps] == [
         ("proxy-hosts", 0, ""),
         ("proxy", 0, "reloaded\n"),
     ]
     assert Path(local.vars["haproxy_config"]).read_text() == VALID
-    again = parse_state(run([probe_step(local)]).steps[0])
+    again = parse_state(run([probe_step(local, "c1")]).steps[0], "c1")
     assert again.config_hash == digest(VALID) and again.hosts_hash == digest(HOSTS)
-    assert deploy_steps(local, VALID, again, set(again.addresses), HOSTS) == []
+    assert deploy_steps(local, VALID, again, set(again.addresses), HOSTS, cluster="c1") == []
 
 
 @pytest.mark.skipif(HAPROXY is None, reason="haproxy is not installed")
@@ -225,22 +231,26 @@ def test_rejected_config_leaves_the_live_one_untouched_with_haproxys_message(
     live = Path(local.vars["haproxy_config"])
     live.parent.mkdir(parents=True)
     live.write_text(VALID)
-    state = parse_state(run([probe_step(local)]).steps[0])
-    [step] = deploy_steps(local, "global\n    no-such-keyword 1\n", state, set(state.addresses), HOSTS)[1:]
+    state = parse_state(run([probe_step(local, "c1")]).steps[0], "c1")
+    [step] = deploy_steps(local, "global\n    no-such-keyword 1\n", state, set(state.addresses), HOSTS,
+                          cluster="c1")[1:]
     result = run([step]).steps[0]
     assert result.exit_code == 1
     assert "no-such-keyword" in result.stderr and "[ALERT]" in result.stderr
     assert f"haproxy rejected the new config; the live {live} was left untouched" in result.stderr
     assert "reloaded" not in result.stdout
     assert live.read_text() == VALID
-    assert sorted(p.name for p in live.parent.iterdir()) == ["haproxy.cfg"]  # no temp file left behind
+    # no temp file left behind; the config orc did not write is kept, once, beside the live one
+    assert sorted(p.name for p in live.parent.iterdir()) == ["haproxy.cfg", "haproxy.cfg.orc-backup"]
+    assert (live.parent / "haproxy.cfg.orc-backup").read_text() == VALID
 
 
 def test_hosts_file_is_rewritten_in_place(local: Host) -> None:
     hosts = Path(local.vars["orc_hosts_file"])
     hosts.write_text("old\n")
     inode = hosts.stat().st_ino
-    [step] = [s for s in deploy_steps(local, CFG, ProxyState(), set(), HOSTS) if s.name == "proxy-hosts"]
+    [step] = [s for s in deploy_steps(local, CFG, ProxyState(), set(), HOSTS, cluster="c1")
+              if s.name == "proxy-hosts"]
     assert run([step]).steps[0].exit_code == 0
     assert hosts.read_text() == HOSTS
     assert hosts.stat().st_ino == inode

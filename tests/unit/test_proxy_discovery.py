@@ -8,7 +8,7 @@ from orchestrator.inventory.host import Host
 from orchestrator.model.load import parse_objects
 from orchestrator.model.objects import Service
 from orchestrator.proxy.addresses import ServiceAddress
-from orchestrator.proxy.discovery import hosts_file, hosts_file_path, hosts_mount, service_env
+from orchestrator.proxy.discovery import hosts_file, hosts_file_path, service_env
 
 
 def service(name: str, ports: list[dict[str, Any]]) -> Service:
@@ -62,6 +62,7 @@ def test_hosts_file_lists_services_with_an_address_sorted() -> None:
 
 
 def test_hosts_file_path_and_mount_from_host_vars() -> None:
-    assert hosts_file_path(Host("a", "a")) == "/var/lib/orc/hosts"
+    assert hosts_file_path(Host("a", "a"), "c1") == "/var/lib/orc/c1/hosts"  # one per cluster
+    assert hosts_file_path(Host("a", "a", vars={"orc_state_dir": "/srv/orc"}), "c2") == "/srv/orc/c2/hosts"
     lab = Host("b", "b", vars={"orc_hosts_file": "/var/lib/orc-lab/lab/hosts/lab1/hosts"})
-    assert hosts_mount(lab) == ["-v", "/var/lib/orc-lab/lab/hosts/lab1/hosts:/etc/hosts:ro"]
+    assert hosts_file_path(lab, "c1") == "/var/lib/orc-lab/lab/hosts/lab1/hosts"  # as given

@@ -134,7 +134,7 @@ def test_http_check_path_only_for_the_probed_port() -> None:
 
 
 def _observed(labels: dict[str, str], ports: dict[str, int]) -> ObservedPod:
-    common = {"orc.managed": "true", "orc.pod": "web-x", "orc.pod-uid": "u1", "orc.label.app": "web"}
+    common = {"orc.managed": "true", "orc.cluster": "c1", "orc.pod": "web-x", "orc.pod-uid": "u1", "orc.label.app": "web"}
     infra = ContainerInfo(
         "i",
         "orc_web-x",

@@ -58,7 +58,7 @@ def test_the_value_reaches_the_env_file_on_stdin_never_argv(tmp_path: Path) -> N
     assert missing == "" and secret_env == {"c": {"PASSWORD": "hunter2"}}
     run = PodRun(name="app", uid="u", owner=None, labels={}, spec=pod.spec, spec_hash="h", secret_env=secret_env)
     assert env_file(pod.spec.containers[0], {}, secret_env["c"]) == "PASSWORD=hunter2\nPLAIN=x\n"
-    script = create_pod(run, "pause").render()
+    script = create_pod(run, "pause", cluster="c1").render()
     assert "hunter2" not in script  # only inside the base64 env file the script writes from its own text
     assert base64.b64encode(b"PASSWORD=hunter2\nPLAIN=x\n").decode() in script
     _, missing = resolve_secrets(run, SecretSource.load(tmp_path / "none"))

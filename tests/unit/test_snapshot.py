@@ -82,8 +82,8 @@ def test_two_instances_of_one_name_are_two_pods() -> None:
 def test_unmanaged_containers_are_ignored_and_unlabelled_ones_are_orphans() -> None:
     _, cs = web()
     theirs = replace(cs[0], name="postgres", labels={"com.docker.compose.project": "x"})
-    orphan = replace(cs[0], name="stray", labels={"orc.managed": "true"})
-    s = ClusterSnapshot.build([host("h1", containers=[*cs, theirs, orphan]), unreachable("h2")], T0)
+    orphan = replace(cs[0], name="stray", labels={"orc.managed": "true", "orc.cluster": "c1"})
+    s = ClusterSnapshot.build([host("h1", containers=[*cs, theirs, orphan]), unreachable("h2")], T0, cluster="c1")
     assert [p.name for p in s.pods] == ["web-abcde"]
     assert [(h, c.name) for h, c in s.orphans] == [("h1", "stray")]
     assert set(s.hosts) == {"h1", "h2"} and not s.hosts["h2"].ready
@@ -91,7 +91,7 @@ def test_unmanaged_containers_are_ignored_and_unlabelled_ones_are_orphans() -> N
 
 def test_to_dict_is_what_orc_get_shows() -> None:
     run, cs = web(health="starting")
-    s = ClusterSnapshot.build([host("h1", containers=cs), unreachable("h2")], T0 + 1)
+    s = ClusterSnapshot.build([host("h1", containers=cs), unreachable("h2")], T0 + 1, cluster="c1")
     d = s.to_dict()
     assert d["taken_at"] == T0 + 1
     assert [(h["name"], h["status"]) for h in d["hosts"]] == [("h1", "Ready"), ("h2", "Unreachable")]

@@ -1,0 +1,42 @@
+"""The docker-label contract: every `orc.*` label our containers and volumes carry, in one place.
+
+The hosts are the truth about what runs: a snapshot is rebuilt from these labels alone, so the names below
+are an interface between every version of orc that ever touched a host. Change a name only with a reader
+for the old one.
+
+    orc.managed=true        on every container and volume we create
+    orc.cluster=NAME        the cluster (orc.yaml `cluster:`) that made it: a pass works on its own only
+    orc.pod=NAME            the pod's name               orc.pod-uid=UID     the pod instance (unique)
+    orc.owner=KIND/NAME     its controller ("" for a bare pod)
+    orc.spec-hash=HASH      the template it was made from
+    orc.container=NAME      the spec container ("" on the infra container)
+    orc.infra=true          the infra container (holds the network namespace, publishes the ports)
+    orc.containers=A,B      the app containers the pod should have (infra only)
+    orc.requests=JSON       what it was placed with: cpu millis, memory bytes, ... (infra only)
+    orc.host-ports=P/PROTO  explicit hostPorts (infra only)
+    orc.grace=SECONDS       its terminationGracePeriodSeconds (infra only)
+    orc.gpus=ID,ID          the GPU devices it was given (infra only)
+    orc.probe=liveness|readiness   what the container's docker health check stands for
+    orc.port-names, orc.http-check  what services need (see proxy/pod_labels.py)
+    orc.label.KEY=VALUE     the pod's own labels
+"""
+
+from __future__ import annotations
+
+MANAGED = "orc.managed"
+CLUSTER = "orc.cluster"
+POD = "orc.pod"
+POD_UID = "orc.pod-uid"
+OWNER = "orc.owner"
+SPEC_HASH = "orc.spec-hash"
+CONTAINER = "orc.container"
+INFRA = "orc.infra"
+CONTAINERS = "orc.containers"
+REQUESTS = "orc.requests"
+HOST_PORTS = "orc.host-ports"
+GRACE = "orc.grace"
+GPUS = "orc.gpus"
+PROBE = "orc.probe"
+PORT_NAMES = "orc.port-names"
+HTTP_CHECK = "orc.http-check"
+LABEL_PREFIX = "orc.label."
