@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.act.cluster_events import ClusterEvent, pass_events
+from orchestrator.act.cluster_events import record as record_events
 from orchestrator.act.events import EventLog
 from orchestrator.act.executor import ActionResult, Runtime, execute, refused_hosts
 from orchestrator.act.fence import HostFence
@@ -56,6 +58,7 @@ class PassResult:
     round_trips: dict[str, int] = field(default_factory=dict)  # host -> exec channels this pass
     desired: DesiredState | None = None
     new_notices: list[str] = field(default_factory=list)  # the plan's notices the last pass did not have
+    events: list[ClusterEvent] = field(default_factory=list)  # what `orc get events` shows of this pass
 
     @property
     def changed(self) -> bool:
@@ -184,10 +187,12 @@ class Engine:
             self._emit(PassResult(p, snapshot, results, time.monotonic() - start, {}, inputs.desired))
             raise fence.refused(refused)
         self._record(obs, p, results, store_fence)
+        events = pass_events(p, results, snapshot, self.config.planner.grace_period, snapshot.taken_at)
+        record_events(self.store, events, snapshot.taken_at, store_fence)
         after = self.transport.counters.per_host_exec
         trips = {h.name: after.get(h.name, 0) - before.get(h.name, 0) for h in self.hosts}
         result = PassResult(p, snapshot, results, time.monotonic() - start, trips, inputs.desired,
-                            [n for n in p.notices if n not in inputs.book.notices])
+                            [n for n in p.notices if n not in inputs.book.notices], events)
         self._emit(result)
         return result
 
@@ -253,6 +258,12 @@ class Engine:
                                  ok=res.ok, error=res.error)
         for message in r.plan.errors:
             self.events.emit("error", message=message)
+        for name in r.unreachable:
+            f = r.snapshot.hosts[name]
+            self.events.emit("unreachable", host=name, reason=f.reason if not f.reachable else "docker",
+                             error=f.error if not f.reachable else f.docker_error)
+        for e in r.events:
+            self.events.emit("object", **e.to_dict())
         for target, why in sorted(r.plan.pending.items()):
             self.events.emit("pending", target=target, reason=why)
 

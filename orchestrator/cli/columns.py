@@ -171,6 +171,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "replicationcontrollers": (*_COMMON, "status.replicas"),
     "replicasets": (*_COMMON, "status.replicas"),
     "nodes": (*_COMMON, "spec.unschedulable"),
+    "events": (*_COMMON, "involvedObject.kind", "involvedObject.name", "reason", "type"),
 }
 DEFAULTS = {"spec.restartPolicy": "Always", "spec.schedulerName": "default-scheduler",
             "spec.serviceAccountName": "default", "metadata.namespace": "default", "spec.unschedulable": "false"}

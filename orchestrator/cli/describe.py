@@ -17,7 +17,7 @@ from orchestrator.cli.printers import (
     replica_counts,
     workload_selector,
 )
-from orchestrator.cli.view import ClusterView, endpoint_addresses, event_time
+from orchestrator.cli.view import ClusterView, endpoint_addresses, event_time, expired
 from orchestrator.errors import NotFoundError
 
 
@@ -146,20 +146,29 @@ def describe_volumes(out: Text, pod_spec: Mapping[str, Any], indent: int) -> Non
         out.block([(v.get("name", ""), kind)], indent + 1)
 
 
+def event_age(e: Mapping[str, Any], now: float) -> str:
+    """kubectl's Age of an event: `5m`, or `2m (x4 over 10m)` for one seen several times."""
+    t = event_time(e)
+    age = human_age(None if t is None else now - t)
+    count, first = e.get("count"), e.get("firstTimestamp")
+    if isinstance(count, int) and count > 1 and isinstance(first, int | float):
+        return f"{age} (x{count} over {human_age(now - first)})"
+    return age
+
+
 def describe_events(out: Text, view: ClusterView, key: str, now: float) -> None:
-    events = view.events_for(key)
+    events = [e for e in view.events_for(key) if not expired(e, now)]
     if not events:
         out.block([("Events", "<none>")])
         return
     out.line("Events:")
     rows = []
     for e in events:
-        t = event_time(e)
         rows.append(
             [
                 str(e.get("type", "Normal")),
                 str(e.get("reason", "")),
-                human_age(None if t is None else now - t),
+                event_age(e, now),
                 str(e.get("source", e.get("from", "orc"))),
                 str(e.get("message", "")),
             ]
@@ -356,6 +365,22 @@ def not_found(kind: str, name: str) -> NotFoundError:
     return NotFoundError(f'Error from server (NotFound): {plural_name(kind)} "{name}" not found')
 
 
+def describe_event(view: ClusterView, name: str, now: float) -> str:
+    from orchestrator.cli.printers import event_items
+
+    item = next((i for i in event_items(view, now) if i.name == name), None)
+    if item is None:
+        raise not_found("Event", name)
+    d = item.doc
+    out = Text()
+    out.block([("Name", name), ("Namespace", "default"),
+               ("Involved Object", f"{d['involvedObject']['kind']}/{d['involvedObject']['name']}"),
+               ("Type", d["type"]), ("Reason", d["reason"]), ("Message", d["message"]), ("Count", d["count"]),
+               ("First Timestamp", d["firstTimestamp"]), ("Last Timestamp", d["lastTimestamp"]),
+               ("Source", d["source"]["component"])])
+    return str(out)
+
+
 DESCRIBERS = {
     "pods": describe_pod,
     "replicationcontrollers": describe_workload,
@@ -364,6 +389,7 @@ DESCRIBERS = {
     "services": describe_service,
     "endpoints": describe_endpoints,
     "nodes": describe_node,
+    "events": describe_event,
 }
 
 

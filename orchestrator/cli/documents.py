@@ -425,3 +425,25 @@ def node_document(host: ObservedHost) -> dict[str, Any]:
         "status": {"addresses": addresses, "capacity": dict(host.capacity),
                    "allocatable": dict(host.capacity), "conditions": [condition]},
     }
+
+
+# -- events ------------------------------------------------------------------------------------------------
+
+
+def event_document(event: dict[str, Any], name: str, kind: str, object_name: str, first: float,
+                   last: float) -> dict[str, Any]:
+    """A stored event as Kubernetes' core/v1 Event."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": name, "namespace": NAMESPACE, "creationTimestamp": iso_time(first)},
+        "involvedObject": {"kind": kind, "name": object_name, "namespace": NAMESPACE},
+        "reason": event.get("reason", ""),
+        "message": event.get("message", ""),
+        "type": event.get("type", "Normal"),
+        "count": int(event.get("count", 1)),
+        "firstTimestamp": iso_time(first),
+        "lastTimestamp": iso_time(last),
+        "source": {"component": str(event.get("source", "orc"))},
+        "reportingComponent": "orc",
+    }

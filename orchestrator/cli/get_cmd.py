@@ -176,8 +176,8 @@ def signature(target: Target, item: Item) -> tuple[Any, ...]:
     """What a watch compares: the document and the cells, less AGE (which changes by itself)."""
     cols = HEADERS[target.resource.plural][0]
     cells = tuple(c.split(" (")[0] if h == "RESTARTS" else c  # "4 (5s ago)" ages by itself too
-                  for c, h in zip(item.cells, cols, strict=False) if h != "AGE")
-    return (item.doc, cells, tuple(item.wide))
+                  for c, h in zip(item.cells, cols, strict=False) if h not in ("AGE", "LAST SEEN"))
+    return (item.doc, cells, tuple(item.wide) if item.kind != "Event" else ())
 
 
 def follow(

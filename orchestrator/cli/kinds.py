@@ -47,6 +47,7 @@ _LIST = [
     Resource("services", "service", ("svc",), "Service", "svc"),
     Resource("endpoints", "endpoint", ("ep",), "Endpoints"),
     Resource("nodes", "node", ("no", "hosts", "host"), "Node"),
+    Resource("events", "event", ("ev",), "Event"),
 ]
 RESOURCES: dict[str, Resource] = {r.plural: r for r in _LIST}
 _BY_NAME: dict[str, Resource] = {n: r for r in _LIST for n in r.names}
@@ -64,6 +65,7 @@ _DISPLAY = {
     "Service": "service",
     "Endpoints": "endpoints",
     "Node": "node",
+    "Event": "event",
 }
 _PLURAL = {
     "Pod": "pods",
@@ -73,6 +75,7 @@ _PLURAL = {
     "Service": "services",
     "Endpoints": "endpoints",
     "Node": "nodes",
+    "Event": "events",
 }
 _KIND_OF_PREFIX = {"pod": "Pod", "rc": "ReplicationController", "svc": "Service"}
 

@@ -90,7 +90,7 @@ def cli(ctx: click.Context, config_path: str | None, inventory_path: str | None,
       orc reconcile              one pass: observe, plan, act (cron-friendly)
 
     Exit codes: 0 ok, 1 invalid input or failed action, 2 usage, 3 another reconcile holds the lock,
-    4 some hosts unreachable (the rest converged).
+    4 some hosts unreachable (the rest converged), 5 pods pending (cannot be scheduled).
     """
     import logging
 

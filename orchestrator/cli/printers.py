@@ -11,6 +11,7 @@ from orchestrator.cli.documents import (
     allocated_node_port,
     display_status,
     endpoints_document,
+    event_document,
     node_document,
     observed_pod_document,
     pending_pod_document,
@@ -19,7 +20,7 @@ from orchestrator.cli.documents import (
 )
 from orchestrator.cli.kinds import Resource, display_name, kind_of_key
 from orchestrator.cli.observed import ObservedPod
-from orchestrator.cli.view import ClusterView, endpoint_addresses
+from orchestrator.cli.view import ClusterView, endpoint_addresses, event_time, expired
 from orchestrator.labels import Selector, SelectorError
 
 HEADERS: dict[str, tuple[list[str], list[str]]] = {
@@ -29,7 +30,9 @@ HEADERS: dict[str, tuple[list[str], list[str]]] = {
     "services": (["TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], ["SELECTOR"]),
     "endpoints": (["ENDPOINTS", "AGE"], []),
     "nodes": (["STATUS", "ADDRESS", "PODS", "REASON"], ["CPU", "MEMORY", "LABELS"]),
+    "events": (["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], ["SOURCE", "FIRST SEEN", "COUNT", "NAME"]),
 }
+NAMELESS = ("events",)  # tables without a NAME column first, as kubectl prints them
 for _alias in ("replicasets", "deployments"):
     HEADERS[_alias] = HEADERS["replicationcontrollers"]
 
@@ -290,6 +293,31 @@ def node_items(view: ClusterView, now: float) -> list[Item]:
     return sorted(items, key=lambda i: i.name)
 
 
+# -- events ------------------------------------------------------------------------------------------------
+
+
+def event_items(view: ClusterView, now: float) -> list[Item]:
+    """The events of the last hour, oldest first (`orc get events`)."""
+    items = []
+    for e in view.events:
+        if expired(e, now):
+            continue
+        obj = str(e.get("object") or e.get("involvedObject") or "cluster")
+        record = view.objects.get(obj)
+        kind = kind_of_key(obj, record.value if record else None) if "/" in obj else "Cluster"
+        ref = f"{display_name(kind)}/{obj.partition('/')[2]}" if "/" in obj else obj
+        last = event_time(e) or 0.0
+        raw_first = e.get("firstTimestamp")
+        first = float(raw_first) if isinstance(raw_first, int | float) else last
+        name = f"{obj.partition('/')[2] or obj}.{str(e['_key']).rsplit('.', 1)[-1]}"
+        doc = event_document(e, name, kind, obj.partition("/")[2] or obj, first, last)
+        items.append(Item("Event", name, {}, doc,
+                          [human_age(now - last), str(e.get("type", "Normal")), str(e.get("reason", "")), ref,
+                           str(e.get("message", ""))],
+                          [str(e.get("source", "orc")), human_age(now - first), str(e.get("count", 1)), name]))
+    return sorted(items, key=lambda i: (i.doc["lastTimestamp"], i.name))
+
+
 BUILDERS: dict[str, Callable[[ClusterView, float], list[Item]]] = {
     "pods": pod_items,
     "replicationcontrollers": workload_items,
@@ -298,6 +326,7 @@ BUILDERS: dict[str, Callable[[ClusterView, float], list[Item]]] = {
     "services": service_items,
     "endpoints": endpoint_items,
     "nodes": node_items,
+    "events": event_items,
 }
 
 
@@ -307,11 +336,12 @@ def items_for(resource: Resource, view: ClusterView, now: float) -> list[Item]:
 
 def headers_for(resource: Resource, wide: bool) -> list[str]:
     cols, extra = HEADERS[resource.plural]
-    return ["NAME", *cols, *(extra if wide else [])]
+    return [*([] if resource.plural in NAMELESS else ["NAME"]), *cols, *(extra if wide else [])]
 
 
 def row(item: Item, wide: bool, qualified: bool) -> list[str]:
-    return [item.ref if qualified else item.name, *item.cells, *(item.wide if wide else [])]
+    name = [] if item.kind == "Event" else [item.ref if qualified else item.name]
+    return [*name, *item.cells, *(item.wide if wide else [])]
 
 
 def needs_qualified_names(resource: Resource, items: list[Item], several: bool) -> bool:

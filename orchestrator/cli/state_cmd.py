@@ -201,7 +201,8 @@ def _delete_refs(
         if not res.stored:
             raise click.UsageError(
                 f"{res.plural} are observed, not desired objects: "
-                + ("remove the host from the inventory" if res.plural == "nodes" else "delete the service")
+                + ("remove the host from the inventory" if res.plural == "nodes" else
+                   "events expire by themselves after an hour" if res.plural == "events" else "delete the service")
             )
         if t.names:
             if sel is not None:

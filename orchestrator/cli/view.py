@@ -111,11 +111,19 @@ class ClusterView:
 
 
 def _event_time(event: Mapping[str, Any]) -> float | None:
-    for name in ("time", "timestamp", "lastTimestamp", "at"):
+    for name in ("lastTimestamp", "time", "timestamp", "at"):
         value = event.get(name)
         if isinstance(value, int | float):
             return float(value)
     return None
+
+
+EVENTS_KEPT = 3600.0  # seconds: older events are not shown (the next pass with events prunes them)
+
+
+def expired(event: Mapping[str, Any], now: float) -> bool:
+    t = _event_time(event)
+    return t is not None and now - t > EVENTS_KEPT
 
 
 def event_time(event: Mapping[str, Any]) -> float | None:
