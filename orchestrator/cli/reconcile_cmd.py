@@ -158,35 +158,45 @@ def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path:
     out = sys.stdout if events_path == "-" else open(events_path, "a") if events_path else None  # noqa: SIM115
     engine = _engine(obj, out, reap_orphans)
     metrics = None
-    if metrics_file or metrics_port:
-        from orchestrator.metrics import Metrics
-
-        metrics = Metrics(metrics_file)
-        if metrics_port and watch:
-            metrics.serve(metrics_port)
     try:
         cluster = obj.project.cluster
         with engine.store.lock(LOCK_NAME, ttl=obj.project.settings.lease_ttl) as lock:
             fence = _fence(cluster, lock)
-            if not watch:
-                deadline = time.monotonic() + (wait or 0)
-                while True:
-                    result = engine.run_pass(fence=fence)
-                    _report(result, engine, quiet, human, obj.verbose)
-                    if metrics:
-                        metrics.record(result)
-                    if wait is None or result.failed or result.errors or _converged(result):
-                        return _exit_code(result)
-                    if time.monotonic() >= deadline:
-                        click.echo(f"not converged after {wait:g}s: " + _why_not(result), err=True)
-                        return EXIT_FAILED
-                    time.sleep(1.0)
-            return _watch(engine, fence, interval or obj.project.settings.interval, quiet, human, obj.verbose,
-                          metrics)
+            if metrics_file or metrics_port:
+                from orchestrator.metrics import Metrics
+
+                metrics = Metrics(metrics_file, engine.store, fence, watch=watch)
+                if metrics_port and watch:
+                    metrics.serve(metrics_port)
+            try:
+                return _passes(engine, fence, watch, wait, interval or obj.project.settings.interval, quiet,
+                               human, obj.verbose, metrics)
+            finally:
+                if metrics is not None:
+                    metrics.close()
     finally:
         engine.transport.close()
         if out is not None and out is not sys.stdout:
             out.close()
+
+
+def _passes(engine: Any, fence: Any, watch: bool, wait: float | None, interval: float, quiet: bool, human: Any,
+            verbose: int, metrics: Any) -> int:
+    """One pass (cron), passes until converged (--wait), or the --watch loop; the exit code."""
+    if watch:
+        return _watch(engine, fence, interval, quiet, human, verbose, metrics)
+    deadline = time.monotonic() + (wait or 0)
+    while True:
+        result = engine.run_pass(fence=fence)
+        _report(result, engine, quiet, human, verbose)
+        if metrics:
+            metrics.record(result)
+        if wait is None or result.failed or result.errors or _converged(result):
+            return _exit_code(result)
+        if time.monotonic() >= deadline:
+            click.echo(f"not converged after {wait:g}s: " + _why_not(result), err=True)
+            return EXIT_FAILED
+        time.sleep(1.0)
 
 
 def _fence(cluster: str, lock: Any) -> Any:
