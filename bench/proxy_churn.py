@@ -1,117 +1,298 @@
-"""Requests dropped while a service's pods churn: steady HTTP load through a service while its RC is scaled
-up and down (each step one `orc scale` and one `orc reconcile`, which re-renders and hitlessly reloads
-HAProxy on every proxy host), then requests sent, failed, and p50/p99 latency.
+"""Requests dropped while a service's pods churn (issue 13: "100 scale steps under steady load: 0 failed
+requests").
 
-Run from a project whose services are deployed (e.g. the repository root on the lab, after
-`orc apply -f examples/ && orc reconcile`):
+Steady HTTP load goes through a NodePort service on every lab host while its ReplicationController is
+scaled up and down; each scale step is one `orc scale` and one `orc reconcile` (the real CLI, in a
+subprocess, as a user or cron runs it), which creates or drains and deletes pods and re-renders and
+hitlessly reloads HAProxy on every host. A request fails when it gets no complete `200` within the client
+timeout (refused, reset, empty reply, timeout, other status): every failure counts.
 
-    .venv/bin/python bench/proxy_churn.py --url http://10.99.0.11:30080/ --rc web --sizes 5,1,3,1,3
+The bench brings up its own lab (default name "churn" on 10.99.57.0/24: never the user's "lab" nor the
+tests' "tlab"), writes a temp project, applies an RC of busybox httpd pods (a readiness probe, a SIGTERM
+handler, a 5 s grace period) and a NodePort service, runs, deletes them, and takes the lab down (unless
+`--keep-lab`).
 
-The load runs in this process (the lab's bridge makes every host's node port reachable from here).
+    sudo .venv/bin/python bench/proxy_churn.py [--runs 3] [--steps 100] [--clients 4]
+
+Inside the timer of a step: the `orc scale` and `orc reconcile` processes. Printed: per run the steps,
+requests sent, failed (split by scale-ups and scale-downs), latency p50/p99 and the median step time;
+then the median and spread (min-max) over the runs. Exit 1 when any request failed or a step failed.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
+import http.client
+import random
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+NAME = "churn"
+
+MANIFESTS = """\
+apiVersion: v1
+kind: ReplicationController
+metadata: {{name: {name}}}
+spec:
+  replicas: {replicas}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      containers:
+      - name: httpd
+        image: local/busybox:1
+        # httpd as PID 1 would ignore SIGTERM and wait out the grace period: a shell that exits on it.
+        command: [sh, -c, "hostname > /tmp/index.html; trap 'exit 0' TERM; httpd -f -p 80 -h /tmp & wait"]
+        ports: [{{name: http, containerPort: 80}}]
+        readinessProbe: {{httpGet: {{path: /, port: http}}, periodSeconds: 1}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: {name}}}
+spec:
+  type: NodePort
+  selector: {{app: {name}}}
+  ports: [{{port: 80, targetPort: http, nodePort: {node_port}}}]
+"""
 
 
 @dataclass
 class Load:
+    """Clients sending one request per fresh connection, round robin over the hosts' node ports."""
+
+    targets: Sequence[tuple[str, int]]
+    timeout: float
+    rate: float  # requests per second per client (0: as fast as it can)
     latencies: list[float] = field(default_factory=list)
-    failures: Counter[str] = field(default_factory=Counter)
+    failures: list[tuple[float, str]] = field(default_factory=list)  # (time, why)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)
 
-    def worker(self, url: str, stop: threading.Event, timeout: float) -> None:
-        while not stop.is_set():
+    def one(self, address: str, port: int) -> str:
+        """'' when the request got a complete 200, else why not."""
+        conn = http.client.HTTPConnection(address, port, timeout=self.timeout)
+        try:
+            conn.request("GET", "/")
+            r = conn.getresponse()
+            body = r.read()
+            return "" if r.status == 200 and body else f"status {r.status}, {len(body)} bytes"
+        except (OSError, http.client.HTTPException) as e:
+            return f"{address}: {type(e).__name__}: {str(e)[:60]}"
+        finally:
+            conn.close()
+
+    def worker(self, first: int) -> None:
+        i, due = first, time.monotonic()
+        while not self.stop.is_set():
+            if self.rate > 0:  # a steady rate, so the load leaves the lab's shared cores to the cluster
+                due += 1 / self.rate
+                self.stop.wait(max(0.0, due - time.monotonic()))
+            address, port = self.targets[i % len(self.targets)]
+            i += 1
             start = time.perf_counter()
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as r:
-                    r.read()
-                ok, why = True, ""
-            except Exception as e:  # noqa: BLE001 - every failure counts, whatever it is
-                ok, why = False, type(e).__name__ + ": " + str(e)[:60]
-            took = time.perf_counter() - start
+            why = self.one(address, port)
+            end = time.perf_counter()
             with self.lock:
-                if ok:
-                    self.latencies.append(took)
+                if why:
+                    self.failures.append((end, why))
                 else:
-                    self.failures[why] += 1
+                    self.latencies.append(end - start)
+
+    def sent(self) -> tuple[int, int]:
+        with self.lock:
+            return len(self.latencies) + len(self.failures), len(self.failures)
 
 
-def orc_command() -> list[str]:
-    exe = Path(sys.executable).parent / "orc"
-    return [str(exe)] if exe.exists() else [shutil.which("orc") or "orc"]
+@dataclass
+class Run:
+    steps: int = 0
+    sent: int = 0
+    failed_up: int = 0
+    failed_down: int = 0
+    failed_between: int = 0  # while no step ran (the hold after a step)
+    p50: float = float("nan")
+    p99: float = float("nan")
+    seconds: float = 0.0  # the run's load, from its first request to its last
+    step_seconds: list[float] = field(default_factory=list)
+    step_errors: list[str] = field(default_factory=list)
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def failed(self) -> int:
+        return self.failed_up + self.failed_down + self.failed_between
 
 
-def step(args: list[str]) -> tuple[int, float]:
-    start = time.perf_counter()
-    done = subprocess.run([*orc_command(), *args], capture_output=True, text=True)
-    if done.returncode not in (0, 4):
-        print(
-            f"  orc {' '.join(args)}: exit {done.returncode}: {done.stderr.strip()[-300:]}", file=sys.stderr
-        )
-    return done.returncode, time.perf_counter() - start
+def orc(project: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "orchestrator.cli.main", *args], cwd=project,
+                          capture_output=True, text=True, timeout=timeout)
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    return (
-        statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
-    )
+def sizes(steps: int, low: int, high: int, seed: int) -> list[int]:
+    """`steps` replica counts in [low, high], each different from the one before (half up, half down on
+    average), seeded so that every run and every commit scales through the same sequence."""
+    rng, out, now = random.Random(seed), [], low
+    for _ in range(steps):
+        now = rng.choice([n for n in range(low, high + 1) if n != now])
+        out.append(now)
+    return out
+
+
+def percentile(values: list[float], q: int) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def one_run(project: Path, targets: Sequence[tuple[str, int]], plan: list[int], start: int, a: argparse.Namespace,
+            log) -> Run:  # type: ignore[no-untyped-def]
+    run, load = Run(), Load(targets, a.timeout, a.rate / a.clients)
+    windows: list[tuple[float, float, str]] = []  # (start, end, "up"|"down") of each step
+    threads = [threading.Thread(target=load.worker, args=(i,), daemon=True) for i in range(a.clients)]
+    for t in threads:
+        t.start()
+    began = time.perf_counter()
+    time.sleep(a.hold)
+    now = start
+    try:
+        for i, n in enumerate(plan, 1):
+            t0 = time.perf_counter()
+            scaled = orc(project, "scale", f"rc/{NAME}", "--replicas", str(n))
+            passed = orc(project, "reconcile")
+            t1 = time.perf_counter()
+            windows.append((t0, t1, "up" if n > now else "down"))
+            run.step_seconds.append(t1 - t0)
+            for what, cp in (("scale", scaled), ("reconcile", passed)):
+                if cp.returncode != 0:
+                    run.step_errors.append(f"step {i} ({now}->{n}) {what}: exit {cp.returncode}: "
+                                           f"{cp.stderr.strip()[-300:]}")
+            now = n
+            run.steps = i
+            if i % 10 == 0:
+                sent, failed = load.sent()
+                log(f"  step {i}/{len(plan)}: {sent} sent, {failed} failed, "
+                    f"last step {run.step_seconds[-1]:.2f} s")
+            time.sleep(a.hold)
+    finally:
+        load.stop.set()
+        for t in threads:
+            t.join(timeout=a.timeout + 1)
+    run.seconds = time.perf_counter() - began
+    run.sent, _ = load.sent()
+    ok = sorted(load.latencies)
+    run.p50, run.p99 = percentile(ok, 50), percentile(ok, 99)
+    for when, why in load.failures:
+        # A request that failed ended within a step, or (its timeout) soon after one began.
+        kind = next((k for s, e, k in windows if s <= when <= e + a.timeout), "between")
+        if kind == "up":
+            run.failed_up += 1
+        elif kind == "down":
+            run.failed_down += 1
+        else:
+            run.failed_between += 1
+        run.reasons[why] += 1
+    return run
+
+
+def spread(values: Sequence[float], fmt: str) -> str:
+    return f"{format(statistics.median(values), fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--url", default="http://10.99.0.11:30080/", help="a service's node port or cluster IP")
-    p.add_argument("--rc", default="web", help="the ReplicationController behind the service")
-    p.add_argument("--sizes", default="5,1,3,1,3", help="replica counts to scale through, in order")
-    p.add_argument("--hold", type=float, default=3.0, help="seconds of load after each pass")
+    p.add_argument("--runs", type=int, default=3, help="runs of --steps scale steps each")
+    p.add_argument("--steps", type=int, default=100, help="scale steps per run")
+    p.add_argument("--min-replicas", type=int, default=1)
+    p.add_argument("--max-replicas", type=int, default=5)
+    p.add_argument("--hold", type=float, default=0.5, help="seconds of load after each step")
     p.add_argument("--clients", type=int, default=4, help="concurrent clients")
+    p.add_argument("--rate", type=float, default=200, help="requests per second in all (0: unthrottled)")
     p.add_argument("--timeout", type=float, default=5.0, help="per-request timeout (seconds)")
+    p.add_argument("--node-port", type=int, default=30190)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--lab", default=NAME, help="the lab's name (its own: never 'lab' or 'tlab')")
+    p.add_argument("--subnet", type=int, default=57, help="X of the lab's 10.99.X.0/24")
+    p.add_argument("--hosts", type=int, default=3)
+    p.add_argument("--keep-lab", action="store_true", help="leave the lab up afterwards")
     a = p.parse_args()
+    if a.lab in ("lab", "tlab"):
+        p.error(f"--lab {a.lab}: use a lab of the bench's own")
 
-    load, stop = Load(), threading.Event()
-    threads = [
-        threading.Thread(target=load.worker, args=(a.url, stop, a.timeout), daemon=True)
-        for _ in range(a.clients)
-    ]
-    for t in threads:
-        t.start()
-    time.sleep(a.hold)
-    try:
-        for n in (int(x) for x in a.sizes.split(",") if x.strip()):
-            rc_scale, _ = step(["scale", f"rc/{a.rc}", "--replicas", str(n)])
-            rc_pass, took = step(["reconcile"])
-            with load.lock:
-                sent, failed = len(load.latencies) + sum(load.failures.values()), sum(load.failures.values())
-            print(
-                f"scale {a.rc} to {n}: reconcile exit {rc_pass} in {took:.2f}s; so far {sent} sent, {failed} failed"
-            )
-            time.sleep(a.hold)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=a.timeout + 1)
-    ok = sorted(load.latencies)
-    failed = sum(load.failures.values())
-    print(
-        f"requests sent: {len(ok) + failed}  failed: {failed}  "
-        f"p50: {percentile(ok, 50) * 1000:.1f} ms  p99: {percentile(ok, 99) * 1000:.1f} ms"
-    )
-    for why, count in load.failures.most_common(5):
+    from orchestrator.lab import cluster
+    from orchestrator.lab.spec import LabSpec
+
+    # Stopped by Ctrl-C or a kill (also when started in the background, where SIGINT is ignored): the
+    # bench's objects are deleted and its lab taken down all the same.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    spec = LabSpec(hosts=a.hosts, name=a.lab, subnet=a.subnet)
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory(prefix="orc-churn-") as tmp:
+        project = Path(tmp)
+        inventory = project / "inventory.yaml"
+        try:
+            log(f"lab {spec.name} up ({a.hosts} hosts, 10.99.{a.subnet}.0/24)")
+            cluster.up(spec, inventory)
+            (project / "orc.yaml").write_text(
+                f"cluster: {a.lab}-bench\ninventory: {inventory}\ninfra_image: local/busybox:1\n"
+                'infra_command: [sleep, "2147483647"]\n')
+            start = a.min_replicas
+            (project / "m.yaml").write_text(MANIFESTS.format(name=NAME, replicas=start, node_port=a.node_port))
+            for args in (("apply", "-f", "m.yaml"), ("reconcile", "--wait", "60")):
+                cp = orc(project, *args)
+                if cp.returncode != 0:
+                    log(f"orc {' '.join(args)}: exit {cp.returncode}: {cp.stderr.strip()}")
+                    return 1
+            targets = [(h.address, a.node_port) for h in spec.lab_hosts()]
+            plan = sizes(a.steps, a.min_replicas, a.max_replicas, a.seed)
+            for r in range(a.runs):
+                log(f"run {r + 1}/{a.runs}: {a.steps} steps through {a.min_replicas}..{a.max_replicas} replicas")
+                runs.append(one_run(project, targets, plan, start, a, log))
+                start = plan[-1]
+        finally:
+            orc(project, "delete", f"rc/{NAME}", f"svc/{NAME}")
+            orc(project, "reconcile")
+            if not a.keep_lab:
+                log(f"lab {spec.name} down")
+                cluster.down(spec)
+
+    print(f"proxy churn: {a.hosts} hosts, {a.clients} clients over every host's node port, "
+          f"{a.rate:g} req/s, {a.steps} scale steps per run ({a.min_replicas}..{a.max_replicas} replicas, seed {a.seed}), "
+          f"{a.hold} s hold")
+    print(f"{'run':>3} {'steps':>5} {'requests':>9} {'req/s':>5} {'failed':>6} {'up':>3} {'down':>4} {'other':>5} "
+          f"{'p50 ms':>7} {'p99 ms':>7} {'step s':>6}")
+    for i, r in enumerate(runs, 1):
+        print(f"{i:>3} {r.steps:>5} {r.sent:>9} {r.sent / r.seconds:>5.0f} {r.failed:>6} {r.failed_up:>3} "
+              f"{r.failed_down:>4} {r.failed_between:>5} {r.p50 * 1000:>7.1f} {r.p99 * 1000:>7.1f} "
+              f"{statistics.median(r.step_seconds):>6.2f}")
+    if runs:
+        print(f"median (min-max) over {len(runs)} runs: requests {spread([r.sent for r in runs], '.0f')}, "
+              f"failed {spread([r.failed for r in runs], '.0f')}, "
+              f"p50 {spread([r.p50 * 1000 for r in runs], '.1f')} ms, "
+              f"p99 {spread([r.p99 * 1000 for r in runs], '.1f')} ms, "
+              f"step {spread([statistics.median(r.step_seconds) for r in runs], '.2f')} s")
+        print(f"total: {sum(r.steps for r in runs)} steps, {sum(r.sent for r in runs)} requests, "
+              f"{sum(r.failed for r in runs)} failed")
+    reasons = sum((r.reasons for r in runs), Counter())
+    for why, count in reasons.most_common(8):
         print(f"  {count} x {why}")
-    return 1 if failed else 0
+    errors = [e for r in runs for e in r.step_errors]
+    for e in errors[:10]:
+        print(f"  step failed: {e}")
+    return 1 if reasons or errors or not runs else 0
 
 
 if __name__ == "__main__":

@@ -34,6 +34,31 @@ class ProxySettings(BaseModel):
     node_port_range: str = "30000-32767"
 
 
+class EtcdSettings(BaseModel):
+    """How to reach an `etcd://` store (orc.yaml `etcd:`); files are relative to orc.yaml. A password is never
+    written here: name the file that holds it or the environment variable."""
+
+    model_config = ConfigDict(extra="forbid")
+    prefix: str = "/orc"  # the cluster's keys go under <prefix>/<cluster>/, so clusters can share one etcd
+    ca: str | None = None  # CA bundle that signed etcd's server certificate (turns TLS on)
+    cert: str | None = None  # client certificate and its key, for etcd's --client-cert-auth
+    key: str | None = None
+    user: str | None = None  # etcd user (etcd auth enabled)
+    password_file: str | None = None  # a file holding the user's password (one line)
+    password_env: str | None = None  # or an environment variable holding it
+    timeout: float = Field(default=5.0, gt=0, le=300)  # seconds per request; failover to the next endpoint
+    compact: bool = True  # compact etcd's revisions older than the store's event window (off: etcd's own policy)
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        import re
+
+        if not re.fullmatch(r"(/[A-Za-z0-9._-]+)+/?", v):
+            raise ValueError(f"{v!r} is not a key prefix: use /NAME or /NAME/NAME of letters, digits, '.', '_', '-'")
+        return v.rstrip("/")
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     cluster: str | None = None  # this cluster's identity on its hosts (written by `orc init`)
@@ -44,6 +69,9 @@ class Settings(BaseModel):
     infra_image: str = "registry.k8s.io/pause:3.9"
     infra_command: list[str] = Field(default_factory=list)  # empty: the image's own (pause needs none)
     grace_period: float = 40.0  # seconds a host may fail probes before it is NotReady
+    # More than this share of the hosts failing at once is a full disruption: nothing is replaced (the
+    # controller's own network is the likelier cause), as Kubernetes' node lifecycle controller does.
+    disruption_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     interval: float = 10.0  # --watch: seconds between passes when nothing wakes it sooner
     resync: float = 60.0  # --watch: every host is probed at least this often, whatever its event stream says
     facts_ttl: float = 300.0  # seconds a host's static facts (cpu, disk, images, ...) are reused; 0: always probe
@@ -53,6 +81,7 @@ class Settings(BaseModel):
     pod_port_range: str = "20000-29999"  # host ports pods publish their container ports on (cluster address)
     drain_seconds: float = 2.0  # after proxies dropped a leaving pod, seconds its in-flight requests get
     ssh: SSHSettings = Field(default_factory=SSHSettings)
+    etcd: EtcdSettings = Field(default_factory=EtcdSettings)
     proxy: ProxySettings = Field(default_factory=ProxySettings)
     scheduler: dict[str, Any] = Field(default_factory=dict)  # weights and strategy, see scheduler
 
@@ -120,11 +149,19 @@ class Project:
         if self.config_file is None:
             raise ConfigError(f"no {CONFIG_NAME} in {self.root} or its parents: this command keeps state in a "
                               "project; run `orc init` here, or cd into your project (or pass --config)")
-        url = self.settings.store
+        return self.resolve_store_url(self.settings.store)
+
+    def resolve_store_url(self, url: str) -> str:
+        """A store URL as orc.yaml (or `orc store migrate --to`) writes it, made complete: a SQLite path
+        relative to orc.yaml; an etcd one with this cluster's key prefix and the `etcd:` options."""
         if url.startswith("sqlite:"):
             return "sqlite:" + str(self.path(url[len("sqlite:"):]))
-        return url
+        if url.startswith("etcd://"):
+            from orchestrator.store.etcd_options import project_url
 
+            where = self.config_file or (self.root / CONFIG_NAME)
+            return project_url(url, self.cluster, self.settings.etcd.model_dump(), self.path, f"{where}: store")
+        return url
 
     def open_store(self, *, write: bool = False) -> Any:
         """The project's store, checked to be this cluster's (`store.bind_cluster`); `write` (commands that

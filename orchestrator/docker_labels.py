@@ -7,7 +7,8 @@ for the old one.
     orc.managed=true        on every container and volume we create
     orc.cluster=NAME        the cluster (orc.yaml `cluster:`) that made it: a pass works on its own only
     orc.pod=NAME            the pod's name               orc.pod-uid=UID     the pod instance (unique)
-    orc.owner=KIND/NAME     its controller ("" for a bare pod)
+    orc.owner=KIND/NAME     its controller's store key, rc/NAME, rs/NAME or deploy/NAME ("" for a bare pod);
+                            an older orc wrote rc/NAME for every kind: controllers/moved_keys.py reads those
     orc.spec-hash=HASH      the template it was made from
     orc.container=NAME      the spec container ("" on the infra container)
     orc.infra=true          the infra container (holds the network namespace, publishes the ports)

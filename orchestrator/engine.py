@@ -34,6 +34,7 @@ from orchestrator.observe.facts import HostFacts
 from orchestrator.observe.hosts import probe_all
 from orchestrator.observe.probe import facts_from_dict, facts_to_dict
 from orchestrator.observe.snapshot import ClusterSnapshot
+from orchestrator.observe.vantage import cross_check
 from orchestrator.plan.pass_plan import PassConfig, PassInputs, plan_pass
 from orchestrator.plan.planner import PlannerConfig
 from orchestrator.plan.ports import DEFAULT_POD_PORT_RANGE, parse_port_range
@@ -103,7 +104,8 @@ class Engine:
         s = project.settings
         self.cluster = project.cluster
         self.runtime = Runtime(s.infra_image, tuple(s.infra_command), self.cluster)
-        planner = PlannerConfig(grace_period=s.grace_period, scheduler=SchedulerConfig.from_dict(s.scheduler),
+        planner = PlannerConfig(grace_period=s.grace_period, disruption_threshold=s.disruption_threshold,
+                                scheduler=SchedulerConfig.from_dict(s.scheduler),
                                 reap_orphans=reap_orphans, cordoned=cordoned_hosts(self.hosts),
                                 pod_ports=parse_port_range(s.pod_port_range or DEFAULT_POD_PORT_RANGE))
         self.config = PassConfig(planner, s.proxy, project.templates_path)
@@ -125,6 +127,8 @@ class Engine:
         probed = probe_all(self.transport, [h for h in every if h.name not in unchanged],
                            max_workers=self.project.settings.ssh.max_parallel,
                            extra=lambda h: probe_steps(h, self.cluster), cached=cached)
+        probed = cross_check(self.transport, {h.name: h for h in every}, probed,
+                             max_workers=self.project.settings.ssh.max_parallel)
         by_name = {f.name: f for f in probed} | unchanged
         snapshot = ClusterSnapshot.build([by_name[h.name] for h in every], self.clock(), cluster=self.cluster)
         secrets = SecretSource.load(self.project.secrets_path, strict=False)
@@ -224,7 +228,8 @@ class Engine:
                         proxy_sections=p.book["proxy_sections"],
                         hosts={**{h.name: book.hosts[h.name] for h in obs.leaving if pods.get(h.name)},
                                **{h.name: host_record(h) for h in self.hosts}},
-                        notices=list(p.notices), restarts=restarts)
+                        notices=list(p.notices), ready_since=p.book.get("ready_since", {}),
+                        rollouts=p.book.get("rollouts", {}), restarts=restarts)
         deleted = {r.action.uid for r in results if r.ok and isinstance(r.action, DeletePod)}
         for tombstone, uids in p.book_tombstones.items():  # its pods are gone: the decision is spent
             if deleted.issuperset(uids):
@@ -297,6 +302,8 @@ def believed_pods(snapshot: ClusterSnapshot, book: Book, p: Plan, results: list[
                     pods.append({**view.to_dict(), "restarts": 0, "ports": {b.key: b.host_port for b in a.pod.ports},
                                  "containers_ready": f"0/{len(a.pod.spec.containers)}"})
             out[h] = pods
-        elif h in p.book["host_failures"] and snapshot.taken_at - p.book["host_failures"][h] < grace:
+        elif f.verdict == "partition" or (h in p.book["host_failures"]
+                                          and snapshot.taken_at - p.book["host_failures"][h] < grace):
+            # cannot be seen, but still there: within the grace period, or reached by its peers
             out[h] = [{**d, "phase": "Unknown", "ready": False} for d in book.assumed.get(h, [])]
     return out

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrator.quote import go_quote
+
 __all__ = [
     "DNS1123_LABEL_MAX",
     "DOES_NOT_EXIST",
@@ -163,7 +165,7 @@ def validate_label_value(value: str) -> list[str]:
 def _go_quote(value: Any) -> str:
     """A value as Go's %q / %v shows it in a field error (strings quoted, numbers bare)."""
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return go_quote(value)  # a line break or a bidi override in a key never breaks the error line
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

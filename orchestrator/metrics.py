@@ -71,8 +71,10 @@ def families(result: Any, totals: Totals) -> list[Any]:
         g.add_metric([name], 1 if f.ready else 0)
     out.append(g)
     desired = {k: w.replicas for k, w in (result.desired.workloads.items() if result.desired else [])}
-    running = Counter(p.owner for p in result.snapshot.pods if p.owner and p.phase == "Running")
-    ready = Counter(p.owner for p in result.snapshot.pods if p.owner and p.ready)
+    # (a pod still labelled with the key an older orc stored its controller under counts as that controller's)
+    owner = result.desired.owner_of if result.desired else (lambda o, _uid: o)
+    running = Counter(owner(p.owner, p.uid) for p in result.snapshot.pods if p.owner and p.phase == "Running")
+    ready = Counter(owner(p.owner, p.uid) for p in result.snapshot.pods if p.owner and p.ready)
     pending = Counter(t.split(":")[0] for t in result.plan.pending)
     owners = sorted(set(desired) | set(running))
     for name, help_, values in (("orc_pods_desired", "Replicas asked for, per controller.", desired),
@@ -166,8 +168,15 @@ class Metrics:
         self._server = start_http_server(port, addr="127.0.0.1", registry=self.registry)
 
     def close(self) -> None:
+        """The counters of the last passes into the store (--watch; best effort: a controller that lost its
+        lock may not write), and the HTTP server stopped."""
+        import contextlib
+
+        from orchestrator.errors import StoreError
+
         if self.store is not None and self.watch:
-            self.save()
+            with contextlib.suppress(StoreError):
+                self.save()
         if self._server is not None:
             server, _thread = self._server
             server.shutdown()

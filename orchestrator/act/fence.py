@@ -24,6 +24,7 @@ import os
 import re
 import shlex
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,7 +33,8 @@ from orchestrator.errors import ConfigError
 from orchestrator.inventory.host import Host
 from orchestrator.inventory.state_dir import state_dir
 from orchestrator.store.base import Fence, FencedError
-from orchestrator.transport.base import StepResult
+from orchestrator.transport.base import StepResult, Transport
+from orchestrator.transport.parallel import run_parallel
 from orchestrator.transport.script import GUARD_FD
 
 STEP_NAME = "fence"
@@ -121,6 +123,30 @@ class HostFence:
             f"this controller's lease is stale: {len(refusals)} host(s) refused its batches with fencing token "
             f"{self.token} of cluster {self.cluster}: {hosts}; another controller took over the lease "
             f'(lock "{self.lease.name}"): this one stops', dict(refusals))
+
+
+def claim_hosts(fence: HostFence, hosts: Sequence[Host], transport: Transport, max_workers: int) -> dict[str, str]:
+    """Record this controller's token on every host at once (a `--watch` leader that just took over), so a
+    stale leader is refused by every host, not only by those the new one had work for. One round trip per
+    host, in parallel. Raises HostFencedError if a host has seen a newer token already; returns the hosts
+    it could not reach ({host: why}): their first batch fences them."""
+    fence.check()
+    answers = run_parallel(hosts, lambda h: transport.run_batch(h, [fence.step(h)]), max_workers=max_workers)
+    failed: dict[str, str] = {}
+    refusals: dict[str, int] = {}
+    for name, answer in answers.items():
+        if isinstance(answer, Exception):
+            failed[name] = str(answer)
+            continue
+        step = answer[STEP_NAME]
+        seen = refused_by(step)
+        if seen is not None:
+            refusals[name] = seen
+        elif not step.ok:
+            failed[name] = fence.refusal(name, step)
+    if refusals:
+        raise fence.refused(refusals)
+    return failed
 
 
 def fence_step(state: str, cluster: str, token: int) -> Command:

@@ -52,10 +52,13 @@ def conflict_error(kind: str, name: str, detail: str = "") -> ConflictError:
 
 def plan_apply(store: Store, objects: Sequence[K8sObject]) -> list[Change]:
     """What applying `objects` would do to each. Raises ConflictError when a manifest's resourceVersion is
-    not the stored revision."""
+    not the stored revision. A workload an older orc stored under rc/ counts as stored under its own key
+    (for a dry run; `orc apply` has moved it there first: controllers/moved_keys.py)."""
+    from orchestrator.controllers.moved_keys import stored_at
+
     changes: list[Change] = []
     for obj in objects:
-        before = store.get(obj.key)
+        before = stored_at(store, obj.key)
         wanted = obj.metadata.resource_version
         if wanted is not None and str(wanted) != "":
             if before is None:

@@ -4,11 +4,12 @@ Pure: the caller passes the view and the time."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from orchestrator.cli.documents import iso_time
-from orchestrator.cli.kinds import Resource, kind_of_key, plural_name
+from orchestrator.cli.kinds import Resource, kind_of_key, of_kind, plural_name
 from orchestrator.cli.observed import ObservedHost, ObservedPod
 from orchestrator.cli.printers import (
     containers_of,
@@ -236,11 +237,12 @@ def describe_pod(view: ClusterView, name: str, now: float) -> str:
     return str(out)
 
 
-def describe_workload(view: ClusterView, name: str, now: float) -> str:
-    key = f"rc/{name}"
+def describe_workload(view: ClusterView, name: str, now: float, kind: str = "ReplicationController") -> str:
+    """A ReplicationController, ReplicaSet or Deployment (`kind`): each under its own store key."""
+    key = of_kind(kind).key(name)
     record = view.objects.get(key)
     if record is None:
-        raise not_found("ReplicationController", name)
+        raise not_found(kind, name)
     manifest = record.value
     spec = manifest.get("spec") or {}
     template = spec.get("template") or {}
@@ -381,11 +383,11 @@ def describe_event(view: ClusterView, name: str, now: float) -> str:
     return str(out)
 
 
-DESCRIBERS = {
+DESCRIBERS: dict[str, Callable[[ClusterView, str, float], str]] = {
     "pods": describe_pod,
     "replicationcontrollers": describe_workload,
-    "replicasets": describe_workload,
-    "deployments": describe_workload,
+    "replicasets": partial(describe_workload, kind="ReplicaSet"),
+    "deployments": partial(describe_workload, kind="Deployment"),
     "services": describe_service,
     "endpoints": describe_endpoints,
     "nodes": describe_node,

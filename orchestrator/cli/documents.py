@@ -5,10 +5,11 @@ from the last observed snapshot (a Pod's phase, conditions and containerStatuses
 counts; Endpoints as `subsets`). Pure: the caller passes the view.
 
 Where orc differs from Kubernetes, the document says what is true here:
-- `metadata.generation` counts every change of the object (Kubernetes counts spec changes only);
+- `metadata.generation` is the store revision of the object's last change (as its resourceVersion), and a
+  controller's `status.observedGeneration` the store revision the last pass planned from, so
+  `observedGeneration >= generation` says, as in Kubernetes, that a pass has seen the object as it is;
 - a Pod's `status.hostIP` is the host's cluster address (where its ports are published) and `podIP` its
   network namespace's address on the host's docker network (reached from that host);
-- `status.observedGeneration` is present once a reconcile pass has read the object as it is now.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def metadata(view: ClusterView, key: str, stored: dict[str, Any] | None) -> dict
     meta = dict(stored or {})
     out: dict[str, Any] = {"name": meta.pop("name", key.partition("/")[2]), "namespace": NAMESPACE,
                            "uid": view.uid(key), "resourceVersion": str(record.revision),
-                           "generation": record.version}
+                           "generation": record.revision}
     meta.pop("namespace", None)
     if key in view.created:
         out["creationTimestamp"] = iso_time(view.created[key])
@@ -277,9 +278,12 @@ def workload_status(view: ClusterView, key: str) -> dict[str, Any]:
     desired = 1 if desired is None else int(desired)
     pods = [p for p in (view.snapshot.pods_of(key) if view.snapshot else []) if p.active]
     current, ready = len(pods), sum(1 for p in pods if p.ready)
+    rollout = view.rollouts.get(key)
+    if rollout is not None:  # what the last pass recorded of a rolling controller (plan/rollout.status)
+        return {k: copy.deepcopy(v) for k, v in rollout.items() if k not in ("mark", "progressAt")}
     status: dict[str, Any] = {}
     if view.snapshot is not None and view.snapshot.desired_revision >= record.revision:
-        status["observedGeneration"] = record.version
+        status["observedGeneration"] = view.snapshot.desired_revision
     status["replicas"] = current
     if kind != "Deployment" and current:
         status["fullyLabeledReplicas"] = current

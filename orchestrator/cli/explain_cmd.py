@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
 from orchestrator.cli.context import AppContext
@@ -20,8 +22,9 @@ def explain(obj: AppContext, kind: str, name: str | None, output: str) -> None:
     \b
       orc explain pod web-x2k4p     a running pod: why its host, against the others (itself not counted)
       orc explain pod/db-0          a bare pod, placed or pending
-      orc explain rc/web            where the controller's next replica would go
+      orc explain rc/web            where the controller's next replica would go (also rs/NAME, deploy/NAME)
     """
+    from orchestrator.cli.kinds import WORKLOADS, resolve
     from orchestrator.cli.reconcile_cmd import _engine
     from orchestrator.controllers.desired import load_desired
     from orchestrator.controllers.placement import node_info, placed_pod, pod_request
@@ -32,16 +35,18 @@ def explain(obj: AppContext, kind: str, name: str | None, output: str) -> None:
     if "/" in kind and name is None:
         kind, name = kind.split("/", 1)
     if not name:
-        raise click.UsageError("name the object: orc explain pod NAME | rc/NAME")
-    kind = {"po": "pod", "pods": "pod", "rc": "rc", "replicationcontroller": "rc",
-            "replicationcontrollers": "rc"}.get(kind, kind)
+        raise click.UsageError("name the object: orc explain pod NAME | rc/NAME | rs/NAME | deploy/NAME")
+    resource = resolve(kind)
+    if resource.plural != "pods" and resource.plural not in WORKLOADS:
+        raise click.UsageError(f"cannot explain {kind!r}: use pod, rc, rs or deploy")
+    kind = "pod" if resource.plural == "pods" else resource.prefix
     engine = _engine(obj, write=False)
     try:
         desired = load_desired(engine.store)
         snapshot = engine.observe()
     finally:
         engine.transport.close()
-    seen = [PodView.of(p) for p in snapshot.pods]
+    seen = [dataclasses.replace(v, owner=desired.owner_of(v.owner, v.uid)) for v in map(PodView.of, snapshot.pods)]
     me = next((v for v in seen if v.name == name), None) if kind == "pod" else None
     if kind == "pod":
         if me is not None and me.owner and me.owner in desired.workloads:
@@ -50,13 +55,11 @@ def explain(obj: AppContext, kind: str, name: str | None, output: str) -> None:
             spec, labels, owner = desired.pods[name].spec, desired.pods[name].labels, None
         else:
             raise NotFoundError(f'pod "{name}" not found (neither desired nor running on a host)')
-    elif kind == "rc":
-        w = desired.workloads.get(f"rc/{name}")
-        if w is None:
-            raise NotFoundError(f'replicationcontroller "{name}" not found')
-        spec, labels, owner = w.template.spec, w.template.labels, w.key
     else:
-        raise click.UsageError(f"cannot explain {kind!r}: use pod or rc")
+        w = desired.workloads.get(resource.key(name))
+        if w is None:
+            raise NotFoundError(f'{resource.singular} "{name}" not found')
+        spec, labels, owner = w.template.spec, w.template.labels, w.key
     placed: dict[str, list] = {}
     for v in seen:
         if me is None or v.uid != me.uid:
@@ -65,7 +68,7 @@ def explain(obj: AppContext, kind: str, name: str | None, output: str) -> None:
     nodes = [node_info(f, placed.get(h, []), cordoned=h in engine.config.planner.cordoned)
              for h, f in sorted(snapshot.hosts.items())]
     rows = explain_pod(pod_request(name if kind == "pod" else f"{name}-new", owner, labels, spec), nodes,
-                       engine.config.scheduler)
+                       engine.config.planner.scheduler)
     rows = sorted(rows, key=lambda e: (not e.passed, -e.total, e.host))
     if output != "table":
         dump([{"host": e.host, "feasible": e.passed, "filter": e.failed_filter, "reason": e.reason,

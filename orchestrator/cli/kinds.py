@@ -1,7 +1,9 @@
-"""Resource names as kubectl spells them (pods/pod/po, rc, svc, ...) and how they map to store keys.
+"""Resource names as kubectl spells them (pods/pod/po, rc, rs, deploy, svc, ...) and how they map to store
+keys: each kind its own prefix, so `rc/web`, `rs/web` and `deploy/web` are three objects.
 
 resolve("po")              -> RESOURCES["pods"]
 object_ref("rc/web")       -> (RESOURCES["replicationcontrollers"], "web")
+object_ref("deploy/web")   -> (RESOURCES["deployments"], "web");  RESOURCES["deployments"].key("web") -> "deploy/web"
 display_name("Deployment") -> "deployment.apps"      (as in `deployment.apps/web created`)
 plural_name("Service")     -> "services"             (as in `services "web" not found`)
 """
@@ -15,8 +17,9 @@ import click
 
 @dataclass(frozen=True)
 class Resource:
-    """A resource type the CLI knows. `prefix` is the store kind ("pod", "rc", "svc"); empty for the
-    resources that are not desired objects (endpoints and nodes, read from bookkeeping and the snapshot)."""
+    """A resource type the CLI knows. `prefix` is the store kind ("pod", "rc", "rs", "deploy", "svc"): each
+    kind its own; empty for the resources that are not desired objects (endpoints and nodes, read from
+    bookkeeping and the snapshot)."""
 
     plural: str
     singular: str
@@ -42,8 +45,8 @@ class Resource:
 _LIST = [
     Resource("pods", "pod", ("po",), "Pod", "pod"),
     Resource("replicationcontrollers", "replicationcontroller", ("rc",), "ReplicationController", "rc"),
-    Resource("replicasets", "replicaset", ("rs",), "ReplicaSet", "rc"),
-    Resource("deployments", "deployment", ("deploy",), "Deployment", "rc"),
+    Resource("replicasets", "replicaset", ("rs",), "ReplicaSet", "rs"),
+    Resource("deployments", "deployment", ("deploy",), "Deployment", "deploy"),
     Resource("services", "service", ("svc",), "Service", "svc"),
     Resource("endpoints", "endpoint", ("ep",), "Endpoints"),
     Resource("nodes", "node", ("no", "hosts", "host"), "Node"),
@@ -51,11 +54,14 @@ _LIST = [
 ]
 RESOURCES: dict[str, Resource] = {r.plural: r for r in _LIST}
 _BY_NAME: dict[str, Resource] = {n: r for r in _LIST for n in r.names}
+_BY_KIND: dict[str, Resource] = {r.kind: r for r in _LIST}
 
 ALL = ("pods", "replicationcontrollers", "replicasets", "deployments", "services")
 """What `orc get all` shows (as kubectl's `all`: no endpoints, no nodes)."""
 
 WORKLOAD_KINDS = ("ReplicationController", "ReplicaSet", "Deployment")
+WORKLOADS = ("replicationcontrollers", "replicasets", "deployments")
+"""The resources that keep replicas of a pod template (each kind its own store prefix: rc, rs, deploy)."""
 
 _DISPLAY = {
     "Pod": "pod",
@@ -77,7 +83,7 @@ _PLURAL = {
     "Node": "nodes",
     "Event": "events",
 }
-_KIND_OF_PREFIX = {"pod": "Pod", "rc": "ReplicationController", "svc": "Service"}
+_KIND_OF_PREFIX = {r.prefix: r.kind for r in _LIST if r.stored}
 
 
 def known_names() -> list[str]:
@@ -109,6 +115,11 @@ def resolve_many(text: str) -> list[Resource]:
             if r not in out:
                 out.append(r)
     return out
+
+
+def of_kind(kind: str) -> Resource:
+    """The resource that shows a manifest kind: "Deployment" -> deployments (store prefix deploy)."""
+    return _BY_KIND[kind]
 
 
 def object_ref(text: str) -> tuple[Resource, str]:

@@ -31,6 +31,9 @@ COMMANDS: dict[str, str] = {
     "logs": "orchestrator.cli.pods_cmd:logs",
     "exec": "orchestrator.cli.pods_cmd:exec_",
     "proxy": "orchestrator.cli.proxy_cmd:proxy",
+    "store": "orchestrator.cli.store_cmd:store",
+    "what-if": "orchestrator.cli.whatif_cmd:what_if",
+    "rollout": "orchestrator.cli.rollout_cmd:rollout",
 }
 
 

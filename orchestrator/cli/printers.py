@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from orchestrator.cli.documents import (
@@ -167,9 +168,10 @@ def replica_counts(view: ClusterView, key: str) -> tuple[int, int]:
     return len(active), sum(1 for p in active if p.ready)
 
 
-def workload_items(view: ClusterView, now: float) -> list[Item]:
+def workload_items(view: ClusterView, now: float, prefix: str = "rc") -> list[Item]:
+    """The workloads of one kind: its store prefix ("rc", "rs", "deploy")."""
     items: list[Item] = []
-    for record in view.of_prefix("rc"):
+    for record in view.of_prefix(prefix):
         name = record.key.partition("/")[2]
         value = record.value
         desired = (value.get("spec") or {}).get("replicas")
@@ -321,8 +323,8 @@ def event_items(view: ClusterView, now: float) -> list[Item]:
 BUILDERS: dict[str, Callable[[ClusterView, float], list[Item]]] = {
     "pods": pod_items,
     "replicationcontrollers": workload_items,
-    "replicasets": workload_items,
-    "deployments": workload_items,
+    "replicasets": partial(workload_items, prefix="rs"),
+    "deployments": partial(workload_items, prefix="deploy"),
     "services": service_items,
     "endpoints": endpoint_items,
     "nodes": node_items,
@@ -345,6 +347,6 @@ def row(item: Item, wide: bool, qualified: bool) -> list[str]:
 
 
 def needs_qualified_names(resource: Resource, items: list[Item], several: bool) -> bool:
-    """kubectl prints `kind/name` when a table mixes kinds: several resources asked for, or workloads of
-    another kind than the one named (all workloads share the `rc/` prefix)."""
+    """kubectl prints `kind/name` when a table mixes kinds: several resources asked for (or an item of
+    another kind than the one named, which each kind having its own store prefix does not happen)."""
     return several or any(i.kind != resource.kind for i in items)

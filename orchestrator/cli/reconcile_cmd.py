@@ -97,6 +97,7 @@ def plan(obj: AppContext, output: str) -> int:
         click.echo(f"warning: {w}", err=True)
     for n in result.plan.notices:
         click.echo(f"notice: {n}", err=True)
+    _moved_notes(result)
     for e in result.plan.errors:
         click.echo(f"error: {e}", err=True)
     for h in result.unreachable:
@@ -118,6 +119,19 @@ def blocked(pending: dict[str, str]) -> dict[str, str]:
     return {t: w for t, w in pending.items() if not in_progress(t)}
 
 
+def _moved_notes(result: Any) -> None:
+    """`orc plan` on a store an older orc wrote: what the next write moves, and what cannot move."""
+    from orchestrator.controllers.moved_keys import stranded_message
+
+    for m in (result.desired.moved.values() if result.desired else ()):
+        if m.stranded:
+            click.echo(f"warning: {stranded_message(m.kind, m.old, m.new)}", err=True)
+        elif m.at is None:  # read as it will be once the next write has moved it
+            click.echo(f'notice: {m.kind} "{m.new.partition("/")[2]}" is stored under {m.old} by an older orc: '
+                       f"the next orc apply, delete, scale or reconcile moves it to {m.new} (its pods stay its "
+                       "own)", err=True)
+
+
 @click.command()
 @click.option("--watch", is_flag=True, help="Keep converging: react to docker events, desired-state changes "
               "and lost hosts within seconds; resync every --interval.")
@@ -133,20 +147,28 @@ def blocked(pending: dict[str, str]) -> dict[str, str]:
 @click.option("--wait", "wait", type=float, default=None, metavar="SECONDS",
               help="Repeat passes until the cluster has converged (every pod ready, services serving them, a "
               "pass with nothing to do) or SECONDS pass; exits 1 on timeout. For scripts and deploys.")
+@click.option("--wait-lock", "wait_lock", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="If another reconcile holds the lock, wait up to SECONDS for it (then exit 3). --watch "
+              "always waits: it stands by and takes over when the leader's lease ends.")
 @click.option("-q", "--quiet", is_flag=True, help="Print failures only.")
 @click.pass_obj
 def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path: str | None,
               metrics_file: str | None, metrics_port: int | None, reap_orphans: bool, wait: float | None,
-              quiet: bool) -> int:
+              wait_lock: float | None, quiet: bool) -> int:
     """Observe every host, plan, act: one pass (or --watch to keep at it).
 
     Built for cron: prints nothing when nothing changed, one line per change otherwise; holds a lease on
-    the store's reconcile lock so two runs never act at once (the second exits 3 at once). A controller
-    stalled past orc.yaml `lease_ttl` loses the lease to the next one, and the hosts refuse its batches.
+    the store's reconcile lock so two runs never act at once (the second exits 3 at once, or waits with
+    --wait-lock). A controller stalled past orc.yaml `lease_ttl` loses the lease to the next one, and the
+    hosts refuse its batches.
+
+    With --watch on several machines (one etcd store shared), one leads and the others stand by: when the
+    leader stops or stalls past `lease_ttl`, one of them takes over; a leader that lost its lease steps
+    down and stands by.
 
     \b
     Exit codes: 0 converged, 1 an action failed (retried next pass) or the lease was lost (hosts refuse
-    a stale controller), 3 another reconcile holds the lock,
+    a stale controller; a --watch one steps down instead), 3 another reconcile holds the lock,
     4 some hosts unreachable (the rest converged), 5 pods pending (one line each on stderr, with why).
 
     \b
@@ -158,45 +180,106 @@ def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path:
     out = sys.stdout if events_path == "-" else open(events_path, "a") if events_path else None  # noqa: SIM115
     engine = _engine(obj, out, reap_orphans)
     metrics = None
+    if metrics_file or metrics_port:
+        from orchestrator.metrics import Metrics
+
+        metrics = Metrics(metrics_file, engine.store, watch=watch)  # its fence: the lock's, once taken
+        if metrics_port and watch:
+            metrics.serve(metrics_port)
     try:
         cluster = obj.project.cluster
-        with engine.store.lock(LOCK_NAME, ttl=obj.project.settings.lease_ttl) as lock:
-            fence = _fence(cluster, lock)
-            if metrics_file or metrics_port:
-                from orchestrator.metrics import Metrics
+        ttl = obj.project.settings.lease_ttl
+        if watch:
+            return _lead(engine, cluster, ttl, interval or obj.project.settings.interval, quiet, human,
+                         obj.verbose, metrics)
+        from orchestrator.leader import take_lock
 
-                metrics = Metrics(metrics_file, engine.store, fence, watch=watch)
-                if metrics_port and watch:
-                    metrics.serve(metrics_port)
-            try:
-                return _passes(engine, fence, watch, wait, interval or obj.project.settings.interval, quiet,
-                               human, obj.verbose, metrics)
-            finally:
-                if metrics is not None:
-                    metrics.close()
+        lock = take_lock(engine.store, LOCK_NAME, ttl, wait=wait_lock or 0,
+                         on_wait=(lambda e: _standing_by(e, ttl, "waiting")) if wait_lock else None)
+        try:
+            fence = _fence(cluster, lock)
+            if metrics is not None:
+                metrics.fence = fence
+            from orchestrator.cli.services import move_legacy_workloads
+
+            move_legacy_workloads(engine.store, fence=fence.store_fence, quiet=quiet)
+            deadline = time.monotonic() + (wait or 0)
+            while True:
+                result = engine.run_pass(fence=fence)
+                _report(result, engine, quiet, human, obj.verbose)
+                if metrics:
+                    metrics.record(result)
+                if wait is None or result.failed or result.errors or _converged(result):
+                    return _exit_code(result)
+                if time.monotonic() >= deadline:
+                    click.echo(f"not converged after {wait:g}s: " + _why_not(result), err=True)
+                    return EXIT_FAILED
+                time.sleep(1.0)
+        finally:
+            lock.release()
     finally:
+        if metrics is not None:
+            metrics.close()
         engine.transport.close()
         if out is not None and out is not sys.stdout:
             out.close()
 
 
-def _passes(engine: Any, fence: Any, watch: bool, wait: float | None, interval: float, quiet: bool, human: Any,
-            verbose: int, metrics: Any) -> int:
-    """One pass (cron), passes until converged (--wait), or the --watch loop; the exit code."""
-    if watch:
-        return _watch(engine, fence, interval, quiet, human, verbose, metrics)
-    deadline = time.monotonic() + (wait or 0)
-    while True:
-        result = engine.run_pass(fence=fence)
-        _report(result, engine, quiet, human, verbose)
-        if metrics:
-            metrics.record(result)
-        if wait is None or result.failed or result.errors or _converged(result):
-            return _exit_code(result)
-        if time.monotonic() >= deadline:
-            click.echo(f"not converged after {wait:g}s: " + _why_not(result), err=True)
-            return EXIT_FAILED
-        time.sleep(1.0)
+def _standing_by(e: Any, ttl: float, what: str = "standing by") -> None:
+    h = getattr(e, "holder", None)
+    who = f"pid {h.pid} on {h.host} (token {h.token})" if h is not None else "another controller"
+    click.echo(f"{what}: the reconcile lock is held by {who}; taking over when it is released or its lease "
+               f"lapses (lease_ttl {ttl:g}s)", err=True)
+    sys.stderr.flush()
+
+
+def _lead(engine: Any, cluster: str, ttl: float, interval: float, quiet: bool, human: Any, verbose: int,
+          metrics: Any) -> int:
+    """--watch: stand by while another controller holds the lock, lead (`_watch`) once it is ours, and step
+    down to standing by when the lease is lost (the hosts or the store refused us). SIGINT/SIGTERM end it."""
+    import signal
+
+    from orchestrator.act.fence import claim_hosts
+    from orchestrator.cli.services import move_legacy_workloads
+    from orchestrator.leader import take_lock
+    from orchestrator.store.base import FencedError
+
+    stop: list[bool] = []
+    previous = {sig: signal.signal(sig, lambda *_: stop.append(True)) for sig in (signal.SIGINT, signal.SIGTERM)}
+    waited = [False]
+
+    def standing_by(e: Any) -> None:
+        waited[0] = True
+        _standing_by(e, ttl)
+
+    try:
+        while not stop:
+            waited[0] = False
+            lock = take_lock(engine.store, LOCK_NAME, ttl, wait=None, stopped=lambda: bool(stop),
+                             on_wait=standing_by)
+            if lock is None:
+                break
+            if waited[0]:
+                click.echo(f"took over: this controller leads now (token {lock.token})", err=True)
+            try:
+                fence = _fence(cluster, lock)
+                if metrics is not None:
+                    metrics.fence = fence
+                # every host learns the new token now: a stale leader is refused everywhere, at once
+                claim_hosts(fence, engine.hosts, engine.transport, engine.project.settings.ssh.max_parallel)
+                if stop:  # a signal came while taking over
+                    return EXIT_OK
+                move_legacy_workloads(engine.store, fence=fence.store_fence, quiet=quiet)
+                return _watch(engine, fence, interval, quiet, human, verbose, metrics)
+            except FencedError as e:  # lost the lease: somebody else leads now
+                click.echo(f"stepping down: {e}", err=True)
+                sys.stderr.flush()
+            finally:
+                lock.release()
+        return EXIT_OK
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _fence(cluster: str, lock: Any) -> Any:
@@ -275,7 +358,8 @@ def _host_lines(result: Any, seen: dict[str, tuple[bool, str]] | None) -> list[s
 
 def _not_ready(f: Any) -> str:
     if not f.reachable:
-        return f"{f.name}: unreachable ({f.reason}): {f.error}"
+        said = {"down": "; no peer reaches it either", "partition": "; but its peers reach it (kept)"}.get(f.verdict, "")
+        return f"{f.name}: unreachable ({f.reason}): {f.error}{said}"
     return f"{f.name}: not ready: docker: {f.docker_error}"
 
 

@@ -65,9 +65,9 @@ def not_found_message(resource: Resource, name: str) -> str:
 
 
 def pick(target: Target, items: list[Item], selector: Selector | None) -> tuple[list[Item], list[str]]:
-    """(the items the target names, the names not found). Without names: every item of the target's kind
-    (workload kinds share the `rc/` prefix: `rs` lists ReplicaSets only); by name any kind under the prefix
-    matches, as the name is the key."""
+    """(the items the target names, the names not found). Each kind's items are its own store prefix's
+    (`rc/web` and `deploy/web` are two objects). Without names: every item of the target's kind; by name,
+    the object under the prefix (also an older orc's Deployment left under rc/, shown as what it is)."""
     if target.names:
         by_name = {i.name: i for i in items}
         found = [by_name[n] for n in target.names if n in by_name]

@@ -1,4 +1,5 @@
-"""Builders of the services commands use (inventory, transport), from the project and CLI options.
+"""Builders of the services commands use (inventory, transport, the store's one-time moves), from the
+project and CLI options.
 Imports are local: a command pays only for what it uses."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from orchestrator.cli.context import AppContext
     from orchestrator.inventory.host import Host
+    from orchestrator.store import Fence, Store
     from orchestrator.transport.ssh import SSHTransport
 
 
@@ -36,3 +38,18 @@ def make_transport(obj: AppContext) -> SSHTransport:
     if settings.known_hosts:
         settings = settings.model_copy(update={"known_hosts": str(project.path(settings.known_hosts))})
     return SSHTransport(settings)
+
+
+def move_legacy_workloads(store: Store, *, fence: Fence | None = None, quiet: bool = False) -> None:
+    """What a command that writes the store does first: move the ReplicaSets and Deployments an older orc
+    stored under rc/NAME to their own keys, once, in one transaction (controllers/moved_keys.py), saying
+    so on stderr (unless `quiet`)."""
+    import time
+
+    import click
+
+    from orchestrator.controllers.moved_keys import migrate
+
+    for line in migrate(store, time.time(), fence=fence):
+        if not quiet:
+            click.echo(line, err=True)

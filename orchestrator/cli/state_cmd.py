@@ -18,6 +18,7 @@ from orchestrator.cli.selection import not_found_message, parse_selector, parse_
 from orchestrator.errors import ConflictError, NotFoundError, ValidationError
 
 if TYPE_CHECKING:
+    from orchestrator.cli.kinds import Resource
     from orchestrator.cli.view import ClusterView
 
 __all__ = ["apply", "delete", "describe", "get", "scale"]
@@ -66,7 +67,9 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: str, namespace: 
     """
     from orchestrator.cli.applier import allocation_ops, commit_apply, plan_apply
     from orchestrator.cli.diff import manifest_diff
-    from orchestrator.model import Service, read_objects
+    from orchestrator.cli.services import move_legacy_workloads
+    from orchestrator.model import Service
+    from orchestrator.model.load import read_located
     from orchestrator.model.objects import Namespace
     from orchestrator.model.warnings import manifest_warnings
     from orchestrator.proxy.addresses import node_port_range
@@ -74,16 +77,17 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: str, namespace: 
     from orchestrator.secrets import SecretSource, missing_refs
     from orchestrator.store import cluster_ops
 
-    objects, errors = read_objects(list(filenames))
-    namespaces = [o for o in objects if isinstance(o, Namespace)]  # `default` only: it always exists
-    objects = [o for o in objects if not isinstance(o, Namespace)]
+    located, errors = read_located(list(filenames))
+    namespaces = [o for o, _ in located if isinstance(o, Namespace)]  # `default` only: it always exists
+    located = [(o, where) for o, where in located if not isinstance(o, Namespace)]
+    objects = [o for o, _ in located]
     errors += missing_refs(objects, SecretSource.load(obj.project.secrets_path))
     services = [o for o in objects if isinstance(o, Service)]
     ports = node_port_range(obj.project.settings.proxy)
     if not objects and not errors and not namespaces:
         raise ValidationError([f"no objects passed to apply: {', '.join(filenames)} holds no manifests"])
     with obj.project.open_store() as store:
-        errors += node_port_errors(store, services, ports)
+        errors += node_port_errors(store, services, ports, {o.key: where for o, where in located})
         claims = claim_ops(store, services) if not errors else []
         allocations, problems = allocation_ops(store, services, obj.project.settings.proxy, claims) \
             if not errors else ([], [])
@@ -91,6 +95,8 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: str, namespace: 
         if errors:
             _fail_invalid(ValidationError(errors), "nothing was applied")
             return
+        if dry_run == "none":
+            move_legacy_workloads(store)
         changes = plan_apply(store, objects)
         for line in manifest_warnings(objects):
             click.echo(f"Warning: {line}", err=True)
@@ -273,10 +279,12 @@ def delete(
       orc delete rc web --ignore-not-found   # exit 0 if it is already gone
     """
     from orchestrator.cli.applier import conflict_error, delete_ops
+    from orchestrator.cli.services import move_legacy_workloads
     from orchestrator.cli.view import read_view
     from orchestrator.store import Op
 
     with obj.project.open_store() as store:
+        move_legacy_workloads(store)
         view = read_view(store)
         refs = _delete_refs(args, filenames, selector, all_, view)
         ops: list[Op] = []
@@ -299,8 +307,11 @@ def delete(
             except ConflictError as e:
                 lost = next((d for d in done if d[2] == getattr(e, "key", None)), done[0])
                 raise conflict_error(lost[0], lost[1], "changed while deleting; nothing was deleted") from e
-    for kind, name, _ in done:
-        click.echo(f'{display_name(kind)} "{name}" deleted')
+    from orchestrator.controllers.moved_keys import own_key
+
+    for kind, name, key in done:
+        older = own_key(key, {"kind": kind})  # an older orc's copy that could not move (see moved_keys.py)
+        click.echo(f'{display_name(kind)} "{name}" deleted' + (f" (the older copy under {key})" if older else ""))
     if not done and not missing and not filenames and (selector or all_):
         click.echo("No resources found", err=True)
     for line in missing:
@@ -336,37 +347,41 @@ def scale(
     resource_version: str | None,
     namespace: str | None,
 ) -> None:
-    """Set the number of replicas of replication controllers (or replica sets, deployments). The change
-    is compare-and-swap on the revision read, so a concurrent edit fails instead of being lost. The next
-    `orc reconcile` starts or stops pods.
+    """Set the number of replicas of replication controllers, replica sets or deployments (each kind is
+    its own object: `rc/web` and `deploy/web` are two). The change is compare-and-swap on the revision
+    read, so a concurrent edit fails instead of being lost. The next `orc reconcile` starts or stops pods.
 
     \b
     Examples:
       orc scale rc/web --replicas 5
+      orc scale deploy/web --replicas 3                    # the Deployment web, not the RC web
       orc scale rc web --replicas 0                        # stop every pod, keep the definition
       orc scale rc/web --replicas 3 --current-replicas 2   # only if it is at 2 now
     """
     from orchestrator.cli.applier import conflict_error
+    from orchestrator.cli.kinds import WORKLOADS
+    from orchestrator.cli.services import move_legacy_workloads
     from orchestrator.store import Put
 
     targets = parse_targets(args, "scale")
-    keys: list[str] = []
+    wanted: dict[str, Resource] = {}  # store key -> the resource named
     for t in targets:
-        if t.resource.prefix != "rc":
+        if t.resource.plural not in WORKLOADS:
             raise click.UsageError(
                 f"cannot scale {t.resource.plural}: only replicationcontrollers (rc), replicasets (rs) and "
                 "deployments (deploy) have replicas"
             )
         if not t.names:
             raise click.UsageError(f"give the name to scale, e.g. `orc scale {t.resource.singular}/web`")
-        keys += [t.resource.key(n) for n in t.names]
+        wanted.update({t.resource.key(n): t.resource for n in t.names})
     with obj.project.open_store() as store:
+        move_legacy_workloads(store)
         puts: list[Put] = []
-        for key in dict.fromkeys(keys):
+        for key, resource in wanted.items():
             record = store.get(key)
             name = key.partition("/")[2]
             if record is None:
-                raise NotFoundError(not_found_message(targets[0].resource, name))
+                raise NotFoundError(not_found_message(resource, name))
             kind = kind_of_key(key, record.value)
             current = (record.value.get("spec") or {}).get("replicas")
             current = 1 if current is None else current

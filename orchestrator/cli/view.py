@@ -17,7 +17,7 @@ Bookkeeping keys read here (each optional; absent means "not known yet"):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.cli.observed import Snapshot, snapshot_from_record
@@ -26,9 +26,10 @@ from orchestrator.store import keys
 if TYPE_CHECKING:
     from orchestrator.store import Record, Store
 
-CREATED = keys.META + "created/"
+CREATED = keys.CREATED
 ENDPOINTS = keys.META + "endpoints/"
 EVENTS = keys.META + "events/"
+BOOK = keys.META + "reconcile"  # controllers.book.BOOK_KEY (not imported: `orc get` stays light)
 
 
 def created_key(object_key: str) -> str:
@@ -38,11 +39,12 @@ def created_key(object_key: str) -> str:
 
 @dataclass
 class ClusterView:
-    objects: dict[str, Record] = field(default_factory=dict)  # "pod/x", "rc/x", "svc/x"
+    objects: dict[str, Record] = field(default_factory=dict)  # "pod/x", "rc/x", "rs/x", "deploy/x", "svc/x"
     snapshot: Snapshot | None = None
     created: dict[str, float] = field(default_factory=dict)  # object key -> unix seconds
     uids: dict[str, str] = field(default_factory=dict)  # object key -> metadata.uid given at creation
     snapshot_revision: int = 0  # the store revision the snapshot was written at
+    rollouts: dict[str, dict[str, Any]] = field(default_factory=dict)  # controller -> the last pass's status
     cluster_ips: dict[str, str] = field(default_factory=dict)  # service name -> ip
     node_ports: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # service -> allocations
     endpoints: dict[str, Record] = field(default_factory=dict)  # service name -> record
@@ -51,13 +53,21 @@ class ClusterView:
 
     @classmethod
     def from_records(cls, records: Iterable[Record], revision: int) -> ClusterView:
-        view = cls(revision=revision)
+        """The view of `records`; a workload an older orc stored under rc/ shows under its own kind's key,
+        and its pods that still carry the old owner label as its own (controllers/moved_keys.py)."""
+        from orchestrator.controllers.moved_keys import current_objects, moves_of, owner_of
+
+        records = list(records)
+        view = cls(revision=revision, objects=current_objects(records))
+        moved = moves_of(records)
         for r in records:
-            if r.deleted:
+            if r.deleted or not r.key.startswith(keys.META):
                 continue
             key = r.key
-            if not key.startswith(keys.META):
-                view.objects[key] = r
+            if key == BOOK:
+                rollouts = r.value.get("rollouts")
+                if isinstance(rollouts, dict):
+                    view.rollouts = {k: v for k, v in rollouts.items() if isinstance(v, dict)}
             elif key == keys.SNAPSHOT:
                 view.snapshot = snapshot_from_record(r)
                 view.snapshot_revision = r.revision
@@ -80,6 +90,12 @@ class ClusterView:
                 view.endpoints[key[len(ENDPOINTS) :]] = r
             elif key.startswith(EVENTS):
                 view.events.append({"_key": key, **r.value})
+        for old, m in moved.items():  # the creation time of a legacy record not moved yet goes with it
+            if m.at is None and old in view.created and old not in view.objects:
+                view.created[m.new] = view.created.pop(old)
+        if view.snapshot is not None and moved:
+            pods = tuple(replace(p, owner=owner_of(p.owner, p.uid, moved)) for p in view.snapshot.pods)
+            view.snapshot = replace(view.snapshot, pods=pods)
         return view
 
     def uid(self, key: str) -> str:
@@ -94,7 +110,7 @@ class ClusterView:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"orc:{key}:{born}:{self.created.get(key, 0.0)}"))
 
     def of_prefix(self, prefix: str) -> list[Record]:
-        """Stored objects of one store kind ("rc"), sorted by name."""
+        """Stored objects of one store kind ("rc", "rs", "deploy", ...), sorted by name."""
         return [r for k, r in sorted(self.objects.items()) if k.startswith(prefix + "/")]
 
     def events_for(self, object_key: str) -> list[dict[str, Any]]:

@@ -34,6 +34,11 @@ class Book:
     backoff: dict[str, dict[str, float]] = field(default_factory=dict)
     # The notices (Plan.notices) of the last pass: a pass prints only those that are new.
     notices: list[str] = field(default_factory=list)
+    # Pod uid -> since when it is ready, as first seen (for minReadySeconds of pods with a readiness check).
+    ready_since: dict[str, float] = field(default_factory=dict)
+    # Rolling controller ("deploy/web", "rc/web") -> its status as the last pass saw it (plan/rollout.status):
+    # what `orc rollout status` reads, and when it last made progress (progressDeadlineSeconds).
+    rollouts: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Docker container name -> how often the loop restarted it for a failed liveness probe (docker's own
     # RestartCount does not count a `docker restart`): added to its restartCount, as Kubernetes counts it.
     restarts: dict[str, int] = field(default_factory=dict)
@@ -42,7 +47,8 @@ class Book:
         return {"host_failures": self.host_failures, "evicted": self.evicted, "bindings": self.bindings,
                 "assumed": self.assumed, "slow_start": self.slow_start, "endpoints": self.endpoints,
                 "proxy_sections": self.proxy_sections, "hosts": self.hosts, "backoff": self.backoff,
-                "notices": self.notices, "restarts": self.restarts}
+                "notices": self.notices, "ready_since": self.ready_since,
+                "rollouts": self.rollouts, "restarts": self.restarts}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Book:
@@ -53,6 +59,8 @@ class Book:
                    {h: dict(v) for h, v in d.get("proxy_sections", {}).items()},
                    {h: dict(v) for h, v in d.get("hosts", {}).items()},
                    {k: dict(v) for k, v in d.get("backoff", {}).items()}, list(d.get("notices", [])),
+                   {k: float(v) for k, v in d.get("ready_since", {}).items()},
+                   {k: dict(v) for k, v in d.get("rollouts", {}).items()},
                    {k: int(v) for k, v in d.get("restarts", {}).items()})
 
 

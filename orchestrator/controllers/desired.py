@@ -5,17 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.controllers.moved_keys import Moved, current_objects, moves_of, own_key, owner_of
 from orchestrator.model.objects import Pod, Service, Workload
 
 
 @dataclass
 class DesiredState:
     pods: dict[str, Pod] = field(default_factory=dict)  # name -> bare pod
-    workloads: dict[str, Workload] = field(default_factory=dict)  # "rc/web" -> controller
+    workloads: dict[str, Workload] = field(default_factory=dict)  # "rc/web", "rs/web", "deploy/web" -> controller
     services: dict[str, Service] = field(default_factory=dict)  # name -> service
     revision: int = 0
     # Objects deleted by `orc delete` ("rc/web", "pod/db") whose pods may still run: those pods are deleted.
     tombstones: frozenset[str] = frozenset()
+    # Old key -> a workload an older orc stored there, whose pods may still carry it as their owner label
+    # (see controllers/moved_keys.py).
+    moved: dict[str, Moved] = field(default_factory=dict)
+
+    def owner_of(self, owner: str | None, uid: str) -> str | None:
+        """The controller key of a pod labelled `owner`: the label, or the moved object's key for its pods
+        that still carry the key an older orc stored it under."""
+        return owner_of(owner, uid, self.moved)
 
     @classmethod
     def from_objects(cls, objects: list[Any], revision: int = 0) -> DesiredState:
@@ -31,12 +40,15 @@ class DesiredState:
 
 
 def load_desired(store: Any) -> DesiredState:
-    """Every object in the store (keys outside `_meta/`), validated again on the way in, and the tombstones."""
+    """Every object in the store (keys outside `_meta/`), validated again on the way in, and the tombstones; a
+    workload an older orc stored under rc/ is read as its own kind's (moved_keys.py)."""
     from orchestrator.model.load import parse_objects
-    from orchestrator.store.keys import META, TOMBSTONE
+    from orchestrator.store.keys import TOMBSTONE
 
     records = store.list("")
-    docs = [r.value for r in records if not r.key.startswith(META)]
+    # (a legacy record that cannot move, its own key being taken, is not desired: see moved_keys.py)
+    docs = [r.value for k, r in current_objects(records).items() if own_key(k, r.value) is None]
     d = DesiredState.from_objects(parse_objects(docs) if docs else [], records.revision)
+    d.moved = moves_of(records)
     d.tombstones = frozenset(r.key[len(TOMBSTONE):] for r in records if r.key.startswith(TOMBSTONE))
     return d

@@ -19,6 +19,8 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from orchestrator.quote import go_quote
+
 FieldErrors = list[tuple[str, str]]  # (relative path, body)
 
 _ORC_FIELDS = "orc_fields"
@@ -28,12 +30,7 @@ _ORC_BODY = "orc_body"
 def go_value(value: Any) -> str:
     """A value as Kubernetes shows it in a field error: strings quoted, numbers and booleans bare."""
     if isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate: escaped, so the error can be printed at all
-            text = json.dumps(value)
-        return text
+        return go_quote(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

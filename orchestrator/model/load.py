@@ -213,7 +213,14 @@ def parse_objects(docs: list[dict[str, Any]]) -> list[Object]:
 def parse_documents(docs: list[dict[str, Any]]) -> tuple[list[Object], list[str]]:
     """The valid objects, and every problem of every document; a problem of a document read from a file
     starts with where it is (`web.yaml#2: ...`, the file and the document's index in it)."""
-    objects: list[Object] = []
+    located, errors = parse_located(docs)
+    return [obj for obj, _ in located], errors
+
+
+def parse_located(docs: list[dict[str, Any]]) -> tuple[list[tuple[Object, str]], list[str]]:
+    """As parse_documents, each valid object with where it came from (`web.yaml#2`, '' when not read from
+    a file): later checks across objects (node ports against the store) name the document too."""
+    located: list[tuple[Object, str]] = []
     errors: list[str] = []
     seen: dict[str, K8sObject] = {}
     for position, doc in enumerate(docs):
@@ -230,8 +237,8 @@ def parse_documents(docs: list[dict[str, Any]]) -> tuple[list[Object], list[str]
             )
             continue
         seen[obj.key] = obj
-        objects.append(obj)  # type: ignore[arg-type]
-    return objects, errors
+        located.append((obj, doc.origin if isinstance(doc, Document) else ""))  # type: ignore[arg-type]
+    return located, errors
 
 
 def load_objects(sources: list[str], stdin: IO[str] | None = None) -> list[Object]:
@@ -245,6 +252,12 @@ def load_objects(sources: list[str], stdin: IO[str] | None = None) -> list[Objec
 
 def read_objects(sources: list[str], stdin: IO[str] | None = None) -> tuple[list[Object], list[str]]:
     """The valid objects of every source, and every problem found (see load_objects)."""
+    located, errors = read_located(sources, stdin)
+    return [obj for obj, _ in located], errors
+
+
+def read_located(sources: list[str], stdin: IO[str] | None = None) -> tuple[list[tuple[Object, str]], list[str]]:
+    """As read_objects, each object with the document it came from (`web.yaml#2`)."""
     docs, errors = read_documents(sources, stdin)
-    objects, problems = parse_documents(docs)
-    return objects, errors + problems
+    located, problems = parse_located(docs)
+    return located, errors + problems

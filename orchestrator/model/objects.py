@@ -35,7 +35,7 @@ from orchestrator.model.meta import ObjectMeta, _split, label_map_errors
 from orchestrator.model.pod import PodSpec, PodTemplateSpec, int_or_name_port_errors, port_range_errors
 
 HAPROXY_TEMPLATE_ANNOTATION = "orc.io/haproxy-template"
-_TEMPLATE_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_TEMPLATE_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}")  # a file name: at most 255 bytes
 
 
 class K8sObject(K8sModel):
@@ -60,7 +60,7 @@ class K8sObject(K8sModel):
 
     @property
     def key(self) -> str:
-        """Stable identity in the store: "pod/web-1", "rc/web", "svc/web"."""
+        """Stable identity in the store: "pod/web-1", "rc/web", "rs/web", "deploy/web", "svc/web"."""
         return f"{self.KEY_PREFIX}/{self.name}"
 
     def to_manifest(self) -> dict[str, Any]:
@@ -99,9 +99,10 @@ class Pod(K8sObject):
 
 class Workload(K8sObject):
     """A controller that keeps `replicas` pods matching `selector` alive from `spec.template` (an RC, or a
-    ReplicaSet / Deployment read the same way; `kind` keeps the user's word for display)."""
+    ReplicaSet / Deployment read the same way). Each kind has its own key, "rc/web", "rs/web",
+    "deploy/web", so same-named objects of different kinds coexist; the key is also the owner its pods
+    carry (docker label `orc.owner`)."""
 
-    KEY_PREFIX: ClassVar[str] = "rc"
     spec: Any  # narrowed by each kind
 
     @property
@@ -224,6 +225,7 @@ class DeploymentSpec(ReplicaSetSpec):
 
 
 class ReplicationController(Workload):
+    KEY_PREFIX: ClassVar[str] = "rc"
     spec: ReplicationControllerSpec
 
     @property
@@ -244,6 +246,7 @@ class ReplicationController(Workload):
 
 class ReplicaSet(Workload):
     API_VERSION: ClassVar[str] = "apps/v1"
+    KEY_PREFIX: ClassVar[str] = "rs"
     spec: ReplicaSetSpec
 
     @property
@@ -259,6 +262,7 @@ class ReplicaSet(Workload):
 
 
 class Deployment(ReplicaSet):
+    KEY_PREFIX: ClassVar[str] = "deploy"
     spec: DeploymentSpec
 
 
@@ -376,7 +380,7 @@ class Service(K8sObject):
                     invalid(
                         tpl,
                         f"{HAPROXY_TEMPLATE_ANNOTATION} must name a file in the templates folder "
-                        '(e.g. "ambassador.cfg.j2"), without a path',
+                        '(e.g. "ambassador.cfg.j2"), without a path, at most 255 characters',
                     ),
                 )
             )

@@ -78,6 +78,10 @@ class HostFacts:
     capacity: dict[str, Any] = field(default_factory=dict)  # cpu, memory, ephemeral-storage, nvidia.com/gpu
     taints: tuple[tuple[str, str, str], ...] = ()  # the inventory's (key, value, effect)
     probe_seconds: float = 0.0
+    # For an unreachable host, what its peers said (observe/vantage.py): "down", "partition" (a peer reaches
+    # it: only the controller's path fails), "unchecked"; "" when nobody was asked.
+    verdict: str = ""
+    peers: dict[str, str] = field(default_factory=dict)  # peer -> ok | fail | unknown
     extra: dict[str, Any] = field(default_factory=dict)  # results of steps other layers added to the probe
 
     @property

@@ -78,8 +78,10 @@ def parse_gpus(text: str) -> tuple[Gpu, ...]:
 
 
 def parse_containers(text: str) -> tuple[ContainerInfo, ...]:
+    """One `docker inspect` JSON object per line. Split on "\\n" only: Go's JSON leaves U+0085 (and other
+    characters str.splitlines() breaks on) raw, and a container's env or args may hold one."""
     out = []
-    for line in text.splitlines():
+    for line in text.split("\n"):
         line = line.strip()
         if not line.startswith("{"):
             continue

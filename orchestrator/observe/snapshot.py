@@ -79,6 +79,16 @@ class ObservedPod:
         return self.phase == "Running" and all(c.health in (None, "healthy") for c in self.containers)
 
     @property
+    def ready_at(self) -> float | None:
+        """Since when a ready pod without a readiness check is ready: its last container start (docker calls
+        such a container ready once it runs). None when a health check decides (docker keeps no time of the
+        change: the planner then counts from the first pass that saw it ready)."""
+        if not self.ready or any(c.health is not None for c in self.containers) or self.infra is None:
+            return None
+        times = [_ts(c.started_at) for c in (self.infra, *self.containers)]
+        return max(t for t in times if t is not None) if all(t is not None for t in times) else None
+
+    @property
     def unhealthy(self) -> tuple[ContainerInfo, ...]:
         """Running containers whose liveness check fails: the loop restarts them."""
         return tuple(c for c in self.containers
@@ -212,9 +222,10 @@ class ClusterSnapshot:
         """The stored form `orc get` reads (see orchestrator/cli/observed.py)."""
         return {
             "taken_at": self.taken_at,
-            "hosts": [{"name": f.name, "status": f.status, "address": f.address, "bind_address": f.bind_address,
-                       "labels": dict(f.labels),
-                       "capacity": dict(f.capacity), "reason": f.reason, "error": f.error}
+            "hosts": [{"name": f.name, "status": f.status, "address": f.address, "labels": dict(f.labels),
+                       "capacity": dict(f.capacity), "reason": f.reason, "error": f.error,
+                       "bind_address": f.bind_address, "verdict": f.verdict, "peers": dict(f.peers), "images": sorted(f.images),
+                       "gpus": [{"index": g.index, "model": g.model, "uuid": g.uuid} for g in f.gpus]}
                       for f in self.hosts.values()],
             "pods": [p.to_dict() for p in self.pods],
         }

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from orchestrator.controllers.book import Book
 from orchestrator.controllers.desired import DesiredState
@@ -29,6 +29,7 @@ from orchestrator.model.helpers import spec_hash
 from orchestrator.model.pod import PodSpec
 from orchestrator.observe.snapshot import ClusterSnapshot
 from orchestrator.plan.ports import assign_ports, needs_ports, taken_ports
+from orchestrator.plan.rollout import status, step, strategy_of
 from orchestrator.plan.types import CreatePod, DeletePod, Plan, PodRun, RemoveOrphan, RestartContainer
 from orchestrator.plan.views import PodView
 from orchestrator.scheduler import SchedulerConfig, schedule
@@ -46,6 +47,7 @@ class PlannerConfig:
     # controller's pods there are replaced elsewhere first, and stopped once the replacements are ready).
     leaving: frozenset[str] = frozenset()
     pod_ports: range = range(20000, 30000)  # where pods' container ports are published on their hosts
+    disruption_threshold: float = 0.5  # more than this share of hosts failing at once: nothing is replaced
 
 
 @dataclass
@@ -67,9 +69,22 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
 
     # 1. host health
     ready = {h for h, f in snapshot.hosts.items() if f.ready}
-    failures = {h: book.host_failures.get(h, now) for h, f in snapshot.hosts.items() if not f.ready}
+    # A host its peers reach is not failing: only the controller's path to it is (observe/vantage.py).
+    partitioned = {h for h, f in snapshot.hosts.items() if not f.ready and f.verdict == "partition"}
+    failures = {h: book.host_failures.get(h, now) for h, f in snapshot.hosts.items()
+                if not f.ready and h not in partitioned}
     lost = {h for h, since in failures.items() if now - since >= config.grace_period}
-    unknown = set(failures) - lost
+    for h in sorted(partitioned):
+        f = snapshot.hosts[h]
+        out.notices.append(f"host {h} is unreachable from this controller only (reached by "
+                           f"{', '.join(p for p, a in f.peers.items() if a == 'ok')}): its pods are kept and "
+                           "nothing is replaced; the controller's path to it is at fault")
+    if lost and len(failures) > config.disruption_threshold * len(snapshot.hosts):
+        out.notices.append(f"full disruption: {len(failures)} of {len(snapshot.hosts)} hosts fail at once "
+                            f"(more than {config.disruption_threshold:.0%}): no pod is replaced, as the "
+                            "controller's own network is the likelier cause (orc.yaml disruption_threshold)")
+        lost = set()
+    unknown = (set(failures) | partitioned) - lost
     # Only controllers' pods are replaced (and so evicted); a bare pod waits for its host and is kept as it
     # is when the host comes back.
     replaced = {h: [d for d in book.assumed.get(h, []) if d.get("owner")] for h in lost}
@@ -99,6 +114,8 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
             counted.append(v)
     counted += [PodView.from_dict(d) for h in sorted(unknown) for d in book.assumed.get(h, [])]
     counted = _dedupe(counted, out)
+    # a pod still labelled with the key an older orc stored its controller under counts as that controller's
+    counted = [replace(v, owner=desired.owner_of(v.owner, v.uid)) for v in counted]
     for p in snapshot.pods:
         if p.host in ready and p.complete:
             for c in p.unhealthy:
@@ -114,11 +131,21 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
     deleting: set[str] = set()
     taken_names = {v.name for v in counted} | {v.name for v in seen}
 
+    # Since when each pod is ready (for minReadySeconds): its last container start when it has no readiness
+    # check (docker then calls it ready at once), else the first pass that saw it ready.
+    ready_since = {v.uid: (v.ready_at or book.ready_since.get(v.uid) or now) for v in counted if v.ready}
+
+    def available(v: PodView) -> bool:
+        w = desired.workloads.get(v.owner or "")
+        min_ready = (w.spec.min_ready_seconds or 0) if w is not None else 0
+        return v.ready and now - ready_since.get(v.uid, now) >= min_ready
+
     # 3. replication controllers
     by_owner: dict[str, list[PodView]] = defaultdict(list)
     for v in counted:
         if v.owner:
             by_owner[v.owner].append(v)
+    rollouts: dict[str, dict] = {}  # rolling controller -> its status, as this pass sees it
     hold: set[str] = set()  # controllers whose new pods are not served until their leaving pods are gone
     for key, w in sorted(desired.workloads.items()):
         mine = [v for v in by_owner.get(key, []) if v.host not in config.leaving]
@@ -136,8 +163,34 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
                 out.pending[f"{key}: handover"] = (
                     f"{len(going)} pods on hosts that left the inventory ({', '.join(sorted({v.host for v in going}))}) "
                     f"keep serving until {w.replicas} pods are ready elsewhere ({ready_here} now)")
-        diff = w.replicas - len(mine)
         template_hash = spec_hash(w.template)
+        strategy = strategy_of(w)
+        new = [v for v in mine if v.spec_hash == template_hash]
+        if strategy is not None:
+            rollouts[key] = status(w, strategy, template_hash, mine, available, book.rollouts.get(key, {}), now,
+                                   desired.revision)
+        old = [v for v in mine if v.spec_hash != template_hash] if strategy is not None else []
+        if old and strategy is not None and not strategy.paused:
+            st = step(strategy, w.replicas, new, old, available, _victims)
+            diff = st.create
+            why = f"{key}: rollout, {len(new)}/{w.replicas} updated"
+            out.pending[f"{key}: rollout"] = st.waiting
+            for v in st.delete:
+                deleting.add(v.uid)
+                reason = (f"{key}: extra ({len(new)}/{w.replicas} updated)" if v in new else
+                          f"{key}: replaced by the new template ({strategy.type})")
+                out.actions.append(DeletePod(v.host, v.name, v.uid, reason, v.grace))
+        else:
+            if old:
+                # a steady state, not work left: a notice (printed once), so `reconcile --wait` converges
+                out.notices.append(f"{key}: rollout paused: {len(old)} of {len(mine)} pods run an older "
+                                   "template (`paused: false` resumes it)")
+            diff = w.replicas - len(mine)
+            why = f"{key}: {len(mine)}/{w.replicas} replicas"
+            if diff < 0:
+                for v in _victims(mine, -diff):
+                    deleting.add(v.uid)
+                    out.actions.append(DeletePod(v.host, v.name, v.uid, why, v.grace))
         wait = book.backoff.get(key)
         if diff > 0 and wait is not None and now < wait["until"]:
             out.pending[key] = (f"{diff} missing pods wait: creations failed; next try in "
@@ -151,12 +204,7 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
                 diff = batch
             for _ in range(diff):
                 name = _new_name(w.name, taken_names, rng)
-                pending.append(_Pending(name, key, dict(w.template.labels), w.template.spec, template_hash,
-                                        f"{key}: {len(mine)}/{w.replicas} replicas"))
-        elif diff < 0:
-            for v in _victims(mine, -diff):
-                deleting.add(v.uid)
-                out.actions.append(DeletePod(v.host, v.name, v.uid, f"{key}: {len(mine)}/{w.replicas} replicas", v.grace))
+                pending.append(_Pending(name, key, dict(w.template.labels), w.template.spec, template_hash, why))
     orphaned: dict[str, list[PodView]] = defaultdict(list)  # owner unknown to the store -> its pods
     for owner, pods in sorted(by_owner.items()):
         if owner in desired.workloads:
@@ -221,12 +269,14 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
         t: sorted({v.uid for v in counted + seen if (v.owner or f"pod/{v.name}") == t})
         for t in sorted(desired.tombstones) if not t.startswith("svc/")  # a service's: see pass_plan
         and not any((v.owner or f"pod/{v.name}") == t and (not v.seen or v.uid not in deleting) for v in counted)
-        and not any((d.get("owner") or f"pod/{d.get('name')}") == t
+        and not any((desired.owner_of(d.get("owner"), str(d.get("uid"))) or f"pod/{d.get('name')}") == t
                     for h in snapshot.hosts if h not in ready for d in book.assumed.get(h, []))}
     out.book = {
         "host_failures": failures,
         "evicted": {u: h for u, h in evicted.items() if h not in ready or any(v.uid == u for v in seen)},
         "bindings": bindings,
+        "ready_since": ready_since,
+        "rollouts": rollouts,
     }
     return out
 

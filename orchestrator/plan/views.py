@@ -24,11 +24,13 @@ class PodView:
     seen: bool = True  # observed on its host this pass (False: assumed, its host cannot be seen now)
     grace: int | None = None  # terminationGracePeriodSeconds it was started with
     gpu_devices: tuple[str, ...] = ()  # the GPU devices it was given
+    ready_at: float | None = None  # since when it is ready, when its containers tell (no readiness check)
 
     @classmethod
     def of(cls, p: ObservedPod) -> PodView:
         return cls(p.name, p.uid, p.host, p.owner, p.spec_hash, dict(p.labels), p.phase, p.ready,
-                   p.requests, tuple(p.host_ports), p.started_at, grace=p.grace, gpu_devices=p.gpu_devices)
+                   p.requests, tuple(p.host_ports), p.started_at, grace=p.grace, gpu_devices=p.gpu_devices,
+                   ready_at=p.ready_at)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PodView:

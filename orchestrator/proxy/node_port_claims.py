@@ -5,7 +5,7 @@ two applies racing for one port cannot both win and `orc get svc` never shows a 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from orchestrator.model.fields import duplicate, invalid
@@ -36,13 +36,17 @@ def _stored_claims(store: Any, services: Sequence[Service]) -> dict[int, str]:
     return held
 
 
-def node_port_errors(store: Any, services: Sequence[Service], ports: range) -> list[str]:
-    """Every node port problem of these services, as kubectl words them."""
+def node_port_errors(store: Any, services: Sequence[Service], ports: range,
+                     origins: Mapping[str, str] | None = None) -> list[str]:
+    """Every node port problem of these services, as kubectl words them; `origins` (object key -> the
+    document it came from, `web.yaml#2`) starts each error with where the service is, as apply's others."""
     errors: list[str] = []
     held = _stored_claims(store, services)
     asked: dict[int, str] = {}
+    origins = origins or {}
     for svc, i, _port, node_port in _wanted(services):
-        where = f'Service "{svc.name}" is invalid: spec.ports[{i}].nodePort: '
+        origin = origins.get(svc.key)
+        where = (f"{origin}: " if origin else "") + f'Service "{svc.name}" is invalid: spec.ports[{i}].nodePort: '
         if node_port not in ports:
             errors.append(where + invalid(node_port, "provided port is not in the valid range. The range of "
                                           f"valid ports is {ports.start}-{ports.stop - 1} "

@@ -212,6 +212,8 @@ def render_isolated(
         what = f'Service "{view.name}" (annotation orc.io/haproxy-template)'
         try:
             text = _load(env, view.template, what).render(host=host, haproxy=haproxy, services=views, svc=view)
+        except UnsafeValue as e:  # a value the template printed: which service, which template line
+            out.errors[view.name] = f"{what}: {_where(e, env)}: {e}"
         except ConfigError as e:
             out.errors[view.name] = str(e)
         except Exception as e:  # noqa: BLE001 - a template can raise anything; report where

@@ -48,8 +48,8 @@ __all__ = [
 
 def open_store(url: str, **options: Any) -> Store:
     """`sqlite:/abs/path.db` (also `sqlite:///abs/path.db`) opens the embedded store, creating the file and
-    its folders; `options` go to the backend (e.g. history_limit). `etcd://host:port,...` is not yet
-    supported."""
+    its folders; `etcd://host:port[,host:port...]/prefix/?options` an etcd store (`store/etcd_options.py`);
+    `options` go to the backend (e.g. history_limit)."""
     if url.startswith("sqlite:"):
         raw = url[len("sqlite:") :]
         if raw.startswith("//"):
@@ -64,9 +64,10 @@ def open_store(url: str, **options: Any) -> Store:
 
         return SQLiteStore(path, **options)
     if url.startswith("etcd://"):
-        raise ConfigError(
-            f"store {url!r}: the etcd backend is not yet supported; use `store: sqlite:.orc/state.db` in orc.yaml"
-        )
+        from orchestrator.store.etcd import EtcdStore
+        from orchestrator.store.etcd_options import parse_url
+
+        return EtcdStore(parse_url(url), **options)
     raise ConfigError(
         f"store {url!r} is invalid: use sqlite:PATH (e.g. sqlite:.orc/state.db in orc.yaml) or etcd://host:port"
     )

@@ -22,25 +22,30 @@ The model is etcd's, so the SQLite file and etcd behave alike:
 
 Key layout (keys are plain strings; prefixes are plain string prefixes, as in etcd):
 
-    <kind>/<name>                    desired objects: pod/web-1, rc/web, svc/web (see `keys.object_key`)
+    <kind>/<name>                    desired objects: pod/web-1, rc/web, rs/web, deploy/web, svc/web (see
+                                     `keys.object_key`); each kind its own prefix
     _meta/host-failure/<host>        when a host was first seen failing: {"since": <unix time>}
     _meta/evicted/<pod>              pods taken off a lost host, to reap when it returns
     _meta/cluster-ip/<ip>            allocated service cluster IPs: {"service": <name>}
     _meta/node-port/<port>           allocated node ports: {"service": <name>}
     _meta/snapshot                   the last cluster snapshot (JSON of ClusterSnapshot)
+    _meta/moved/<old key>            a workload an older orc stored under rc/<name> whatever its kind, moved
+                                     to its own key: {"to", "kind", "at", "uids"} (controllers/moved_keys.py)
 
 Keys starting with `_meta/` are bookkeeping, never user objects; `keys.py` builds them.
 
-How an etcd backend maps onto this (for whoever writes `store/etcd.py`): keys live under a namespace prefix;
-`list` is a Range with range_end (header.revision is `RecordList.revision`); `_commit` is one Txn whose
-compares are `mod_revision == N` (or `create_revision == 0` for expect 0) plus, with a fence, `create_revision
-of <prefix>_lock/<name> == token`, whose success branch holds the puts/deletes (prev_kv on) and whose failure
-branch ranges the compared keys to name the actual revisions; `watch` is a native watch (prev_kv, from
-start_revision; a compacted-revision answer becomes CompactedError); `lock` puts `<prefix>_lock/<name>` with
-create_revision == 0 under a lease of `ttl` (refresh = keep-alive, check = keep-alive that raises FencedError
-once the key is gone or another's); its token (`next_token` of the last one, kept in a `<prefix>_lock-token/<name>`
-key written in the same Txn) is what the hosts compare, so tokens keep growing across a SQLite → etcd move;
-`history` walks back through past revisions (Range at revision = mod_revision - 1) or keeps its own log.
+How the etcd backend (`store/etcd.py`) maps onto this: keys live under the store's prefix
+(`<etcd.prefix>/<cluster>/kv/`); `list` is a Range with range_end (header.revision is `RecordList.revision`);
+`_commit` reads the keys it touches in one Txn, then commits one Txn whose compares are `mod_revision == N`
+(`create_revision == 0` for an absent key) on every one of them plus, with a fence, the revision of
+`token/<name>` as read (whose token must be the fence's), and plans again if a key moved in between; the
+global revision is etcd's, shared by every prefix (it grows, it is not dense); history is a log of its own
+(`hist/<key>\\0<revision>`, written in the same Txn) so that it survives etcd's compaction and a move from
+SQLite; `watch` is a native watch (prev_kv, from start_revision; a compacted-revision answer becomes
+CompactedError); `lock` puts `lock/<name>` with create_revision == 0 under a lease of `ttl` (refresh =
+keep-alive, check = keep-alive plus a read that raises FencedError once the key is gone or another's) and
+`token/<name>` with its token (`next_token` of the last one) in the same Txn: that token is what the hosts
+compare, so tokens keep growing across a SQLite -> etcd move.
 """
 
 from __future__ import annotations
@@ -224,6 +229,11 @@ class Store(abc.ABC):
         deletions are tombstones (`deleted=True`). At most `history_limit` entries are kept."""
 
     @abc.abstractmethod
+    def history_keys(self, prefix: str = "") -> builtins.list[str]:
+        """Every key under `prefix` with a live value or kept history (deleted keys too), sorted: what
+        `orc store migrate` copies."""
+
+    @abc.abstractmethod
     def watch(
         self, prefix: str = "", start_revision: int | None = None, timeout: float | None = None
     ) -> Iterator[Event]:
@@ -265,6 +275,15 @@ class Store(abc.ABC):
         """An exclusive lease named `name` (not yet acquired: use `with`). `ttl` is how long a holder
         that stopped refreshing keeps it (a live holder refreshes it every ttl/3); a dead process never
         keeps it."""
+
+    @abc.abstractmethod
+    def lock_holder(self, name: str) -> LockHolder | None:
+        """The current or last holder of lock `name` (`expires` 0 once released or lapsed)."""
+
+    @property
+    def where(self) -> str:
+        """How messages name this store (its URL, without secrets)."""
+        return repr(self)
 
     def close(self) -> None:  # noqa: B027 - optional for backends
         """Release connections."""
@@ -351,9 +370,11 @@ def lock_held(holder: LockHolder | None, name: str, now: float) -> LockHeldError
         who = f"pid {holder.pid} on host {holder.host} since {_iso(holder.since)} ({ago:.0f}s ago)"
         if holder.expires > now:
             who += f", its lease refreshed until {_iso(holder.expires)}"
-    return LockHeldError(
+    err = LockHeldError(
         f'lock "{name}" is held by {who}: another run is in progress; wait for it to finish and retry'
     )
+    err.holder = holder  # type: ignore[attr-defined]
+    return err
 
 
 def fenced(name: str, stale: int, current: int | None, what: str = "write") -> FencedError:

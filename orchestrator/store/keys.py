@@ -14,12 +14,14 @@ NODE_PORT = META + "node-port/"
 SNAPSHOT = META + "snapshot"
 TOMBSTONE = META + "tombstone/"
 CLUSTER = META + "cluster"
+MOVED = META + "moved/"
+CREATED = META + "created/"  # + object key: {"at": unix seconds}, when `orc apply` created it
 
 _KIND = re.compile(r"^[a-z][a-z0-9]{0,31}$")
 
 
 def object_key(kind: str, name: str) -> str:
-    """'pod', 'web-1' -> 'pod/web-1'. `kind` is the short lower-case kind (pod, rc, svc)."""
+    """'pod', 'web-1' -> 'pod/web-1'. `kind` is the short lower-case kind (pod, rc, rs, deploy, svc)."""
     if not _KIND.match(kind):
         raise StoreError(f"object kind {kind!r} is invalid: use a short lower-case kind such as 'pod'")
     if not name or "/" in name:
@@ -60,3 +62,8 @@ def tombstone_key(object_key: str) -> str:
     """Where `orc delete` records that `object_key` ("rc/web", "pod/db") was deleted, until its pods are gone:
     the positive decision that lets a pass delete them (pods whose owner is unknown are orphans, kept)."""
     return TOMBSTONE + object_key
+
+
+def moved_key(old_key: str) -> str:
+    """Where the move of an object from an older orc's key is recorded: 'rc/web' -> '_meta/moved/rc/web'."""
+    return MOVED + old_key

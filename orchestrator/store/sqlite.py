@@ -230,6 +230,19 @@ class SQLiteStore(Store):
             ).fetchall()
         return [_rev_record(r) for r in rows]
 
+    def history_keys(self, prefix: str = "") -> builtins.list[str]:
+        lo, hi = _prefix_range(prefix)
+        where = "key >= ?" + ("" if hi is None else " AND key < ?")
+        args = (lo,) if hi is None else (lo, hi)
+        with self._txn("DEFERRED") as c:
+            rows = c.execute(f"SELECT key FROM kv WHERE {where} UNION SELECT key FROM revisions WHERE {where} "
+                             "ORDER BY key", args + args).fetchall()
+        return [r[0] for r in rows]
+
+    @property
+    def where(self) -> str:
+        return f"sqlite:{self.path}"
+
     def watch(
         self, prefix: str = "", start_revision: int | None = None, timeout: float | None = None
     ) -> Iterator[Event]:

@@ -47,10 +47,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         if os.environ.get("CI"):
             pytest.fail(why)
         pytest.skip(why)
-    spec = LabSpec(hosts=3, name="tlab", subnet=1)
-    # One test session at a time owns the tests' lab on this machine: a second waits here, rather than
+    # ORC_E2E_LAB / ORC_E2E_SUBNET: another lab of the tests' own (e.g. `ulab`, 7) to run a test file beside a
+    # full run; files that name tlab's hosts need the default.
+    name, subnet = os.environ.get("ORC_E2E_LAB", "tlab"), int(os.environ.get("ORC_E2E_SUBNET", "1"))
+    spec = LabSpec(hosts=3, name=name, subnet=subnet)
+    # One test session at a time owns a tests' lab on this machine: a second waits here, rather than
     # taking down the lab under the first one's feet.
-    lock_path = Path("/run/orc-lab-tlab.lock")
+    lock_path = Path(f"/run/orc-lab-{name}.lock")
     lock_file = lock_path.open("a")
     try:
         fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -58,8 +61,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         print("another test session uses the test lab: waiting for it", file=sys.stderr)
         fcntl.flock(lock_file, fcntl.LOCK_EX)
     work = tmp_path_factory.mktemp("tlab-project")
-    inventory = work / "inventory" / "tlab.yaml"
-    (work / "orc.yaml").write_text("inventory: inventory/tlab.yaml\nssh:\n  connect_timeout: 3\n")
+    inventory = work / "inventory" / f"{name}.yaml"
+    (work / "orc.yaml").write_text(f"inventory: inventory/{name}.yaml\nssh:\n  connect_timeout: 3\n")
     try:
         cluster.up(spec, inventory)
         yield Lab(spec, inventory, work)
@@ -122,12 +125,16 @@ def reset_proxies(lab: Lab) -> None:
 
 
 @pytest.fixture
-def project(lab: Lab, tmp_path: Path, clean_env: Path) -> Iterator[Path]:
+def project(lab: Lab, tmp_path: Path, clean_env: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
     """A fresh project (its own store) on the shared lab; every container of ours is removed afterwards and
-    every lab host is running again, also when the test fails."""
+    every lab host is running again, also when the test fails. With ORC_E2E_STORE=etcd its store is the
+    session's etcd (a prefix of its own), so the same tests prove the etcd backend."""
     from orchestrator.lab import daemons
 
-    (tmp_path / "orc.yaml").write_text(
+    store = ""
+    if os.environ.get("ORC_E2E_STORE") == "etcd":
+        store = f"store: etcd://{request.getfixturevalue('etcd').endpoints}\n"
+    (tmp_path / "orc.yaml").write_text(store +
         f"cluster: t{abs(hash(tmp_path.name)) % 10**8}\n"
         f"inventory: {lab.inventory}\n"
         "infra_image: local/busybox:1\n"

@@ -91,7 +91,7 @@ spec:
 
 def test_tainted_and_cordoned_hosts_get_no_pods_unless_tolerated(lab, project: Path) -> None:
     inv = yaml.safe_load(lab.inventory.read_text())
-    hosts = inv["all"]["children"]["tlab"]["hosts"]
+    hosts = inv["all"]["children"][lab.spec.name]["hosts"]
     tainted, cordoned = lab.host(2).name, lab.host(3).name
     hosts[tainted]["taints"] = ["dedicated=db:NoSchedule"]
     hosts[cordoned]["orc_cordoned"] = True

@@ -178,7 +178,7 @@ def test_a_host_removed_from_the_inventory_hands_its_singleton_over_never_two_se
     assert cp.returncode == 0, cp.stdout + cp.stderr
     (old_host,) = [h for h, names in lab_pods(lab, "rc/db").items() if names]
     (old_pod,) = lab_pods(lab, "rc/db")[old_host]
-    del inv["all"]["children"]["tlab"]["hosts"][old_host]
+    del inv["all"]["children"][lab.spec.name]["hosts"][old_host]
     inventory.write_text(yaml.safe_dump(inv))
     others = [h.address for h in lab.spec.lab_hosts() if h.name != old_host]
 

@@ -19,6 +19,7 @@ never passes because an unknown command was answered with exit 0.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -120,6 +121,7 @@ class SimLab:
         self.ctx = Context(self.clock, {normalize(i) for i in registry})
         self.errors: list[HarnessError] = []
         self.cut: dict[str, int] = {}  # host -> actions it runs before the controller dies (this pass)
+        self.partitioned: set[str] = set()  # hosts the controller cannot reach but their peers can
         self.half = False  # ... and the next create step runs its infra container only
         self._acted: dict[str, int] = {}
         self._lock = threading.Lock()  # hosts answer in parallel threads; one host's state is touched by one
@@ -162,6 +164,12 @@ class SimLab:
     # -- the responder ---------------------------------------------------------------------------------
 
     def _respond(self, host: Host, step: Command) -> StepResult:
+        if step.name == "peer-check":  # a peer tries other hosts' SSH ports (observe/vantage.py)
+            lines = []
+            for name in re.findall(r"echo peer (\S+) ok;", step.render()):
+                ok = name in self.partitioned or name not in self.transport.unreachable
+                lines.append(f"peer {name} {'ok' if ok else 'fail'}")
+            return StepResult(step.name, 0, "".join(x + "\n" for x in lines), "")
         if host.name in self.cut and step.name.startswith(ACTION_STEPS):
             with self._lock:
                 done = self._acted[host.name] = self._acted.get(host.name, 0) + 1
@@ -287,10 +295,17 @@ class SimLab:
             c.state, c.exit_code, c.finished = "exited", exit_code, now
 
     def unreachable(self, host: str, reason: str = "timeout") -> None:
+        """The host is gone (powered off, its network down): neither the controller nor its peers reach it."""
         self.transport.set_unreachable(host, reason)
+
+    def partition(self, host: str) -> None:
+        """Only the controller's path to the host fails: its peers still reach it."""
+        self.transport.set_unreachable(host, "timeout")
+        self.partitioned.add(host)
 
     def reachable(self, host: str) -> None:
         self.transport.set_reachable(host)
+        self.partitioned.discard(host)
 
     def docker_dies(self, host: str) -> None:
         """dockerd stops answering; sshd still does (the containers keep running, as with live-restore)."""

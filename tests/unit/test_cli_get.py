@@ -177,8 +177,11 @@ def test_names_and_kinds(project: Path, store: Store) -> None:
     ]
     assert rows(orc("get", "rc").stdout)[1:] == [["web", "2", "0", "0", "0s"]]  # kinds are not mixed
     assert rows(orc("get", "deploy").stdout)[1][:2] == ["api", "3"]
-    # by name the key decides: `rc api` finds the Deployment and says what it is
-    assert rows(orc("get", "rc", "api").stdout)[1][0] == "deployment.apps/api"
+    # each kind its own: `rc api` is not the Deployment api
+    wrong = orc("get", "rc", "api")
+    assert wrong.exit_code == 1 and wrong.stdout == ""
+    assert 'Error from server (NotFound): replicationcontrollers "api" not found' in wrong.stderr
+    assert rows(orc("get", "deploy", "api").stdout)[1][0] == "api"
     result = orc("get", "pods", "nope")
     assert result.exit_code == 1
     assert 'Error from server (NotFound): pods "nope" not found' in result.stderr

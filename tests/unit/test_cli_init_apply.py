@@ -135,6 +135,26 @@ def test_apply_reports_every_mistake_with_field_paths_and_stores_nothing(project
     assert store.list("") == [] and store.revision() == 0  # not even the valid objects
 
 
+def test_node_port_errors_come_with_every_other_error_naming_their_document(project: Path, store: Store) -> None:
+    (project / "ports.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n---\n"
+        "apiVersion: v1\nkind: Service\nmetadata: {name: a}\n"
+        "spec: {type: NodePort, selector: {app: a}, ports: [{port: 80, nodePort: 22}]}\n---\n"
+        "apiVersion: v1\nkind: Service\nmetadata: {name: b}\n"
+        "spec: {type: NodePort, selector: {app: b}, ports: [{port: 80, nodePort: 30001}]}\n---\n"
+        "apiVersion: v1\nkind: Service\nmetadata: {name: c}\n"
+        "spec: {type: NodePort, selector: {app: c}, ports: [{port: 80, nodePort: 30001}]}\n")
+    result = orc("apply", "-f", "ports.yaml")
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith('ports.yaml#1: Pod "p" is invalid: spec.containers[0].image: Required value')
+    assert lines[1].startswith('ports.yaml#2: Service "a" is invalid: spec.ports[0].nodePort: Invalid value: 22: '
+                               "provided port is not in the valid range")
+    assert lines[2].startswith('ports.yaml#4: Service "c" is invalid: spec.ports[0].nodePort: Duplicate value: '
+                               '30001: Service "b" in this apply asks for it too')
+    assert lines[3:] == ["error: 3 problems found; nothing was applied"]
+
+
 def test_apply_created_unchanged_configured(project: Path, store: Store) -> None:
     assert orc("apply", "-f", "manifests/").exit_code == 0
     rev = store.revision()

@@ -16,6 +16,7 @@ from orchestrator.act.fence import (
     STATE_ERROR,
     HostFence,
     HostFencedError,
+    claim_hosts,
     fence_step,
     state_dir,
 )
@@ -264,3 +265,16 @@ def test_a_refusal_in_the_first_round_sends_no_drain_round(lease) -> None:  # ty
     assert [b.host for b in t.batches] == ["a"]  # b's drained delete never went out
     (drained,) = [r for r in results if r.host == "b"]
     assert not drained.ok and "lease is stale" in drained.error
+
+
+def test_a_leader_taking_over_claims_every_host_at_once(lease) -> None:  # type: ignore[no-untyped-def]
+    hosts = [*HOSTS, Host(name="c", address="c", vars={"orc_state_dir": "/srv/orc"})]
+    t = FakeTransport()
+    t.set_unreachable("c")
+    failed = claim_hosts(HostFence("c1", lease), hosts, t, max_workers=4)
+    assert sorted(b.host for b in t.batches) == ["a", "b"]  # one round trip each, nothing but the fence
+    assert all(b.names == ("fence",) for b in t.batches)
+    assert list(failed) == ["c"]  # unreachable: fenced by its first batch
+    t.reply("b", "fence", exit_code=REFUSED, stdout=f"ORC-FENCE-REFUSED {lease.token + 1}\n")
+    with pytest.raises(HostFencedError, match=r"b \(has seen"):
+        claim_hosts(HostFence("c1", lease), HOSTS, t, max_workers=4)

@@ -26,6 +26,7 @@ from orchestrator.proxy.addresses import ServiceAddress
 from orchestrator.proxy.config_values import UnsafeValue, hosts_word
 from orchestrator.proxy.endpoints import Endpoint
 from orchestrator.proxy.render import render
+from tests.hostile import corpus
 from tests.hostile.corpus import MARKER, bad_node_ports, bad_ports, byte_strings, every_byte_value, hostile
 
 HOSTILE = hostile()
@@ -50,18 +51,20 @@ def errors_of(*docs: dict) -> list[str]:
 # --- image references ------------------------------------------------------------------------------------
 
 def test_every_hostile_image_is_refused_naming_the_field():
-    """Refused by name, or (`a/b`, 254 letters: valid references) placed after `--` in docker's argv."""
-    docs = [pod({"image": s}) for s in HOSTILE]
-    errors = errors_of(*docs)
-    accepted = []
-    for i, s in enumerate(HOSTILE):
-        if not any(e.startswith(f"hostile.yaml#{i + 1}: ") and "spec.containers[0].image: " in e for e in errors):
-            accepted.append(s)
-            run = PodRun(name="p", uid="u", owner=None, labels={}, spec=PodSpec.model_validate(docs[i]["spec"]),
-                         spec_hash="h")
-            assert f" -- {shlex.quote(s)}" in create_pod(run, "local/busybox:1", cluster="c1").shell
-    assert len(accepted) <= 2 and all(s.isascii() and s[0].isalnum() for s in accepted)
-    assert all("\n" not in e and "\r" not in e for e in errors), "an error printed a raw line break"
+    refs = corpus.image_refs()
+    errors = errors_of(*[pod({"image": s}) for s in refs])
+    named = {int(e.split("#")[1].split(":")[0]) - 1 for e in errors if "spec.containers[0].image: " in e}
+    assert [s for i, s in enumerate(refs) if i not in named] == []
+    assert all(e.isprintable() for e in errors), "an error printed a raw line break or a hidden character"
+
+
+def test_valid_images_are_accepted_and_placed_after_the_end_of_dockers_options():
+    docs = [pod({"image": s}, name=f"p{i}") for i, s in enumerate(corpus.VALID_IMAGES)]
+    assert errors_of(*docs) == []
+    for doc, s in zip(docs, corpus.VALID_IMAGES, strict=True):
+        run = PodRun(name="p", uid="u", owner=None, labels={}, spec=PodSpec.model_validate(doc["spec"]),
+                     spec_hash="h")
+        assert f" -- {shlex.quote(s)}" in create_pod(run, "local/busybox:1", cluster="c1").shell
 
 
 # --- inventory -------------------------------------------------------------------------------------------
@@ -79,7 +82,7 @@ def _refused(tmp_path: Path, hosts: dict) -> str:
 
 
 def test_hostile_host_names_are_refused_at_load_all_at_once(tmp_path):
-    names = [s for s in HOSTILE if "\x00" not in s]
+    names = corpus.host_names()
     msg = _refused(tmp_path, {n: {"ansible_host": "10.0.0.1"} for n in names})
     lines = msg.splitlines()
     assert lines[0] == f"inventory {tmp_path / 'inv.yaml'}: {len(names)} problems:"
@@ -93,7 +96,7 @@ def test_a_host_name_with_a_line_break_never_reaches_the_haproxy_config(tmp_path
 
 @pytest.mark.parametrize("var", ["ansible_host", "ansible_user"])
 def test_hostile_addresses_and_users_are_refused_naming_the_variable(tmp_path, var):
-    values = [s for s in HOSTILE if "\x00" not in s] + ([""] if var == "ansible_host" else [])
+    values = corpus.host_addresses() if var == "ansible_host" else corpus.user_names()
     msg = _refused(tmp_path, {f"h{i}": {var: v} for i, v in enumerate(values)})
     lines = msg.splitlines()[1:]
     assert len(lines) == len(values)
@@ -101,16 +104,27 @@ def test_hostile_addresses_and_users_are_refused_naming_the_variable(tmp_path, v
 
 
 def test_hostile_labels_and_capacity_are_refused_naming_the_variable(tmp_path):
-    values = [s for s in HOSTILE if "\x00" not in s]
-    hosts = {f"k{i}": {"labels": {v: "x"}} for i, v in enumerate(values)}
+    keys, values, cpus = corpus.label_keys(), corpus.label_values(), [s for s in HOSTILE if "\x00" not in s]
+    hosts = {f"k{i}": {"labels": {k: "x"}} for i, k in enumerate(keys)}
     hosts |= {f"v{i}": {"labels": {"rack": v}} for i, v in enumerate(values)}
-    hosts |= {f"c{i}": {"cpu": v} for i, v in enumerate(values)}
-    hosts |= {"r1": {"labels": {"kubernetes.io/hostname": "spoof"}}, "r2": {"labels": {"orc.io/gpu-count": "8"}},
-              "r3": {"labels": {"node.kubernetes.io/x": "y"}}}
+    hosts |= {f"c{i}": {"cpu": v} for i, v in enumerate(cpus)}
     lines = _refused(tmp_path, hosts).splitlines()[1:]
-    assert len([ln for ln in lines if ': labels.' in ln]) >= 2 * len(values) + 3 - 2  # '.' and '..' keys: 1 each
-    assert len([ln for ln in lines if ": cpu: " in ln]) == len(values)
-    assert sum("is reserved for the labels orc probes" in ln for ln in lines) == 3
+    for prefix, n in (("k", len(keys)), ("v", len(values)), ("c", len(cpus))):
+        for i in range(n):
+            mine = [ln for ln in lines if ln.startswith(f'  inventory host "{prefix}{i}" ')]
+            assert mine, (prefix, i)
+            assert all((": labels" if prefix != "c" else ": cpu: ") in ln for ln in mine)
+    assert sum("is reserved for the labels orc probes" in ln for ln in lines) == len(corpus.RESERVED_LABEL_KEYS)
+
+
+def test_hostile_pod_labels_are_refused_naming_the_field():
+    keys = [k for k in corpus.label_keys() if k not in corpus.RESERVED_LABEL_KEYS and k]
+    values = corpus.label_values()
+    docs = [pod({}, labels={k: "x"}) for k in keys] + [pod({}, labels={"app": v}) for v in values]
+    errors = errors_of(*docs)
+    named = {int(e.split("#")[1].split(":")[0]) for e in errors if "metadata.labels: " in e}
+    assert named == set(range(1, len(docs) + 1))
+    assert all(e.isprintable() for e in errors), "a key broke or disguised its error line"
 
 
 def test_a_valid_inventory_still_loads(tmp_path):
@@ -257,6 +271,10 @@ def test_node_ports_outside_the_range_or_taken_are_refused_at_apply(tmp_path):
         outside = [svc(f"s{i}", p) for i, p in enumerate(bad_node_ports())]
         errors = node_port_errors(store, outside, range(30000, 32768))
         assert len(errors) == len(outside) and all("not in the valid range" in e for e in errors)
+        # as every other apply error, each names the document it came from
+        origins = {s.key: f"m.yaml#{i + 1}" for i, s in enumerate(outside)}
+        located = node_port_errors(store, outside, range(30000, 32768), origins)
+        assert located == [f"m.yaml#{i + 1}: {e}" for i, e in enumerate(errors)]
         store.txn(claim_ops(store, [svc("a", 30080)]))
         assert node_port_errors(store, [svc("a", 30080)], range(30000, 32768)) == []
         taken = node_port_errors(store, [svc("b", 30080), svc("c", 30081), svc("d", 30081)], range(30000, 32768))
@@ -284,6 +302,46 @@ def test_duplicate_keys_and_every_documents_errors_come_in_one_round(tmp_path):
     for part in ("m.yaml#1: ", "containerPort", "env[0].value", "env[0].name", "m.yaml#2: ", "metadata.name",
                  "ports[0].port", "ports[1].port", "spec.selector"):
         assert part in text, part
+
+
+# --- templates -----------------------------------------------------------------------------------------
+
+def test_hostile_template_names_are_refused_at_apply_naming_the_annotation():
+    names = corpus.template_names()
+    docs = [{**_svc([{"port": 80}], "ClusterIP"), "metadata": {"name": "s", "annotations": {
+        "orc.io/haproxy-template": n}}} for n in names]
+    errors = errors_of(*docs)
+    named = {int(e.split("#")[1].split(":")[0]) for e in errors if "metadata.annotations: " in e
+             and "orc.io/haproxy-template must name a file" in e}
+    assert named == set(range(1, len(names) + 1))
+    assert all(e.isprintable() for e in errors)
+
+
+def test_every_broken_template_fails_its_own_service_only(tmp_path):
+    """Each broken template (syntax, runtime, or a value that would change the config's structure) is its
+    service's error, naming the service and the template; the good service on the host is rendered."""
+    from orchestrator.proxy.render import render_isolated
+
+    services, addresses = {}, {}
+    for i, (text, note) in enumerate(corpus.broken_templates()):
+        (tmp_path / f"t{i}.cfg.j2").write_text(text)
+        meta = {"name": f"b{i}", "annotations": {"orc.io/haproxy-template": f"t{i}.cfg.j2",
+                                                  **({"note": note} if note is not None else {})}}
+        services[f"b{i}"] = Service.model_validate({**_svc([{"port": 80}], "ClusterIP"), "metadata": meta})
+        addresses[f"b{i}"] = ServiceAddress(f"10.233.{1 + i // 250}.{1 + i % 250}")
+    services["good"] = Service.model_validate({**_svc([{"port": 80}], "ClusterIP"), "metadata": {"name": "good"}})
+    addresses["good"] = ServiceAddress("10.233.0.2")
+    host = Host("h1", "10.0.0.1")
+    eps = {"good": [Endpoint("good", None, 80, "p1", "u", "h1", "10.0.0.1", 31000, "p1")]}
+    r = render_isolated(host, services, addresses, eps, tmp_path)
+    assert r.config is not None and not r.main_error
+    assert "server p1 10.0.0.1:31000" in r.config
+    assert sorted(r.errors) == sorted(n for n in services if n != "good")
+    for name, message in r.errors.items():
+        assert f'Service "{name}" (annotation orc.io/haproxy-template)' in message and "\n" not in message
+    named = [n for n, m in r.errors.items() if f"t{n[1:]}.cfg.j2" in m]  # and most name the file and line
+    assert len(named) >= len(r.errors) - 3, sorted(set(r.errors) - set(named))
+    assert "note:" not in r.config and MARKER not in r.config
 
 
 # --- rendered configs ------------------------------------------------------------------------------------
@@ -324,6 +382,39 @@ def test_hosts_file_fields_are_single_words():
             hosts_word(v)
 
 
-def test_the_corpus_is_large_enough():
-    assert len(HOSTILE) >= 150 and len(byte_strings()) >= 150 and len(bad_ports()) >= 150
+@pytest.mark.parametrize("field_class", ["hostile", "image_refs", "host_names", "host_addresses", "user_names",
+                                         "label_keys", "label_values", "byte_strings", "bad_ports",
+                                         "bad_node_ports", "template_names", "broken_templates"])
+def test_each_field_class_has_at_least_150_members(field_class):
+    members = getattr(corpus, field_class)()
+    assert len(members) >= 150 and len(members) == len({repr(m) for m in members}), len(members)
+
+
+def test_the_marker_needs_no_quoting():
     assert shlex.quote(MARKER) == MARKER
+
+
+def test_a_container_whose_env_and_args_hold_every_byte_is_still_observed():
+    """`docker inspect` prints one JSON object per line and leaves U+0085 (a line break to Python's
+    str.splitlines) raw: the probe must still see such a container, or the pass would think it missing
+    and replace its pod every pass."""
+    from orchestrator.observe.probe import parse_containers
+
+    def inspected(name: str) -> str:
+        return json.dumps({"Id": name, "Name": f"/{name}", "State": {"Status": "running"},
+                           "Config": {"Image": "local/busybox:1", "Labels": {"orc.managed": "true"},
+                                      "Env": [f"V{i}={v}" for i, v in enumerate(byte_strings())],
+                                      "Cmd": byte_strings()}}, ensure_ascii=False)
+
+    text = inspected("a") + "\n" + inspected("b") + "\n"
+    assert "\x85" in text and "\u2028" in text
+    assert [c.name for c in parse_containers(text)] == ["a", "b"]
+
+
+def test_an_error_quotes_every_value_printable_and_reversible():
+    from orchestrator.quote import go_quote
+
+    for s in HOSTILE + byte_strings() + ["\U000e0001tag", "\U000f0000pua", "\ud800"]:
+        q = go_quote(s)
+        assert q.isprintable() and json.loads(q) == s, repr(s[:20])
+    assert go_quote("名前 ü") == '"名前 ü"' and go_quote("a\u202eb") == '"a\\u202eb"'

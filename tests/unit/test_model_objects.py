@@ -241,7 +241,7 @@ def test_rc_defaults_replicas_and_selector_from_template():
     assert rc.selector == Selector.parse("app=web,tier=fe")
 
 
-def test_replicaset_and_deployment_are_workloads_keyed_like_rcs():
+def test_replicaset_and_deployment_are_workloads_each_with_its_own_key():
     deploy = one(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec:\n  replicas: 0\n"
         "  selector: {matchExpressions: [{key: app, operator: In, values: [api, api2]}]}\n"
@@ -250,7 +250,7 @@ def test_replicaset_and_deployment_are_workloads_keyed_like_rcs():
         "  template:\n    metadata: {labels: {app: api}}\n    spec: {containers: [{name: a, image: b}]}\n"
     )
     assert isinstance(deploy, Deployment) and isinstance(deploy, Workload)
-    assert deploy.key == "rc/api" and deploy.kind == "Deployment" and deploy.replicas == 0
+    assert deploy.key == "deploy/api" and deploy.kind == "Deployment" and deploy.replicas == 0
     assert deploy.selector == Selector.parse("app in (api,api2)")
     assert deploy.to_manifest()["spec"]["strategy"]["rollingUpdate"] == {
         "maxSurge": "25%",
@@ -261,6 +261,7 @@ def test_replicaset_and_deployment_are_workloads_keyed_like_rcs():
         "  template:\n    metadata: {labels: {app: api}}\n    spec: {containers: [{name: a, image: b}]}\n"
     )
     assert isinstance(rs, ReplicaSet) and rs.kind == "ReplicaSet" and rs.selector == Selector.parse("app=api")
+    assert rs.key == "rs/api" and one(RC).key == "rc/web"
 
 
 def test_spec_hash_is_stable_and_sensitive():
@@ -348,7 +349,7 @@ def test_load_directory_recursively_with_lists_and_json():
     assert docs[0].origin.endswith("dir/pod.yaml#1")
     assert docs[2].origin.endswith("dir/pod.yaml#2.items[1]")
     keys = [o.key for o in parse_objects(docs)]
-    assert keys == ["pod/solo", "svc/solo", "pod/solo-2", "rc/api"]
+    assert keys == ["pod/solo", "svc/solo", "pod/solo-2", "deploy/api"]
 
 
 def test_load_stdin():

@@ -680,7 +680,7 @@ CASES = [
         [
             S
             + 'metadata.annotations: Invalid value: "../etc/passwd": orc.io/haproxy-template must name a file in the '
-            'templates folder (e.g. "ambassador.cfg.j2"), without a path'
+            'templates folder (e.g. "ambassador.cfg.j2"), without a path, at most 255 characters'
         ],
     ),
     (
@@ -768,11 +768,15 @@ def test_every_document_reports_all_its_problems_together():
 
 def test_same_object_twice_is_an_error():
     with pytest.raises(ValidationError) as e:
-        parse_objects([rc(), deployment(), pod(), svc()])
+        parse_objects([rc(), deployment(), pod(), svc(), deployment()])
     assert e.value.errors == [
-        D
-        + 'metadata.name: Duplicate value: "web": ReplicationController "web" is defined twice (both are rc/web)'
+        D + 'metadata.name: Duplicate value: "web": Deployment "web" is defined twice (both are deploy/web)'
     ]
+
+
+def test_same_name_in_another_kind_is_another_object():
+    objs = parse_objects([rc(), deployment(), deployment(kind="ReplicaSet"), pod(), svc()])
+    assert [o.key for o in objs] == ["rc/web", "deploy/web", "rs/web", "pod/p", "svc/web"]
 
 
 def test_a_multiline_env_value_needs_a_shell_safe_name() -> None:
