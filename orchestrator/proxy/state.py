@@ -66,11 +66,18 @@ def digest(text: str | bytes) -> str:
     return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()
 
 
+# The state letter of /proc/$pid/stat (its second word is "(haproxy)": no space to split on): Z or X is dead.
+NOT_ZOMBIE = 'read -r _ _ st _ < "/proc/$pid/stat" 2>/dev/null && [ "$st" != Z ] && [ "$st" != X ]'
+
+
 def running_test(pidfile: str) -> str:
-    """Shell test: true when the pid in `pidfile` is a live haproxy (sets $pid)."""
+    """Shell test: true when the pid in `pidfile` is a live haproxy (sets $pid). A zombie is not live: a
+    master that was killed keeps its /proc entry and its name until its parent reaps it (slow or never in
+    a container whose init does not reap), and `kill -USR2` "reloads" it without error."""
     return (
         f"pid=$(head -n 1 {shlex.quote(pidfile)} 2>/dev/null); "
-        '[ -n "$pid" ] && grep -qx haproxy "/proc/$pid/comm" 2>/dev/null'
+        '[ -n "$pid" ] && grep -qx haproxy "/proc/$pid/comm" 2>/dev/null && '
+        f"{NOT_ZOMBIE}"
     )
 
 
@@ -87,7 +94,7 @@ def probe_step(host: Host, cluster: str) -> Command:
             f"IFS= read -r mark < {hosts}; printf 'hosts-mark=%s\\n' \"$mark\"; fi",
             f"pid=; comm=; read -r pid < {shlex.quote(hp.pidfile)} 2>/dev/null",
             '[ -n "$pid" ] && read -r comm < "/proc/$pid/comm" 2>/dev/null',
-            '[ "$comm" = haproxy ] && echo "pid=$pid"',
+            f'[ "$comm" = haproxy ] && {NOT_ZOMBIE} && echo "pid=$pid"',
             "ip -4 -o addr show dev lo 2>/dev/null",
             "for f in /proc/net/tcp /proc/net/tcp6; do [ -r $f ] || continue",
             '  while read -r _ local _ st _; do [ "$st" = 0A ] && echo "listen=${local##*:}"; done < $f',

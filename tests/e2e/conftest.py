@@ -48,7 +48,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             pytest.fail(why)
         pytest.skip(why)
     # ORC_E2E_LAB / ORC_E2E_SUBNET: another lab of the tests' own (e.g. `ulab`, 7) to run a test file beside a
-    # full run; files that name tlab's hosts need the default.
+    # full run (tests name hosts by the lab's spec, never by tlab's names).
     name, subnet = os.environ.get("ORC_E2E_LAB", "tlab"), int(os.environ.get("ORC_E2E_SUBNET", "1"))
     spec = LabSpec(hosts=3, name=name, subnet=subnet)
     # One test session at a time owns a tests' lab on this machine: a second waits here, rather than

@@ -23,7 +23,7 @@ from typing import IO
 import pytest
 
 from tests.e2e.conftest import lab_pods
-from tests.e2e.helpers import orc
+from tests.e2e.helpers import orc, quiet_pass
 from tests.etcd_server import EtcdCluster, etcd_cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600, func_only=True)]  # not the wait for the lab
@@ -173,7 +173,7 @@ def test_a_stale_leader_is_refused_by_the_hosts_and_steps_down_while_the_other_l
 
         # A change from the other laptop wakes the leader within a second (once it is idle: every event
         # stream open and silent, a pass that asked no host anything).
-        b_quiet = b.err.wait_for("round trips tlab1=0, tlab2=0, tlab3=0", timeout=60, after=took)
+        b_quiet = b.err.wait_for(quiet_pass(lab), timeout=60, after=took)
         cp = orc("scale", "rc/web", "--replicas", "5", cwd=a_dir)
         assert cp.returncode == 0, cp.stderr
         scaled = time.time()

@@ -23,7 +23,8 @@ def test_image_push_copies_from_a_host_that_has_it_and_skips_the_rest(lab, proje
     try:
         cp = orc("image", "push", image, cwd=project)
         assert cp.returncode == 0, cp.stderr
-        assert "tlab2: pushed" in cp.stdout and "tlab3: pushed" in cp.stdout and "tlab1: pushed" not in cp.stdout
+        assert f"{lab.host(2).name}: pushed" in cp.stdout and f"{lab.host(3).name}: pushed" in cp.stdout \
+            and f"{lab.host(1).name}: pushed" not in cp.stdout
         assert all(_has(lab, i, image) for i in (1, 2, 3))
         again = orc("image", "push", image, cwd=project)
         assert again.returncode == 0 and again.stdout == ""  # everyone has it: nothing to do
@@ -40,14 +41,14 @@ apiVersion: v1
 kind: Pod
 metadata: {{name: pinned}}
 spec:
-  nodeName: tlab3
+  nodeName: {lab.host(3).name}
   containers: [{{name: main, image: "{image}", command: [sleep, "600"]}}]
 """)
     try:
         assert orc("apply", "-f", "pod.yaml", cwd=project).returncode == 0
         cp = orc("reconcile", cwd=project)
         assert cp.returncode == 0, cp.stderr
-        assert f"tlab3: copied image {image} (from tlab1" in cp.stdout and "created pod/pinned" in cp.stdout
+        assert f"{lab.host(3).name}: copied image {image} (from {lab.host(1).name}" in cp.stdout and "created pod/pinned" in cp.stdout
         running = daemons.docker(lab.host(3), "ps", "--filter", "name=orc_pinned_main", "-q").stdout
         assert running.strip()
     finally:
@@ -74,7 +75,7 @@ spec:
     assert s[("orc_hosts", (("status", "Ready"),))] == 3
     assert s[("orc_pods_desired", (("controller", "rc/m"),))] == 2
     assert s[("orc_actions_total", (("action", "create"), ("result", "ok")))] == 2
-    assert ("orc_ssh_round_trips", (("host", "tlab1"),)) in s and ("orc_pass_duration_seconds_count", ()) in s
+    assert ("orc_ssh_round_trips", (("host", lab.host(1).name),)) in s and ("orc_pass_duration_seconds_count", ()) in s
     assert orc("reconcile", "--metrics-file", str(prom), cwd=project).returncode == 0
     s = _samples(prom.read_text())
     assert s[("orc_pods_running", (("controller", "rc/m"),))] == 2

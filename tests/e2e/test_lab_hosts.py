@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 def test_hosts_shows_every_lab_host_ready_with_real_figures(lab, clean_env: Path) -> None:
     facts = orc_json("hosts", cwd=lab.workdir)
-    assert [f["name"] for f in facts] == ["tlab1", "tlab2", "tlab3"]
+    assert [f["name"] for f in facts] == [h.name for h in lab.spec.lab_hosts()]
     for f in facts:
         assert f["status"] == "Ready", f
         assert f["hostname"] == f["name"]  # each lab host has its own UTS namespace
@@ -45,12 +45,12 @@ def test_probe_lists_managed_containers(lab, clean_env: Path) -> None:
                    "local/busybox:1", "httpd", "-f", "-p", "80", "-h", "/www")
     try:
         facts = {f["name"]: f for f in orc_json("hosts", cwd=lab.workdir)}
-        (c,) = facts["tlab1"]["containers"]
+        (c,) = facts[lab.host(1).name]["containers"]
         assert c["name"] == "orc-e2e-probe" and c["state"] == "running"
         assert c["labels"]["orc.label.app"] == "web"
         assert int(c["ports"]["80/tcp"]) > 0
-        assert facts["tlab1"]["pods"] == ["probe-pod"]
-        assert facts["tlab2"]["containers"] == []
+        assert facts[lab.host(1).name]["pods"] == ["probe-pod"]
+        assert facts[lab.host(2).name]["containers"] == []
     finally:
         daemons.docker(h, "rm", "-f", "orc-e2e-probe", check=False)
 
@@ -64,10 +64,10 @@ def test_stopped_host_is_unreachable_with_reason_and_others_are_probed(lab, clea
         elapsed = time.monotonic() - start
         assert cp.returncode == EXIT_PARTIAL, cp.stderr
         facts = {f["name"]: f for f in yaml.safe_load(cp.stdout)}
-        assert facts["tlab2"]["status"] == "Unreachable"
-        assert facts["tlab2"]["reason"] == "refused"
-        assert "sshd" in facts["tlab2"]["error"]
-        assert facts["tlab1"]["status"] == facts["tlab3"]["status"] == "Ready"
+        assert facts[lab.host(2).name]["status"] == "Unreachable"
+        assert facts[lab.host(2).name]["reason"] == "refused"
+        assert "sshd" in facts[lab.host(2).name]["error"]
+        assert facts[lab.host(1).name]["status"] == facts[lab.host(3).name]["status"] == "Ready"
         assert elapsed < 3 + 5  # connect timeout 3 s plus interpreter start, not a pile of retries
         table = orc("hosts", cwd=lab.workdir)
         assert "Unreachable" in table.stdout and "refused" in table.stdout
@@ -79,7 +79,7 @@ def test_stopped_host_is_unreachable_with_reason_and_others_are_probed(lab, clea
 def _write_project(tmp: Path, lab, known_hosts: str, policy: str) -> Path:  # type: ignore[no-untyped-def]
     """A project whose inventory is the lab's but with a known_hosts file of the test's making."""
     inv = yaml.safe_load(lab.inventory.read_text())
-    group = inv["all"]["children"]["tlab"]
+    group = inv["all"]["children"][lab.spec.name]
     group["vars"].pop("orc_known_hosts_file")
     (tmp / "inventory").mkdir(exist_ok=True)
     (tmp / "inventory" / "hosts.yaml").write_text(yaml.safe_dump(inv))
@@ -100,8 +100,8 @@ def test_unknown_host_key_is_refused_under_strict(lab, clean_env: Path, tmp_path
     cp = orc("hosts", "-o", "json", cwd=proj)
     assert cp.returncode == EXIT_PARTIAL, cp.stderr
     facts = {f["name"]: f for f in yaml.safe_load(cp.stdout)}
-    assert facts["tlab3"]["status"] == "Unreachable" and facts["tlab3"]["reason"] == "hostkey"
-    assert facts["tlab1"]["status"] == "Ready"
+    assert facts[lab.host(3).name]["status"] == "Unreachable" and facts[lab.host(3).name]["reason"] == "hostkey"
+    assert facts[lab.host(1).name]["status"] == "Ready"
     assert (tmp_path / "known_hosts").read_text() == "".join(lines[:2])  # nothing learned
 
 
@@ -124,8 +124,8 @@ def test_accept_new_learns_an_unknown_key_but_never_a_changed_one(lab, clean_env
     cp = orc("hosts", "-o", "json", cwd=proj2)
     assert cp.returncode == EXIT_PARTIAL
     facts = {f["name"]: f for f in yaml.safe_load(cp.stdout)}
-    assert facts["tlab3"]["reason"] == "hostkey"
-    assert "changed" in facts["tlab3"]["error"].lower() or "mismatch" in facts["tlab3"]["error"].lower()
+    assert facts[lab.host(3).name]["reason"] == "hostkey"
+    assert "changed" in facts[lab.host(3).name]["error"].lower() or "mismatch" in facts[lab.host(3).name]["error"].lower()
     assert (tmp_path / "p2" / "known_hosts").read_text() == wrong
 
 
@@ -133,7 +133,7 @@ def test_twenty_step_batch_is_one_exec_channel_on_a_lab_host(lab, clean_env: Pat
     from orchestrator.commands.base import cmd
     from orchestrator.transport.ssh import SSHTransport
 
-    host = next(h for h in load_inventory(lab.inventory).hosts() if h.name == "tlab1")
+    host = next(h for h in load_inventory(lab.inventory).hosts() if h.name == lab.host(1).name)
     t = SSHTransport(SSHSettings())
     try:
         steps = [cmd(f"s{i}", "sh", "-c", f"echo out{i}; echo err{i} >&2; exit {i % 3}") for i in range(20)]

@@ -18,7 +18,7 @@ import pytest
 from orchestrator.errors import EXIT_LOCKED, EXIT_PENDING
 from orchestrator.lab import cluster, daemons
 from tests.e2e.conftest import lab_pods
-from tests.e2e.helpers import orc
+from tests.e2e.helpers import orc, quiet_pass
 
 pytestmark = pytest.mark.e2e
 
@@ -65,7 +65,7 @@ def test_rc_converges_spread_over_hosts_and_second_pass_is_quiet(lab, project: P
     assert sorted(len(v) for v in pods.values()) == [1, 1, 1]  # 3 pods on 3 different hosts
     second = orc("-v", "reconcile", cwd=project)
     assert second.returncode == 0 and second.stdout == ""
-    assert "0 actions" in second.stderr and "tlab1=1, tlab2=1, tlab3=1" in second.stderr  # one round trip each
+    assert "0 actions" in second.stderr and ", ".join(f"{h.name}=1" for h in lab.spec.lab_hosts()) in second.stderr  # one round trip each
     assert lab_pods(lab, "rc/web") == pods
 
 
@@ -264,9 +264,6 @@ class Lines:
         return "\n".join(self.lines)
 
 
-QUIET_PASS = "round trips tlab1=0, tlab2=0, tlab3=0"
-
-
 def test_watch_replaces_a_killed_container_within_seconds(lab, project: Path) -> None:
     """The loop must be quiet first (every event stream open and silent: a timer pass asks no host
     anything); it was flaky when a fixed 4 s sleep stood for that: on a busy machine the start-up, the first
@@ -278,7 +275,7 @@ def test_watch_replaces_a_killed_container_within_seconds(lab, project: Path) ->
                              text=True)
     out, err = Lines(watch.stdout), Lines(watch.stderr)  # type: ignore[arg-type]
     try:
-        quiet = err.wait_for(QUIET_PASS, timeout=30)
+        quiet = err.wait_for(quiet_pass(lab), timeout=30)
         assert watch.poll() is None, err.join()
         host = lab.host(2)
         (victim,) = lab_pods(lab, "rc/web")[host.name]

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from orchestrator.commands.base import Command
+from orchestrator.proxy.state import NOT_ZOMBIE
 from orchestrator.transport.base import StepResult
 from tests.harness.docker import Container, DockerHost, Health, label_matches
 
@@ -500,7 +501,7 @@ def proxy_state(h: DockerHost, step: Command, ctx: Context) -> Out:
     hosts = re.search(marked.format("hosts"), text)
     pidfile = re.search(r"read -r pid < (\S+) 2>/dev/null", text)
     # The harness's hosts listen on nothing but their HAProxy's node ports (not simulated: no listeners).
-    _require(step, '[ "$comm" = haproxy ] && echo "pid=$pid"', "ip -4 -o addr show dev lo 2>/dev/null",
+    _require(step, f'[ "$comm" = haproxy ] && {NOT_ZOMBIE} && echo "pid=$pid"', "ip -4 -o addr show dev lo 2>/dev/null",
              '  while read -r _ local _ st _; do [ "$st" = 0A ] && echo "listen=${local##*:}"; done < $f')
     if not (cfg and hosts and pidfile):
         raise HarnessError(f"step {step.name!r}: the harness cannot find the config, hosts file or pidfile in:\n{text}")
@@ -610,7 +611,7 @@ def proxy_deploy(h: DockerHost, step: Command, ctx: Context) -> Out:
         (r'  rm -f "\$tmp"; exit 1', fail_branch),
         (r'chmod 0644 "\$tmp" && mv -f "\$tmp" (\S+) \|\| \{ rm -f "\$tmp"; exit 1; \}', moved),
         (r'if pid=\$\(head -n 1 (\S+) 2>/dev/null\); \[ -n "\$pid" \] && grep -qx haproxy "/proc/\$pid/comm" '
-         r"2>/dev/null; then", running_test),
+         r"2>/dev/null && " + re.escape(NOT_ZOMBIE) + "; then", running_test),
         (r"  .+ \|\| exit 1; echo reloaded", reload),
         (r"  :", lambda m: None),
         (r"else", lambda m: st.update(branch="else")),

@@ -69,7 +69,7 @@ if ! out=$(haproxy -c -f "$tmp" 2>&1); then
   rm -f "$tmp"; exit 1
 fi
 chmod 0644 "$tmp" && mv -f "$tmp" {LAB}/haproxy.cfg || {{ rm -f "$tmp"; exit 1; }}
-if pid=$(head -n 1 {LAB}/haproxy.pid 2>/dev/null); [ -n "$pid" ] && grep -qx haproxy "/proc/$pid/comm" 2>/dev/null; then
+if pid=$(head -n 1 {LAB}/haproxy.pid 2>/dev/null); [ -n "$pid" ] && grep -qx haproxy "/proc/$pid/comm" 2>/dev/null && read -r _ _ st _ < "/proc/$pid/stat" 2>/dev/null && [ "$st" != Z ] && [ "$st" != X ]; then
   kill -USR2 "$pid" || exit 1; echo reloaded
 else
   haproxy -W -D -f {LAB}/haproxy.cfg -p {LAB}/haproxy.pid </dev/null >/dev/null || exit 1; echo started
