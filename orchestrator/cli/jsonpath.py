@@ -18,10 +18,12 @@ shorthand names. Imported only when a command asks for JSONPath (python-jsonpath
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+_RANGE = re.compile(r"range(?![A-Za-z0-9_-])")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "0": "\0"}
 
 
@@ -190,7 +192,7 @@ def _parse(pieces: list[tuple[str, str]], template: str) -> list[_Node]:
                 raise JSONPathError(f"error parsing jsonpath {template!r}: {{end}} without {{range}}")
             body = stack.pop()
             stack[-1][-1].body = body
-        elif text.startswith("range ") or text == "range":
+        elif _RANGE.match(text):  # `{range .items[*]}`, or `{range.items[*]}` as kubectl also reads it
             query, root = _compile(text[5:].strip() or "@")
             stack[-1].append(_Node("range", query=query, root=root))
             stack.append([])

@@ -16,7 +16,7 @@ NAMESPACE = "default"
 DRY_RUN = ("none", "client", "server")
 
 
-def _check_namespace(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def check_namespace(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and value != NAMESPACE:
         raise NotFoundError(f'Error from server (NotFound): namespaces "{value}" not found (orc has one '
                             f'namespace, "{NAMESPACE}": drop -n or give -n {NAMESPACE})')
@@ -30,7 +30,7 @@ def namespace_options(all_namespaces: bool = False) -> Callable[[F], F]:
         if all_namespaces:
             f = click.option("-A", "--all-namespaces", "all_namespaces", is_flag=True,
                              help="Every namespace: orc has one, `default` (a NAMESPACE column is added).")(f)
-        return click.option("-n", "--namespace", "namespace", metavar="default", callback=_check_namespace,
+        return click.option("-n", "--namespace", "namespace", metavar="default", callback=check_namespace,
                             expose_value=True,
                             help="The namespace: orc has one, `default` (accepted, as kubectl scripts pass it).")(f)
 

@@ -73,12 +73,20 @@ def _available(name: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def _namespace(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from orchestrator.cli.kubectl_options import check_namespace
+
+    return check_namespace(ctx, param, value)
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", envvar="ORC_CONFIG", type=click.Path(dir_okay=False),
               help="Path to orc.yaml (default: found in this folder or its parents, as git finds .git).")
 @click.option("-i", "--inventory", "inventory_path", envvar="ORC_INVENTORY",
               help="Inventory file or folder (Ansible YAML/INI); overrides orc.yaml's.")
 @click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug).")
+@click.option("-n", "--namespace", "namespace", metavar="default", callback=_namespace, expose_value=False,
+              help="The namespace: orc has one, `default` (accepted before the command too, as kubectl takes it).")
 @click.version_option(package_name="orchestrator", prog_name="orc")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, inventory_path: str | None, verbose: int) -> None:
@@ -144,8 +152,20 @@ def hoist_verbose(argv: list[str]) -> list[str]:
     return flags + [a for a in argv[:end] if not re.fullmatch(r"-v+|--verbose", a)] + argv[end:]
 
 
+def split_short_values(argv: list[str]) -> list[str]:
+    """`-o=json`, `-n=default`, `-l=app=web`: kubectl's flag parser reads a short option's value after '=', as
+    its documentation writes them (`-o=jsonpath='{...}'`); click would keep the '='. Split into the option and
+    its value (never past `--`)."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    out: list[str] = []
+    for a in argv[:end]:
+        m = re.fullmatch(r"(-[A-Za-z])=(.*)", a, re.DOTALL)
+        out += [m.group(1), m.group(2)] if m else [a]
+    return out + argv[end:]
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = hoist_verbose(sys.argv[1:] if argv is None else argv)
+    args = hoist_verbose(split_short_values(sys.argv[1:] if argv is None else argv))
     try:
         rv = cli.main(args=args, prog_name="orc", standalone_mode=False)
     except OrcError as e:

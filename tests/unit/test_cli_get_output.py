@@ -38,6 +38,7 @@ DOC = {
     ("{..phase}", "Running Pending"),
     ("{.items[-1:].metadata.name}", "b"),
     ("{range .items[*]}[{@.metadata.name}]{'\\t'}{end}", "[a]\t[b]\t"),
+    ("{range.items[*]}{.metadata.name};{end}", "a;b;"),  # kubectl reads `range` without a blank after it
     ("{.items[*]['metadata']['name']}", "a b"),
     ("{$.kind}: {.items[1].status.missing}.", "List: ."),  # a missing field prints nothing, as kubectl's get
     ("{range .items[*]}{range .metadata.labels.*}<{@}>{end}{end}", "<x><y>"),
@@ -161,6 +162,19 @@ def test_namespace_default_is_accepted_and_others_are_refused(project: Path) -> 
     assert other.exit_code == 1 and 'namespaces "kube-system" not found' in str(other.exception)
     assert orc("describe", "rc", "web", "-n", "default").exit_code == 0
     assert orc("scale", "rc/web", "--replicas", "2", "-n", "default").exit_code == 0
+    # before the command, as kubectl's global flag
+    assert orc("-n", "default", "get", "rc", "-o", "name").stdout.strip() == "replicationcontroller/web"
+    before = orc("--namespace", "kube-system", "get", "rc")
+    assert before.exit_code == 1 and 'namespaces "kube-system" not found' in str(before.exception)
+
+
+def test_short_options_with_an_equals_sign_as_kubectl_documents_them(project: Path) -> None:
+    cp = subprocess.run([sys.executable, "-m", "orchestrator.cli.main", "-n=default", "get", "rc", "-o=name",
+                         "-l=app=web"], capture_output=True, text=True, cwd=project)
+    assert (cp.returncode, cp.stdout) == (0, "replicationcontroller/web\n"), cp.stderr
+    cp = subprocess.run([sys.executable, "-m", "orchestrator.cli.main", "get", "rc",
+                         "-o=jsonpath={.items[*].metadata.name}"], capture_output=True, text=True, cwd=project)
+    assert (cp.returncode, cp.stdout) == (0, "web"), cp.stderr
 
 
 @pytest.mark.parametrize("spelling", [["--dry-run"], ["--dry-run=client"], ["--dry-run=server"]])
