@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 __all__ = ["apply", "delete", "describe", "get", "scale"]
 
 
+_DRY_NOTE = {"none": "", "client": " (dry run)", "server": " (server dry run)"}  # as kubectl words it
+
+
 def _fail_invalid(e: ValidationError, what: str) -> None:
     for line in e.errors:
         click.echo(line, err=True)
@@ -110,7 +113,7 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: str, namespace: 
                 )
                 if text:
                     click.echo(text, nl=False)
-                click.echo(f"{c.ref} {c.action} (dry run)" if dry_run == "client" else f"{c.ref} {c.action} (server dry run)")
+                click.echo(f"{c.ref} {c.action}{_DRY_NOTE[dry_run]}")
             return
         commit_apply(store, changes, time.time(),
                      [*claims, *allocations, *cluster_ops(store, obj.project.settings.cluster)])
@@ -255,6 +258,7 @@ def _owned_hint(view: ClusterView, kind: str, name: str) -> str:
 @click.option("-l", "--selector", help="Delete every object of KIND matching this label selector.")
 @click.option("--all", "all_", is_flag=True, help="Delete every object of KIND.")
 @click.option("--ignore-not-found", is_flag=True, help="Objects that do not exist are not an error.")
+@dry_run_option("what would be deleted")
 @namespace_options()
 @click.pass_obj
 def delete(
@@ -264,6 +268,7 @@ def delete(
     selector: str | None,
     all_: bool,
     ignore_not_found: bool,
+    dry_run: str,
     namespace: str | None,
 ) -> None:
     """Remove objects from the desired state. The next `orc reconcile` stops their pods and updates the
@@ -277,6 +282,7 @@ def delete(
       orc delete pods -l app=web,tier=fe
       orc delete svc --all
       orc delete rc web --ignore-not-found   # exit 0 if it is already gone
+      orc delete pods -l app=web --dry-run   # what would be deleted; nothing is
     """
     from orchestrator.cli.applier import conflict_error, delete_ops
     from orchestrator.cli.services import move_legacy_workloads
@@ -284,7 +290,8 @@ def delete(
     from orchestrator.store import Op
 
     with obj.project.open_store() as store:
-        move_legacy_workloads(store)
+        if dry_run == "none":
+            move_legacy_workloads(store)
         view = read_view(store)
         refs = _delete_refs(args, filenames, selector, all_, view)
         ops: list[Op] = []
@@ -301,7 +308,7 @@ def delete(
                 continue
             ops += delete_ops(key, record.revision, time.time())
             done.append((kind_of_key(key, record.value), name, key))
-        if ops:
+        if ops and dry_run == "none":
             try:
                 store.txn(ops)
             except ConflictError as e:
@@ -311,7 +318,8 @@ def delete(
 
     for kind, name, key in done:
         older = own_key(key, {"kind": kind})  # an older orc's copy that could not move (see moved_keys.py)
-        click.echo(f'{display_name(kind)} "{name}" deleted' + (f" (the older copy under {key})" if older else ""))
+        click.echo(f'{display_name(kind)} "{name}" deleted' + (f" (the older copy under {key})" if older else "")
+                   + _DRY_NOTE[dry_run])
     if not done and not missing and not filenames and (selector or all_):
         click.echo("No resources found", err=True)
     for line in missing:
@@ -337,6 +345,7 @@ def _scaled(value: dict[str, Any], replicas: int) -> dict[str, Any]:
     help="Precondition: scale only if the desired replicas are this now.",
 )
 @click.option("--resource-version", help="Precondition: scale only if the object is at this revision.")
+@dry_run_option("what would be scaled (the preconditions checked)")
 @namespace_options()
 @click.pass_obj
 def scale(
@@ -345,6 +354,7 @@ def scale(
     replicas: int,
     current_replicas: int | None,
     resource_version: str | None,
+    dry_run: str,
     namespace: str | None,
 ) -> None:
     """Set the number of replicas of replication controllers, replica sets or deployments (each kind is
@@ -375,7 +385,8 @@ def scale(
             raise click.UsageError(f"give the name to scale, e.g. `orc scale {t.resource.singular}/web`")
         wanted.update({t.resource.key(n): t.resource for n in t.names})
     with obj.project.open_store() as store:
-        move_legacy_workloads(store)
+        if dry_run == "none":
+            move_legacy_workloads(store)
         puts: list[Put] = []
         for key, resource in wanted.items():
             record = store.get(key)
@@ -398,7 +409,8 @@ def scale(
                 )
             puts.append(Put(key, _scaled(record.value, replicas), expect_revision=record.revision))
         try:
-            store.txn(puts)
+            if dry_run == "none":
+                store.txn(puts)
         except ConflictError as e:
             lost = next((p for p in puts if p.key == getattr(e, "key", None)), puts[0])
             raise conflict_error(
@@ -407,4 +419,5 @@ def scale(
                 "changed while scaling; nothing was scaled",
             ) from e
     for put in puts:
-        click.echo(f"{display_name(kind_of_key(put.key, put.value))}/{put.key.partition('/')[2]} scaled")
+        click.echo(f"{display_name(kind_of_key(put.key, put.value))}/{put.key.partition('/')[2]} scaled"
+                   + _DRY_NOTE[dry_run])

@@ -193,6 +193,22 @@ def test_dry_run_spellings_store_nothing(project: Path, store: Store, spelling: 
     assert bad.exit_code == 2
 
 
+@pytest.mark.parametrize(("spelling", "note"), [(["--dry-run"], "(dry run)"), (["--dry-run=client"], "(dry run)"),
+                                                (["--dry-run=server"], "(server dry run)")])
+def test_delete_and_scale_dry_runs_change_nothing(project: Path, store: Store, spelling: list[str],
+                                                  note: str) -> None:
+    revision = store.list("").revision
+    gone = orc("delete", "rc", "web", *spelling)
+    assert gone.exit_code == 0 and gone.stdout == f'replicationcontroller "web" deleted {note}\n', gone.output
+    scaled = orc("scale", "rc/web", "--replicas", "9", *spelling)
+    assert scaled.exit_code == 0 and scaled.stdout == f"replicationcontroller/web scaled {note}\n", scaled.output
+    assert store.list("").revision == revision and store.get("rc/web").value["spec"]["replicas"] == 2
+    precondition = orc("scale", "rc/web", "--replicas", "9", "--current-replicas", "5", *spelling)
+    assert precondition.exit_code == 1 and "Expected replicas to be 5, was 2" in str(precondition.exception)
+    missing = orc("delete", "rc", "nope", *spelling)
+    assert missing.exit_code == 1 and 'replicationcontrollers "nope" not found' in missing.output
+
+
 def test_a_mistyped_command_or_kind_gets_a_suggestion() -> None:
     result = orc("gte", "pods")
     assert result.exit_code == 2 and 'unknown command "gte"' in result.output and "\tget" in result.output
