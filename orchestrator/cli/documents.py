@@ -280,7 +280,7 @@ def workload_status(view: ClusterView, key: str) -> dict[str, Any]:
     current, ready = len(pods), sum(1 for p in pods if p.ready)
     rollout = view.rollouts.get(key)
     if rollout is not None:  # what the last pass recorded of a rolling controller (plan/rollout.status)
-        return {k: copy.deepcopy(v) for k, v in rollout.items() if k not in ("mark", "progressAt")}
+        return _rollout_status(rollout, pods, current, ready)
     status: dict[str, Any] = {}
     if view.snapshot is not None and view.snapshot.desired_revision >= record.revision:
         status["observedGeneration"] = view.snapshot.desired_revision
@@ -300,6 +300,21 @@ def workload_status(view: ClusterView, key: str) -> dict[str, Any]:
             "message": "Deployment has minimum availability." if ok else
             "Deployment does not have minimum availability.",
         }]
+    return status
+
+
+def _rollout_status(rollout: dict[str, Any], pods: list[ObservedPod], current: int, ready: int) -> dict[str, Any]:
+    """The rollout status the last pass planned from (observedGeneration, conditions, availability over
+    minReadySeconds), with the counts of the pods it left: the snapshot holds the pods that pass created and
+    lacks those it deleted, the rollout status was computed before it acted."""
+    status = {k: copy.deepcopy(v) for k, v in rollout.items() if k not in ("mark", "progressAt")}
+    mark = rollout.get("mark")
+    template = mark[0] if isinstance(mark, list) and mark and isinstance(mark[0], str) else None
+    status["replicas"] = current
+    if template is not None and all(p.spec_hash for p in pods):
+        status["updatedReplicas"] = sum(1 for p in pods if p.spec_hash == template)
+    status["readyReplicas"] = ready
+    status["availableReplicas"] = min(int(status.get("availableReplicas") or 0), ready)
     return status
 
 

@@ -27,6 +27,7 @@ The stored value is a JSON object:
          "ip": "172.18.0.5",                    # pod IP; null if none
          "labels": {"app": "web"},
          "ports": {"80/tcp": 32768},            # container port -> published host port
+         "spec_hash": "9f3c...",                # the hash of the template it was made from (optional)
          "containers": [                        # app containers, as docker reports them (optional)
            {"name": "web", "id": "3c1f...", "image": "local/busybox:1",
             "state": "running",                 # running | restarting | exited | created | paused | dead
@@ -38,7 +39,7 @@ The stored value is a JSON object:
     }
 
 Missing optional fields read as their empty defaults and fields not listed here (the engine keeps more, e.g.
-`spec_hash`, `requests`) are ignored; a missing `name` or a field of the wrong type is an error naming it.
+`requests`) are ignored; a missing `name` or a field of the wrong type is an error naming it.
 
     snap = read_snapshot(store)                  # None when no pass has stored one yet
     snap.age(time.time()), snap.pod("web-x7k2p"), snap.pods_of("rc/web"), snap.host("lab1")
@@ -196,6 +197,7 @@ class ObservedPod:
     labels: dict[str, str] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     containers: tuple[ObservedContainer, ...] = ()
+    spec_hash: str = ""  # the hash of the template it was made from (updatedReplicas)
 
     @classmethod
     def from_dict(cls, entry: Any, where: str = "pods[0]") -> ObservedPod:
@@ -220,6 +222,7 @@ class ObservedPod:
                 ObservedContainer.from_dict(c, f"{where}.containers[{i}]")
                 for i, c in enumerate(_field(entry, where, "containers", list, []))
             ),
+            spec_hash=_field(entry, where, "spec_hash", str, ""),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -237,6 +240,7 @@ class ObservedPod:
             "labels": dict(self.labels),
             "ports": dict(self.ports),
             "containers": [c.to_dict() for c in self.containers],
+            "spec_hash": self.spec_hash,
         }
 
     @property

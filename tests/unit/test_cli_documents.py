@@ -72,6 +72,28 @@ def crashing(now: float) -> Snapshot:
     ))
 
 
+def test_a_rolling_controllers_status_counts_the_pods_its_last_pass_left(project: Path, store: Store) -> None:
+    """The rollout status is planned before the pass acts; the snapshot after it holds the pods it created:
+    replicas, updatedReplicas and readyReplicas are of those (a pass that created 2 pods says 2, not 0)."""
+    planned = {"replicas": 0, "updatedReplicas": 0, "readyReplicas": 0, "availableReplicas": 0,
+               "observedGeneration": 7, "mark": ["h1", 0, 0], "progressAt": 1.0,
+               "conditions": [{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"}]}
+    store.put("_meta/reconcile", {"rollouts": {"rc/web": planned}})
+    now = time.time()
+    write_snapshot(store, Snapshot(now, pods=(
+        ObservedPod("web-a", "u1", "lab1", "rc/web", "Pending", False, "0/1", 0, now, spec_hash="h1"),
+        ObservedPod("web-b", "u2", "lab2", "rc/web", "Running", True, "1/1", 0, now - 9, spec_hash="h1"),
+        ObservedPod("web-c", "u3", "lab2", "rc/web", "Running", True, "1/1", 0, now - 99, spec_hash="h0"),
+    )))
+    status = get_json("rc", "web")["status"]
+    assert (status["replicas"], status["updatedReplicas"], status["readyReplicas"]) == (3, 2, 2)
+    assert status["availableReplicas"] == 0  # as planned (minReadySeconds), never more than ready
+    assert status["observedGeneration"] == 7 and status["conditions"][0]["reason"] == "ReplicaSetUpdated"
+    assert "mark" not in status and "progressAt" not in status
+    table = orc("get", "rc", "web", "--no-headers").stdout.split()
+    assert table[1:4] == ["2", "3", "2"]  # DESIRED CURRENT READY: the table and -o json agree
+
+
 def test_a_container_that_keeps_exiting_is_crash_loop_back_off(project: Path, store: Store) -> None:
     write_snapshot(store, crashing(time.time()))
     table = [line.split() for line in orc("get", "pods", "-o", "wide").stdout.splitlines()]
