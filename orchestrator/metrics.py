@@ -75,7 +75,7 @@ def families(result: Any, totals: Totals) -> list[Any]:
     owner = result.desired.owner_of if result.desired else (lambda o, _uid: o)
     running = Counter(owner(p.owner, p.uid) for p in result.snapshot.pods if p.owner and p.phase == "Running")
     ready = Counter(owner(p.owner, p.uid) for p in result.snapshot.pods if p.owner and p.ready)
-    pending = Counter(t.split(":")[0] for t in result.plan.pending)
+    pending = Counter(t.split(":")[0] for t in result.plan.blocked)  # not a handover or rollout under way
     owners = sorted(set(desired) | set(running))
     for name, help_, values in (("orc_pods_desired", "Replicas asked for, per controller.", desired),
                                 ("orc_pods_running", "Pods running, per controller.", running),
@@ -89,7 +89,7 @@ def families(result: Any, totals: Totals) -> list[Any]:
     for o, n in sorted(pending.items()):
         g.add_metric([o], n)
     out.append(g)
-    out.append(GaugeMetricFamily("orc_pending_pods", "Pods that cannot run, in all.", value=len(result.plan.pending)))
+    out.append(GaugeMetricFamily("orc_pending_pods", "Pods that cannot run, in all.", value=len(result.plan.blocked)))
     c = CounterMetricFamily("orc_actions", "Actions taken, by kind and result, across every pass (kept in the "
                             "store).", labels=["action", "result"])
     for (verb, res), n in sorted(totals.actions.items()):

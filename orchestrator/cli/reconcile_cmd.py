@@ -86,8 +86,8 @@ def plan(obj: AppContext, output: str) -> int:
         return _plan_code(result)
     if rows:
         print_table(["HOST", "ACTION", "TARGET", "REASON"], rows)
-    elif blocked(result.plan.pending):
-        n = len(blocked(result.plan.pending))
+    elif result.plan.blocked:
+        n = len(result.plan.blocked)
         click.echo(f"Nothing to do now, but the cluster does not match the desired state: {n} pending:")
     else:
         click.echo("No changes: the cluster matches the desired state.")
@@ -106,17 +106,7 @@ def plan(obj: AppContext, output: str) -> int:
 
 
 def _plan_code(result: Any) -> int:
-    return EXIT_FAILED if result.plan.errors else EXIT_PENDING if blocked(result.plan.pending) else EXIT_OK
-
-
-def in_progress(target: str) -> bool:
-    """A pending entry that is progress, not a problem: a handover waiting for its replacements."""
-    return target.endswith(": handover")
-
-
-def blocked(pending: dict[str, str]) -> dict[str, str]:
-    """Pending pods that cannot run (cannot be scheduled, wait out a back-off, miss a secret): exit 5."""
-    return {t: w for t, w in pending.items() if not in_progress(t)}
+    return EXIT_FAILED if result.plan.errors else EXIT_PENDING if result.plan.blocked else EXIT_OK
 
 
 def _moved_notes(result: Any) -> None:
@@ -308,7 +298,7 @@ def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int,
     for line in _host_lines(result, seen):
         out.echo(line, err=True)
     for target, why in sorted(result.plan.pending.items()):
-        if in_progress(target):  # a handover under way: news when something changed
+        if result.plan.in_progress(target):  # a handover or rollout under way: news when something changed
             if verbose or (result.changed and not quiet):
                 out.echo(f"pending: {target}: {why}")
         else:  # at any verbosity: pods that cannot run
@@ -381,7 +371,7 @@ def _exit_code(result: Any) -> int:
     rest converged; 0 converged."""
     if result.failed or result.errors:
         return EXIT_FAILED
-    if blocked(result.plan.pending):
+    if result.plan.blocked:
         return EXIT_PENDING
     if result.unreachable:
         return EXIT_PARTIAL

@@ -66,3 +66,29 @@ def test_watch_lines_carry_their_time_and_a_lasting_condition_is_printed_once(ca
     one.condition("error: x")
     one.condition("error: x")
     assert capsys.readouterr().err == "error: x\nerror: x\n"
+
+
+def test_a_rollout_under_way_is_progress_not_pending_pods_and_a_stuck_one_is(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.unit.test_engine_rollout import settle, web
+
+    lab = SimLab(tmp_path, grace_period=40.0, step=5.0)
+    try:
+        lab.apply(*web("Deployment", 3, "nginx:1.25", strategy={"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}))
+        settle(lab, "deploy/web", 3)
+        lab.apply(*web("Deployment", 3, "nginx:1.27", strategy={"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}))
+        result = lab.reconcile()
+        assert "deploy/web: rollout" in result.plan.pending and not result.plan.blocked
+        assert _exit_code(result) == EXIT_OK  # a cron pass in the middle of a rollout is fine
+        _report(result, lab.engine, quiet=True, human=human, verbose=0)
+        assert "pending:" not in capsys.readouterr().err  # -q: no news to mail
+    finally:
+        lab.close()
+    from orchestrator.plan.types import Plan
+
+    stuck = Plan(pending={"deploy/web: rollout": "rolling update: 1/3 pods updated"},
+                 book={"rollouts": {"deploy/web": {"conditions": [
+                     {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]}}})
+    assert stuck.blocked == stuck.pending  # past progressDeadlineSeconds: a problem, exit 5
+    handover = Plan(pending={"rc/web: handover": "2 pods ... keep serving", "rc/big": "0/3 hosts are available"})
+    assert list(handover.blocked) == ["rc/big"]
