@@ -17,7 +17,6 @@ from orchestrator import docker_labels as L
 from orchestrator.commands.base import Command, sh
 from orchestrator.model.helpers import host_ports
 from orchestrator.model.pod import Container, PodSpec, Probe
-from orchestrator.model.security import docker_flags, effective
 from orchestrator.model.text import env_file_safe
 from orchestrator.plan.downward import pod_ip_vars
 from orchestrator.plan.types import PodRun
@@ -154,6 +153,8 @@ def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str]
             "--env-file", env_path, *pod_labels(run, c.name, cluster), *_resources(c, gpus), *_health(c, ports)]
     for name in [*env_exports(c, run.env, run.secret_env.get(c.name), run.field_env.get(c.name)), *pod_ip_vars(c)]:
         argv += ["-e", name]
+    from orchestrator.model.security import docker_flags  # only for a pod being created
+
     argv += docker_flags(run.spec.security_context, c.security_context)
     if run.hosts_file:
         argv += ["-v", f"{run.hosts_file}:/etc/hosts:ro"]
@@ -217,6 +218,8 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = (),
         data = base64.b64encode(env_file(c, run.env, secrets, fields).encode()).decode()
         lines.append(f"printf '%s' {data} | base64 -d > \"$orc_env\" || orc_fail 'env file'" if data
                      else ": > \"$orc_env\"")
+        from orchestrator.model.security import effective
+
         user, _, non_root = effective(run.spec.security_context, c.security_context)
         if non_root and user is None:  # as the kubelet does: refuse an image that would run as root
             lines.append(f"orc_user=$(docker image inspect -f '{{{{.Config.User}}}}' -- {shlex.quote(c.image or '')}) "

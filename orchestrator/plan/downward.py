@@ -4,15 +4,19 @@ is left to the create step (commands.pod), which reads it from the infra contain
 
 from __future__ import annotations
 
-from orchestrator.model.meta import DEFAULT_NAMESPACE
-from orchestrator.plan.types import PodRun
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # a pass that creates no pod imports no model (pydantic): cron's no-op pass stays light
+    from orchestrator.plan.types import PodRun
+
+NAMESPACE = "default"  # model.meta.DEFAULT_NAMESPACE: orc has one
 
 POD_IP = "status.podIP"
 
 
 def field_env(pod: PodRun, node: str, host_ip: str) -> dict[str, dict[str, str]]:
     """Container -> var -> value of every fieldRef but status.podIP."""
-    static = {"metadata.name": pod.name, "metadata.namespace": DEFAULT_NAMESPACE, "metadata.uid": pod.uid,
+    static = {"metadata.name": pod.name, "metadata.namespace": NAMESPACE, "metadata.uid": pod.uid,
               "spec.nodeName": node, "status.hostIP": host_ip,
               "spec.serviceAccountName": pod.spec.service_account_name or pod.spec.service_account or "default"}
     out: dict[str, dict[str, str]] = {}
