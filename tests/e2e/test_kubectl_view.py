@@ -78,6 +78,9 @@ def test_a_container_that_keeps_exiting_is_crash_loop_back_off_with_growing_rest
     assert doc["status"]["hostIP"] == lab.spec.host_named(doc["spec"]["nodeName"]).address
     ready = {c["type"]: c["status"] for c in doc["status"]["conditions"]}
     assert ready["PodScheduled"] == "True" and ready["Ready"] == "False"
+    described = orc("describe", "pod", "crasher", cwd=project).stdout
+    events = described.split("Events:", 1)[1]
+    assert "Scheduled" in events and "BackOff" in events and "exit code 3" in events, described
 
 
 def test_the_loops_liveness_restarts_count_in_restart_count(lab, project: Path) -> None:
@@ -103,3 +106,6 @@ def test_the_loops_liveness_restarts_count_in_restart_count(lab, project: Path) 
     columns = orc("get", "pods", "-o", "custom-columns=NAME:.metadata.name,RESTARTS:.status.containerStatuses[0]"
                   ".restartCount,NODE:.spec.nodeName", "--no-headers", cwd=project).stdout
     assert f"{name} " in columns and str(cs["restartCount"]) in columns
+    events = orc("get", "events", "--field-selector", f"involvedObject.name={name}", "-o", "json", cwd=project)
+    reasons = {e["reason"] for e in json.loads(events.stdout)["items"]}
+    assert {"Unhealthy", "Killing"} <= reasons, events.stdout  # the liveness restarts, as kubectl lists them
