@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.act.cluster_events import ClusterEvent, pass_events
+from orchestrator.act.cluster_events import record as record_events
 from orchestrator.act.events import EventLog
 from orchestrator.act.executor import ActionResult, Runtime, execute, refused_hosts
 from orchestrator.act.fence import HostFence
@@ -21,7 +23,9 @@ from orchestrator.controllers.book import (
     host_from_record,
     host_record,
     next_backoff,
+    next_restarts,
     next_slow_start,
+    with_restarts,
 )
 from orchestrator.controllers.cordon import cordoned_hosts
 from orchestrator.controllers.desired import DesiredState, load_desired
@@ -34,7 +38,7 @@ from orchestrator.observe.vantage import cross_check
 from orchestrator.plan.pass_plan import PassConfig, PassInputs, plan_pass
 from orchestrator.plan.planner import PlannerConfig
 from orchestrator.plan.ports import DEFAULT_POD_PORT_RANGE, parse_port_range
-from orchestrator.plan.types import CopyImage, CreatePod, DeletePod, Plan
+from orchestrator.plan.types import CopyImage, CreatePod, DeletePod, Plan, RestartContainer
 from orchestrator.plan.views import PodView
 from orchestrator.proxy.addresses import StoreOp, allocation_records
 from orchestrator.proxy.sync import ENDPOINTS_PREFIX, endpoint_records, probe_steps
@@ -55,6 +59,7 @@ class PassResult:
     round_trips: dict[str, int] = field(default_factory=dict)  # host -> exec channels this pass
     desired: DesiredState | None = None
     new_notices: list[str] = field(default_factory=list)  # the plan's notices the last pass did not have
+    events: list[ClusterEvent] = field(default_factory=list)  # what `orc get events` shows of this pass
 
     @property
     def changed(self) -> bool:
@@ -194,10 +199,12 @@ class Engine:
             self._emit(PassResult(p, snapshot, results, time.monotonic() - start, {}, inputs.desired))
             raise fence.refused(refused)
         self._record(obs, p, results, store_fence)
+        events = pass_events(p, results, snapshot, self.config.planner.grace_period, snapshot.taken_at)
+        record_events(self.store, events, snapshot.taken_at, store_fence)
         after = self.transport.counters.per_host_exec
         trips = {h.name: after.get(h.name, 0) - before.get(h.name, 0) for h in self.hosts}
         result = PassResult(p, snapshot, results, time.monotonic() - start, trips, inputs.desired,
-                            [n for n in p.notices if n not in inputs.book.notices])
+                            [n for n in p.notices if n not in inputs.book.notices], events)
         self._emit(result)
         return result
 
@@ -218,6 +225,8 @@ class Engine:
         endpoints = {svc: [e for e in eps if e.pod not in failed_pods] for svc, eps in p.endpoints.items()}
         self._store_endpoints(endpoint_records(endpoints), fence)
         pods = believed_pods(snapshot, book, p, results, self.config.planner)
+        restarted = [r.action.container for r in results if r.ok and isinstance(r.action, RestartContainer)]
+        restarts = next_restarts(book.restarts, restarted, [d for host_pods in pods.values() for d in host_pods])
         new_book = Book(host_failures=p.book["host_failures"], evicted=p.book["evicted"],
                         bindings=p.book["bindings"], assumed=pods,
                         slow_start=next_slow_start(book.slow_start, creation_attempts(results)),
@@ -228,13 +237,14 @@ class Engine:
                         hosts={**{h.name: book.hosts[h.name] for h in obs.leaving if pods.get(h.name)},
                                **{h.name: host_record(h) for h in self.hosts}},
                         notices=list(p.notices), ready_since=p.book.get("ready_since", {}),
-                        rollouts=p.book.get("rollouts", {}))
+                        rollouts=p.book.get("rollouts", {}), restarts=restarts)
         deleted = {r.action.uid for r in results if r.ok and isinstance(r.action, DeletePod)}
         for tombstone, uids in p.book_tombstones.items():  # its pods are gone: the decision is spent
             if deleted.issuperset(uids):
                 self.store.delete(keys.tombstone_key(tombstone), fence=fence)
         stored = snapshot.to_dict()
-        stored["pods"] = [d for host_pods in pods.values() for d in host_pods]
+        stored["desired_revision"] = obs.inputs.desired.revision  # what status.observedGeneration says
+        stored["pods"] = with_restarts([d for host_pods in pods.values() for d in host_pods], restarts)
         self.store.put(BOOK_KEY, new_book.to_dict(), fence=fence)
         self.store.put(keys.SNAPSHOT, stored, fence=fence)
 
@@ -261,6 +271,12 @@ class Engine:
                                  ok=res.ok, error=res.error)
         for message in r.plan.errors:
             self.events.emit("error", message=message)
+        for name in r.unreachable:
+            f = r.snapshot.hosts[name]
+            self.events.emit("unreachable", host=name, reason=f.reason if not f.reachable else "docker",
+                             error=f.error if not f.reachable else f.docker_error)
+        for e in r.events:
+            self.events.emit("object", **e.to_dict())
         for target, why in sorted(r.plan.pending.items()):
             self.events.emit("pending", target=target, reason=why)
 

@@ -23,6 +23,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_LOCKED = 3
 EXIT_PARTIAL = 4  # some hosts unreachable, the rest converged
+EXIT_PENDING = 5  # some pods cannot run (cannot be scheduled, or wait out a back-off): not converged
 
 
 class OrcError(Exception):

@@ -5,6 +5,7 @@ revision, as in kubectl."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -16,7 +17,9 @@ from orchestrator.store import Check, Delete, Op, Put
 from orchestrator.store.keys import tombstone_key
 
 if TYPE_CHECKING:
+    from orchestrator.config import ProxySettings
     from orchestrator.model import K8sObject
+    from orchestrator.model import Service as Service
     from orchestrator.store import Record, Store
 
 MODIFIED = "the object has been modified; please apply your changes to the latest version and try again"
@@ -88,7 +91,8 @@ def apply_ops(changes: list[Change], now: float) -> list[Op]:
     for c in changes:
         if c.before is None:
             # the creation time first, so a watcher sees the object with its age
-            ops += [Put(created_key(c.key), {"at": now}), Put(c.key, c.after, expect_revision=0),
+            ops += [Put(created_key(c.key), {"at": now, "uid": str(uuid.uuid4())}),
+                    Put(c.key, c.after, expect_revision=0),
                     Delete(tombstone_key(c.key))]  # made again: its running pods are adopted, not deleted
         elif c.action == "configured":
             ops.append(Put(c.key, c.after, expect_revision=c.before.revision))
@@ -108,7 +112,7 @@ def commit_apply(store: Store, changes: list[Change], now: float, claims: Sequen
     """Write every change in one transaction, with `claims` (the node ports the services name, see
     proxy.node_port_claims); None when there was nothing to write. A concurrent change to any object read,
     or a node port taken meanwhile, raises ConflictError naming it, and nothing is written."""
-    if all(c.action == "unchanged" for c in changes) and not any(isinstance(op, Put) for op in claims):
+    if all(c.action == "unchanged" for c in changes) and not any(isinstance(op, Put | Delete) for op in claims):
         return None
     try:
         return store.txn([*apply_ops(changes, now), *claims])
@@ -116,10 +120,40 @@ def commit_apply(store: Store, changes: list[Change], now: float, claims: Sequen
         key = getattr(e, "key", None)
         lost = next((c for c in changes if c.key == key), None)
         if lost is None and key is not None and any(getattr(op, "key", None) == key for op in claims):
-            raise ConflictError(f"node port {str(key).rsplit('/', 1)[-1]} was allocated to another service "
-                                "while applying; nothing was applied: pick another or omit it") from e
+            what = "cluster IP" if str(key).startswith("_meta/cluster-ip/") else "node port"
+            raise ConflictError(f"{what} {str(key).rsplit('/', 1)[-1]} was allocated to another service "
+                                "while applying; nothing was applied: apply again (or pick another)") from e
         if lost is None:
             raise
         raise conflict_error(
             lost.obj.kind, lost.obj.name, "changed while applying; nothing was applied"
         ) from e
+
+
+def allocation_ops(store: Store, services: Sequence[Service], settings: ProxySettings,
+                   claimed: Sequence[Op] = ()) -> tuple[list[Op], list[str]]:
+    """The writes that give the applied services their cluster IP and node ports in the apply's own
+    transaction (the allocator the passes use, so a pass finds them made and keeps them), and the problems
+    that keep an applied service from being served (an address outside the range, none left). `claimed`:
+    ops already in the transaction (the node ports the manifests name), not written twice."""
+    from orchestrator.model import Service
+    from orchestrator.model.load import parse_documents
+    from orchestrator.proxy.addresses import allocation_records, plan_allocation
+
+    stored, _ = parse_documents([r.value for r in store.list("svc/")])
+    everyone = {s.name: s for s in stored if isinstance(s, Service)} | {s.name: s for s in services}
+    planned = plan_allocation(allocation_records(store), everyone, settings)
+    taken = {getattr(op, "key", None) for op in claimed}
+    ops: list[Op] = []
+    for op in planned.ops:
+        if op.key in taken:
+            continue
+        if op.op == "claim":
+            ops.append(Put(op.key, dict(op.value), expect_revision=0))
+        elif op.op == "update":
+            ops.append(Put(op.key, dict(op.value), expect_revision=op.revision))
+        else:
+            ops.append(Delete(op.key, expect_revision=op.revision))
+    mine = {s.name for s in services}
+    errors = [e for e in planned.errors if any(e.startswith(f'Service "{n}"') for n in mine)]
+    return ops, errors

@@ -8,17 +8,17 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
+from orchestrator.cli.documents import iso_time
 from orchestrator.cli.kinds import Resource, kind_of_key, of_kind, plural_name
 from orchestrator.cli.observed import ObservedHost, ObservedPod
 from orchestrator.cli.printers import (
     containers_of,
     human_age,
-    iso_time,
     node_port,
     replica_counts,
     workload_selector,
 )
-from orchestrator.cli.view import ClusterView, endpoint_addresses, event_time
+from orchestrator.cli.view import ClusterView, endpoint_addresses, event_time, expired
 from orchestrator.errors import NotFoundError
 
 
@@ -67,6 +67,9 @@ def env_value(env: Mapping[str, Any]) -> str:
     ref = (env.get("valueFrom") or {}).get("secretKeyRef")
     if ref:
         return f"<set from secret {ref.get('name')} key {ref.get('key')}>"
+    field_ref = (env.get("valueFrom") or {}).get("fieldRef")
+    if field_ref:
+        return f" ({field_ref.get('apiVersion', 'v1')}:{field_ref.get('fieldPath')})"
     return str(env.get("value", ""))
 
 
@@ -144,20 +147,29 @@ def describe_volumes(out: Text, pod_spec: Mapping[str, Any], indent: int) -> Non
         out.block([(v.get("name", ""), kind)], indent + 1)
 
 
+def event_age(e: Mapping[str, Any], now: float) -> str:
+    """kubectl's Age of an event: `5m`, or `2m (x4 over 10m)` for one seen several times."""
+    t = event_time(e)
+    age = human_age(None if t is None else now - t)
+    count, first = e.get("count"), e.get("firstTimestamp")
+    if isinstance(count, int) and count > 1 and isinstance(first, int | float):
+        return f"{age} (x{count} over {human_age(now - first)})"
+    return age
+
+
 def describe_events(out: Text, view: ClusterView, key: str, now: float) -> None:
-    events = view.events_for(key)
+    events = [e for e in view.events_for(key) if not expired(e, now)]
     if not events:
         out.block([("Events", "<none>")])
         return
     out.line("Events:")
     rows = []
     for e in events:
-        t = event_time(e)
         rows.append(
             [
                 str(e.get("type", "Normal")),
                 str(e.get("reason", "")),
-                human_age(None if t is None else now - t),
+                event_age(e, now),
                 str(e.get("source", e.get("from", "orc"))),
                 str(e.get("message", "")),
             ]
@@ -295,7 +307,7 @@ def describe_service(view: ClusterView, name: str, now: float) -> str:
             ("Port", f"{label}  {p.get('port')}/{proto}"),
             ("TargetPort", f"{p.get('targetPort', p.get('port'))}/{proto}"),
         ]
-        if spec.get("type") == "NodePort":
+        if spec.get("type") in ("NodePort", "LoadBalancer"):
             np = node_port(view, name, p, len(ports))
             pairs.append(("NodePort", f"{label}  {np}/{proto}" if np else f"{label}  <pending>"))
     endpoints = view.endpoints.get(name)
@@ -355,6 +367,22 @@ def not_found(kind: str, name: str) -> NotFoundError:
     return NotFoundError(f'Error from server (NotFound): {plural_name(kind)} "{name}" not found')
 
 
+def describe_event(view: ClusterView, name: str, now: float) -> str:
+    from orchestrator.cli.printers import event_items
+
+    item = next((i for i in event_items(view, now) if i.name == name), None)
+    if item is None:
+        raise not_found("Event", name)
+    d = item.doc
+    out = Text()
+    out.block([("Name", name), ("Namespace", "default"),
+               ("Involved Object", f"{d['involvedObject']['kind']}/{d['involvedObject']['name']}"),
+               ("Type", d["type"]), ("Reason", d["reason"]), ("Message", d["message"]), ("Count", d["count"]),
+               ("First Timestamp", d["firstTimestamp"]), ("Last Timestamp", d["lastTimestamp"]),
+               ("Source", d["source"]["component"])])
+    return str(out)
+
+
 DESCRIBERS: dict[str, Callable[[ClusterView, str, float], str]] = {
     "pods": describe_pod,
     "replicationcontrollers": describe_workload,
@@ -363,6 +391,7 @@ DESCRIBERS: dict[str, Callable[[ClusterView, str, float], str]] = {
     "services": describe_service,
     "endpoints": describe_endpoints,
     "nodes": describe_node,
+    "events": describe_event,
 }
 
 

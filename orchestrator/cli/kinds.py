@@ -50,6 +50,7 @@ _LIST = [
     Resource("services", "service", ("svc",), "Service", "svc"),
     Resource("endpoints", "endpoint", ("ep",), "Endpoints"),
     Resource("nodes", "node", ("no", "hosts", "host"), "Node"),
+    Resource("events", "event", ("ev",), "Event"),
 ]
 RESOURCES: dict[str, Resource] = {r.plural: r for r in _LIST}
 _BY_NAME: dict[str, Resource] = {n: r for r in _LIST for n in r.names}
@@ -70,6 +71,7 @@ _DISPLAY = {
     "Service": "service",
     "Endpoints": "endpoints",
     "Node": "node",
+    "Event": "event",
 }
 _PLURAL = {
     "Pod": "pods",
@@ -79,6 +81,7 @@ _PLURAL = {
     "Service": "services",
     "Endpoints": "endpoints",
     "Node": "nodes",
+    "Event": "events",
 }
 _KIND_OF_PREFIX = {r.prefix: r.kind for r in _LIST if r.stored}
 
@@ -90,10 +93,14 @@ def known_names() -> list[str]:
 
 def resolve(word: str) -> Resource:
     """A resource by any of its kubectl names (case-insensitive); a usage error naming the known ones."""
-    found = _BY_NAME.get(word.lower())
+    found = _BY_NAME.get(word.lower()) or _BY_NAME.get(word.lower().removesuffix(".apps"))  # deployment.apps
     if found is None:
+        import difflib
+
+        close = difflib.get_close_matches(word.lower(), [*_BY_NAME, "all"], n=1, cutoff=0.6)
         raise click.UsageError(
-            f'the server doesn\'t have a resource type "{word}": use one of '
+            f'the server doesn\'t have a resource type "{word}"'
+            + (f' (did you mean "{close[0]}"?)' if close else "") + ": use one of "
             + ", ".join(r.plural + " (" + ", ".join(r.names[1:]) + ")" for r in _LIST)
             + ", or all"
         )

@@ -41,6 +41,19 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(n for n in COMMANDS if _available(n))
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """A mistyped command is refused with the commands it resembles, as kubectl does."""
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            import difflib
+
+            matches = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+            hint = "\n\nDid you mean this?\n" + "".join(f"\t{m}\n" for m in matches) if matches else "\n"
+            raise click.UsageError(f'unknown command "{name}" for "orc"{hint}Run \'orc --help\' for usage.', ctx)
+        return super().resolve_command(ctx, args)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
         if target is None:
@@ -60,12 +73,20 @@ def _available(name: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def _namespace(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from orchestrator.cli.kubectl_options import check_namespace
+
+    return check_namespace(ctx, param, value)
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", envvar="ORC_CONFIG", type=click.Path(dir_okay=False),
               help="Path to orc.yaml (default: found in this folder or its parents, as git finds .git).")
 @click.option("-i", "--inventory", "inventory_path", envvar="ORC_INVENTORY",
               help="Inventory file or folder (Ansible YAML/INI); overrides orc.yaml's.")
 @click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug).")
+@click.option("-n", "--namespace", "namespace", metavar="default", callback=_namespace, expose_value=False,
+              help="The namespace: orc has one, `default` (accepted before the command too, as kubectl takes it).")
 @click.version_option(package_name="orchestrator", prog_name="orc")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, inventory_path: str | None, verbose: int) -> None:
@@ -80,7 +101,7 @@ def cli(ctx: click.Context, config_path: str | None, inventory_path: str | None,
       orc reconcile              one pass: observe, plan, act (cron-friendly)
 
     Exit codes: 0 ok, 1 invalid input or failed action, 2 usage, 3 another reconcile holds the lock,
-    4 some hosts unreachable (the rest converged).
+    4 some hosts unreachable (the rest converged), 5 pods pending (cannot be scheduled).
     """
     import logging
 
@@ -131,8 +152,20 @@ def hoist_verbose(argv: list[str]) -> list[str]:
     return flags + [a for a in argv[:end] if not re.fullmatch(r"-v+|--verbose", a)] + argv[end:]
 
 
+def split_short_values(argv: list[str]) -> list[str]:
+    """`-o=json`, `-n=default`, `-l=app=web`: kubectl's flag parser reads a short option's value after '=', as
+    its documentation writes them (`-o=jsonpath='{...}'`); click would keep the '='. Split into the option and
+    its value (never past `--`)."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    out: list[str] = []
+    for a in argv[:end]:
+        m = re.fullmatch(r"(-[A-Za-z])=(.*)", a, re.DOTALL)
+        out += [m.group(1), m.group(2)] if m else [a]
+    return out + argv[end:]
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = hoist_verbose(sys.argv[1:] if argv is None else argv)
+    args = hoist_verbose(split_short_values(sys.argv[1:] if argv is None else argv))
     try:
         rv = cli.main(args=args, prog_name="orc", standalone_mode=False)
     except OrcError as e:

@@ -5,10 +5,12 @@ The stored value is a JSON object:
 
     {
       "taken_at": 1700000000.0,                 # unix seconds when the observation finished
+      "desired_revision": 42,                   # the store revision the pass read desired state at
       "hosts": [
         {"name": "lab1",                        # inventory host name
          "status": "Ready",                     # Ready | NotReady | Unreachable
          "address": "10.99.0.11",
+         "bind_address": "10.99.0.11",          # where its pods publish their ports (optional)
          "labels": {"rack": "r1"},
          "capacity": {"cpu": "2", "memory": "4Gi"},
          "reason": ""}                          # why it is not Ready ("" when it is)
@@ -24,12 +26,20 @@ The stored value is a JSON object:
          "started_at": 1700000000.0,            # unix seconds; null if not started
          "ip": "172.18.0.5",                    # pod IP; null if none
          "labels": {"app": "web"},
-         "ports": {"80/tcp": 32768}}            # container port -> published host port
+         "ports": {"80/tcp": 32768},            # container port -> published host port
+         "spec_hash": "9f3c...",                # the hash of the template it was made from (optional)
+         "containers": [                        # app containers, as docker reports them (optional)
+           {"name": "web", "id": "3c1f...", "image": "local/busybox:1",
+            "state": "running",                 # running | restarting | exited | created | paused | dead
+            "exit_code": 0, "started_at": 1700000000.0, "finished_at": null,
+            "restarts": 0,                      # docker's restarts plus the loop's liveness restarts
+            "health": "healthy",                # healthy | unhealthy | starting | null (no probe)
+            "probe": "liveness"}]}              # liveness | readiness | null: what the health check is
       ]
     }
 
 Missing optional fields read as their empty defaults and fields not listed here (the engine keeps more, e.g.
-`spec_hash`, `requests`) are ignored; a missing `name` or a field of the wrong type is an error naming it.
+`requests`) are ignored; a missing `name` or a field of the wrong type is an error naming it.
 
     snap = read_snapshot(store)                  # None when no pass has stored one yet
     snap.age(time.time()), snap.pod("web-x7k2p"), snap.pods_of("rc/web"), snap.host("lab1")
@@ -87,6 +97,7 @@ class ObservedHost:
     labels: dict[str, str] = field(default_factory=dict)
     capacity: dict[str, str] = field(default_factory=dict)
     reason: str = ""
+    bind_address: str = ""
 
     @classmethod
     def from_dict(cls, entry: Any, where: str = "hosts[0]") -> ObservedHost:
@@ -98,6 +109,7 @@ class ObservedHost:
             labels=dict(_field(entry, where, "labels", dict, {})),
             capacity={k: str(v) for k, v in _field(entry, where, "capacity", dict, {}).items()},
             reason=_field(entry, where, "reason", str, ""),
+            bind_address=_field(entry, where, "bind_address", str, ""),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,10 +117,69 @@ class ObservedHost:
             "name": self.name,
             "status": self.status,
             "address": self.address,
+            "bind_address": self.bind_address,
             "labels": dict(self.labels),
             "capacity": dict(self.capacity),
             "reason": self.reason,
         }
+
+    @property
+    def cluster_address(self) -> str:
+        """Where the host's pods are reached (their ports are published there): hostIP."""
+        return self.bind_address or self.address
+
+
+@dataclass(frozen=True)
+class ObservedContainer:
+    """One app container of a pod, as docker last reported it."""
+
+    name: str
+    id: str = ""
+    image: str = ""
+    state: str = "created"
+    exit_code: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    restarts: int = 0
+    health: str | None = None
+    probe: str | None = None
+
+    @classmethod
+    def from_dict(cls, entry: Any, where: str) -> ObservedContainer:
+        name = _name(entry, where)
+        started = _field(entry, where, "started_at", (int, float), None)
+        finished = _field(entry, where, "finished_at", (int, float), None)
+        return cls(
+            name=name,
+            id=_field(entry, where, "id", str, ""),
+            image=_field(entry, where, "image", str, ""),
+            state=_field(entry, where, "state", str, "created"),
+            exit_code=int(_field(entry, where, "exit_code", int, 0)),
+            started_at=None if started is None else float(started),
+            finished_at=None if finished is None else float(finished),
+            restarts=int(_field(entry, where, "restarts", int, 0)),
+            health=_field(entry, where, "health", str, None),
+            probe=_field(entry, where, "probe", str, None),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "id": self.id,
+            "image": self.image,
+            "state": self.state,
+            "exit_code": self.exit_code,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "restarts": self.restarts,
+            "health": self.health,
+            "probe": self.probe,
+        }
+
+    @property
+    def ready(self) -> bool:
+        """Running, and its health check (if any) passes: what a service may send traffic to."""
+        return self.state == "running" and self.health in (None, "healthy")
 
 
 @dataclass(frozen=True)
@@ -125,6 +196,8 @@ class ObservedPod:
     ip: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
+    containers: tuple[ObservedContainer, ...] = ()
+    spec_hash: str = ""  # the hash of the template it was made from (updatedReplicas)
 
     @classmethod
     def from_dict(cls, entry: Any, where: str = "pods[0]") -> ObservedPod:
@@ -145,6 +218,11 @@ class ObservedPod:
             ports={
                 str(k): v for k, v in _field(entry, where, "ports", dict, {}).items() if isinstance(v, int)
             },
+            containers=tuple(
+                ObservedContainer.from_dict(c, f"{where}.containers[{i}]")
+                for i, c in enumerate(_field(entry, where, "containers", list, []))
+            ),
+            spec_hash=_field(entry, where, "spec_hash", str, ""),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -161,6 +239,8 @@ class ObservedPod:
             "ip": self.ip,
             "labels": dict(self.labels),
             "ports": dict(self.ports),
+            "containers": [c.to_dict() for c in self.containers],
+            "spec_hash": self.spec_hash,
         }
 
     @property
@@ -174,6 +254,7 @@ class Snapshot:
     taken_at: float
     hosts: tuple[ObservedHost, ...] = ()
     pods: tuple[ObservedPod, ...] = ()
+    desired_revision: int = 0
 
     @classmethod
     def from_dict(cls, data: Any) -> Snapshot:
@@ -186,6 +267,7 @@ class Snapshot:
             taken_at=float(taken),
             hosts=tuple(ObservedHost.from_dict(h, f"hosts[{i}]") for i, h in enumerate(hosts)),
             pods=tuple(ObservedPod.from_dict(p, f"pods[{i}]") for i, p in enumerate(pods)),
+            desired_revision=int(_field(data, "snapshot", "desired_revision", int, 0)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -193,6 +275,7 @@ class Snapshot:
             "taken_at": self.taken_at,
             "hosts": [h.to_dict() for h in self.hosts],
             "pods": [p.to_dict() for p in self.pods],
+            "desired_revision": self.desired_revision,
         }
 
     def age(self, now: float) -> float:

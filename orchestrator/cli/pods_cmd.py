@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from orchestrator.cli.context import AppContext
+from orchestrator.cli.kubectl_options import namespace_options
 from orchestrator.commands.base import Command, sh
 from orchestrator.errors import NotFoundError
 
@@ -54,9 +55,10 @@ def _container(pod: str, uid: str, container: str | None) -> str:
 @click.option("-f", "--follow", is_flag=True, help="Keep streaming new lines (Ctrl-C ends).")
 @click.option("--tail", type=int, default=None, help="Only the last N lines.")
 @click.option("--timestamps", is_flag=True, help="Prefix each line with its time.")
+@namespace_options()
 @click.pass_obj
 def logs(obj: AppContext, target: str, container: str | None, follow: bool, tail: int | None,
-         timestamps: bool) -> None:
+         timestamps: bool, namespace: str | None = None) -> None:
     """Print a container's logs (stdout and stderr), from the host the pod runs on.
 
     \b
@@ -84,8 +86,10 @@ def logs(obj: AppContext, target: str, container: str | None, follow: bool, tail
 @click.argument("target", metavar="POD")
 @click.option("-c", "--container", help="Container name (default: the pod's first container).")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@namespace_options()
 @click.pass_obj
-def exec_(obj: AppContext, target: str, container: str | None, command: tuple[str, ...]) -> int:
+def exec_(obj: AppContext, target: str, container: str | None, command: tuple[str, ...],
+          namespace: str | None = None) -> int:
     """Run a command in a pod's container and exit with its status. Standard input is passed on when it
     is not a terminal (no interactive TTY: use ssh and `docker exec -it` for a shell).
 

@@ -3,16 +3,25 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from orchestrator.cli.documents import (
+    allocated_node_port,
+    display_status,
+    endpoints_document,
+    event_document,
+    node_document,
+    observed_pod_document,
+    pending_pod_document,
+    service_document,
+    workload_document,
+)
 from orchestrator.cli.kinds import Resource, display_name, kind_of_key
-from orchestrator.cli.observed import ObservedHost, ObservedPod
-from orchestrator.cli.view import ClusterView, endpoint_addresses
+from orchestrator.cli.observed import ObservedPod
+from orchestrator.cli.view import ClusterView, endpoint_addresses, event_time, expired
 from orchestrator.labels import Selector, SelectorError
 
 HEADERS: dict[str, tuple[list[str], list[str]]] = {
@@ -22,7 +31,9 @@ HEADERS: dict[str, tuple[list[str], list[str]]] = {
     "services": (["TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], ["SELECTOR"]),
     "endpoints": (["ENDPOINTS", "AGE"], []),
     "nodes": (["STATUS", "ADDRESS", "PODS", "REASON"], ["CPU", "MEMORY", "LABELS"]),
+    "events": (["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], ["SOURCE", "FIRST SEEN", "COUNT", "NAME"]),
 }
+NAMELESS = ("events",)  # tables without a NAME column first, as kubectl prints them
 for _alias in ("replicasets", "deployments"):
     HEADERS[_alias] = HEADERS["replicationcontrollers"]
 
@@ -68,70 +79,20 @@ def human_age(seconds: float | None) -> str:
     return f"{d // 365}y"
 
 
-def iso_time(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _age(view: ClusterView, key: str, now: float) -> str:
     at = view.created.get(key)
     return human_age(None if at is None else now - at)
 
 
-def stored_doc(view: ClusterView, key: str) -> dict[str, Any]:
-    """The stored manifest with `metadata.resourceVersion` (the record's revision, a string, as kubectl
-    shows it) and `metadata.creationTimestamp` when apply recorded it."""
-    record = view.objects[key]
-    doc = copy.deepcopy(record.value)
-    meta = doc.setdefault("metadata", {})
-    meta["resourceVersion"] = str(record.revision)
-    if key in view.created:
-        meta["creationTimestamp"] = iso_time(view.created[key])
-    return doc
-
-
 # -- pods --------------------------------------------------------------------------------------------------
 
 
-def pod_status(pod: ObservedPod, host: ObservedHost | None) -> dict[str, Any]:
-    status: dict[str, Any] = {
-        "phase": pod.phase,
-        "host": pod.host or None,
-        "hostIP": host.address if host and host.address else None,
-        "podIP": pod.ip,
-        "startTime": iso_time(pod.started_at) if pod.started_at is not None else None,
-        "ready": pod.ready,
-        "containersReady": pod.containers_ready,
-        "restartCount": pod.restarts,
-    }
-    return {k: v for k, v in status.items() if v is not None}
-
-
-def _observed_pod_doc(view: ClusterView, pod: ObservedPod) -> dict[str, Any]:
-    key = f"pod/{pod.name}"
-    host = view.snapshot.host(pod.host) if view.snapshot else None
-    if key in view.objects:
-        doc = stored_doc(view, key)
-    else:
-        meta: dict[str, Any] = {"name": pod.name, "labels": dict(pod.labels)}
-        if pod.uid:
-            meta["uid"] = pod.uid
-        doc = {"apiVersion": "v1", "kind": "Pod", "metadata": meta}
-        owner = view.objects.get(pod.owner or "")
-        if owner is not None:
-            kind = kind_of_key(owner.key, owner.value)
-            meta["ownerReferences"] = [
-                {
-                    "apiVersion": owner.value.get("apiVersion", "v1"),
-                    "kind": kind,
-                    "name": owner.key.partition("/")[2],
-                    "controller": True,
-                }
-            ]
-            template_spec = (owner.value.get("spec") or {}).get("template", {}).get("spec")
-            if isinstance(template_spec, dict):
-                doc["spec"] = {**copy.deepcopy(template_spec), "nodeName": pod.host}
-    doc["status"] = pod_status(pod, host)
-    return doc
+def restarts_cell(pod: ObservedPod, now: float) -> str:
+    """RESTARTS as kubectl prints it: the count, and how long ago the last one was when docker says."""
+    last = max((c.finished_at for c in pod.containers if c.restarts and c.finished_at), default=None)
+    if pod.restarts and last is not None:
+        return f"{pod.restarts} ({human_age(now - last)} ago)"
+    return str(pod.restarts)
 
 
 def _orphan(view: ClusterView, pod: ObservedPod) -> bool:
@@ -145,15 +106,16 @@ def pod_items(view: ClusterView, now: float) -> list[Item]:
     items: list[Item] = []
     observed = {p.name for p in view.snapshot.pods} if view.snapshot else set()
     for pod in view.snapshot.pods if view.snapshot else ():
-        status = "Terminating" if _orphan(view, pod) else pod.phase
+        doc = observed_pod_document(view, pod)
+        status = "Terminating" if _orphan(view, pod) else display_status(doc["status"])
         age = human_age(None if pod.started_at is None else now - pod.started_at)
         items.append(
             Item(
                 "Pod",
                 pod.name,
                 dict(pod.labels),
-                _observed_pod_doc(view, pod),
-                [pod.containers_ready, status, str(pod.restarts), age],
+                doc,
+                [pod.containers_ready, status, restarts_cell(pod, now), age],
                 [pod.ip or "<none>", pod.host or "<none>"],
             )
         )
@@ -161,8 +123,7 @@ def pod_items(view: ClusterView, now: float) -> list[Item]:
         name = record.key.partition("/")[2]
         if name in observed:
             continue
-        doc = stored_doc(view, record.key)
-        doc["status"] = {"phase": "Pending"}
+        doc = pending_pod_document(view, record.key)
         containers = (record.value.get("spec") or {}).get("containers") or []
         labels = dict((record.value.get("metadata") or {}).get("labels") or {})
         items.append(
@@ -216,9 +177,7 @@ def workload_items(view: ClusterView, now: float, prefix: str = "rc") -> list[It
         desired = (value.get("spec") or {}).get("replicas")
         desired = 1 if desired is None else desired
         current, ready = replica_counts(view, record.key)
-        doc = stored_doc(view, record.key)
-        if view.snapshot is not None:
-            doc["status"] = {"replicas": current, "readyReplicas": ready}
+        doc = workload_document(view, record.key)
         containers = containers_of(value)
         items.append(
             Item(
@@ -244,17 +203,8 @@ def cluster_ip(view: ClusterView, name: str, manifest: dict[str, Any]) -> str:
     return (manifest.get("spec") or {}).get("clusterIP") or view.cluster_ips.get(name) or "<pending>"
 
 
-def node_port(view: ClusterView, name: str, port: dict[str, Any], n_ports: int) -> int | None:
-    """The port's nodePort: from the manifest, else the allocation naming this port (or the only one)."""
-    if port.get("nodePort"):
-        return int(port["nodePort"])
-    allocations = view.node_ports.get(name, [])
-    for a in allocations:
-        if a.get("port") == port.get("port") or (port.get("name") and a.get("name") == port.get("name")):
-            return int(a["nodePort"])
-    if n_ports == 1 and len(allocations) == 1 and "port" not in allocations[0]:
-        return int(allocations[0]["nodePort"])
-    return None
+node_port = allocated_node_port
+NODE_PORT_TYPES = ("NodePort", "LoadBalancer")  # a LoadBalancer service is served as NodePort
 
 
 def port_list(view: ClusterView, name: str, manifest: dict[str, Any]) -> str:
@@ -263,7 +213,7 @@ def port_list(view: ClusterView, name: str, manifest: dict[str, Any]) -> str:
     out = []
     for p in ports:
         proto = p.get("protocol", "TCP")
-        np = node_port(view, name, p, len(ports)) if spec.get("type") == "NodePort" else None
+        np = node_port(view, name, p, len(ports)) if spec.get("type") in NODE_PORT_TYPES else None
         out.append(f"{p.get('port')}:{np}/{proto}" if np else f"{p.get('port')}/{proto}")
     return ",".join(out) or "<none>"
 
@@ -280,11 +230,11 @@ def service_items(view: ClusterView, now: float) -> list[Item]:
                 "Service",
                 name,
                 dict((value.get("metadata") or {}).get("labels") or {}),
-                stored_doc(view, record.key),
+                service_document(view, record.key),
                 [
                     spec.get("type") or "ClusterIP",
                     cluster_ip(view, name, value),
-                    "<none>",
+                    "<pending>" if spec.get("type") == "LoadBalancer" else "<none>",  # no load balancer here
                     port_list(view, name, value),
                     _age(view, record.key, now),
                 ],
@@ -304,18 +254,6 @@ def shorten(addresses: list[str], limit: int = 3) -> str:
 def endpoint_items(view: ClusterView, now: float) -> list[Item]:
     items: list[Item] = []
     for name, record in sorted(view.endpoints.items()):
-        doc = {
-            "apiVersion": "v1",
-            "kind": "Endpoints",
-            "metadata": {"name": name, "resourceVersion": str(record.revision)},
-        }
-        doc.update(
-            {
-                k: copy.deepcopy(v)
-                for k, v in record.value.items()
-                if k not in ("apiVersion", "kind", "metadata")
-            }
-        )
         svc = view.objects.get(f"svc/{name}")
         labels = dict((svc.value.get("metadata") or {}).get("labels") or {}) if svc else {}
         items.append(
@@ -323,7 +261,7 @@ def endpoint_items(view: ClusterView, now: float) -> list[Item]:
                 "Endpoints",
                 name,
                 labels,
-                doc,
+                endpoints_document(view, name),
                 [shorten(endpoint_addresses(record.value)), _age(view, f"svc/{name}", now)],
                 [],
             )
@@ -332,21 +270,6 @@ def endpoint_items(view: ClusterView, now: float) -> list[Item]:
 
 
 # -- nodes -------------------------------------------------------------------------------------------------
-
-
-def node_doc(host: ObservedHost) -> dict[str, Any]:
-    ready = {"Ready": "True", "NotReady": "False"}.get(host.status, "Unknown")
-    condition = {"type": "Ready", "status": ready, "reason": host.reason or host.status}
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {"name": host.name, "labels": dict(host.labels)},
-        "status": {
-            "addresses": [{"type": "InternalIP", "address": host.address}] if host.address else [],
-            "capacity": dict(host.capacity),
-            "conditions": [condition],
-        },
-    }
 
 
 def node_items(view: ClusterView, now: float) -> list[Item]:
@@ -359,7 +282,7 @@ def node_items(view: ClusterView, now: float) -> list[Item]:
                 "Node",
                 host.name,
                 dict(host.labels),
-                node_doc(host),
+                node_document(host),
                 [
                     host.status,
                     host.address or "<none>",
@@ -372,6 +295,31 @@ def node_items(view: ClusterView, now: float) -> list[Item]:
     return sorted(items, key=lambda i: i.name)
 
 
+# -- events ------------------------------------------------------------------------------------------------
+
+
+def event_items(view: ClusterView, now: float) -> list[Item]:
+    """The events of the last hour, oldest first (`orc get events`)."""
+    items = []
+    for e in view.events:
+        if expired(e, now):
+            continue
+        obj = str(e.get("object") or e.get("involvedObject") or "cluster")
+        record = view.objects.get(obj)
+        kind = kind_of_key(obj, record.value if record else None) if "/" in obj else "Cluster"
+        ref = f"{display_name(kind)}/{obj.partition('/')[2]}" if "/" in obj else obj
+        last = event_time(e) or 0.0
+        raw_first = e.get("firstTimestamp")
+        first = float(raw_first) if isinstance(raw_first, int | float) else last
+        name = f"{obj.partition('/')[2] or obj}.{str(e['_key']).rsplit('.', 1)[-1]}"
+        doc = event_document(e, name, kind, obj.partition("/")[2] or obj, first, last)
+        items.append(Item("Event", name, {}, doc,
+                          [human_age(now - last), str(e.get("type", "Normal")), str(e.get("reason", "")), ref,
+                           str(e.get("message", ""))],
+                          [str(e.get("source", "orc")), human_age(now - first), str(e.get("count", 1)), name]))
+    return sorted(items, key=lambda i: (i.doc["lastTimestamp"], i.name))
+
+
 BUILDERS: dict[str, Callable[[ClusterView, float], list[Item]]] = {
     "pods": pod_items,
     "replicationcontrollers": workload_items,
@@ -380,6 +328,7 @@ BUILDERS: dict[str, Callable[[ClusterView, float], list[Item]]] = {
     "services": service_items,
     "endpoints": endpoint_items,
     "nodes": node_items,
+    "events": event_items,
 }
 
 
@@ -389,11 +338,12 @@ def items_for(resource: Resource, view: ClusterView, now: float) -> list[Item]:
 
 def headers_for(resource: Resource, wide: bool) -> list[str]:
     cols, extra = HEADERS[resource.plural]
-    return ["NAME", *cols, *(extra if wide else [])]
+    return [*([] if resource.plural in NAMELESS else ["NAME"]), *cols, *(extra if wide else [])]
 
 
 def row(item: Item, wide: bool, qualified: bool) -> list[str]:
-    return [item.ref if qualified else item.name, *item.cells, *(item.wide if wide else [])]
+    name = [] if item.kind == "Event" else [item.ref if qualified else item.name]
+    return [*name, *item.cells, *(item.wide if wide else [])]
 
 
 def needs_qualified_names(resource: Resource, items: list[Item], several: bool) -> bool:

@@ -10,7 +10,8 @@ import click
 
 from orchestrator.cli.context import AppContext
 from orchestrator.cli.output import dump, print_table
-from orchestrator.errors import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL
+from orchestrator.cli.report_lines import Lines
+from orchestrator.errors import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, EXIT_PENDING
 from orchestrator.plan.types import DeletePod
 
 LOCK_NAME = "reconcile"
@@ -68,7 +69,8 @@ def plan(obj: AppContext, output: str) -> int:
     It probes every host (read-only) and plans from the stored desired state:
       orc plan            HOST  ACTION  TARGET  REASON
       orc plan -o json    the same as data
-    Exit 1 when the pass could not do everything asked (a template or allocation error, ...).
+    Exit 1 when the pass could not do everything asked (a template or allocation error, ...), 5 when pods
+    are pending (they cannot be scheduled, or wait out a back-off: each is listed with why).
     """
     engine = _engine(obj, write=False)
     try:
@@ -81,9 +83,12 @@ def plan(obj: AppContext, output: str) -> int:
               "pending": result.plan.pending, "warnings": result.plan.warnings, "notices": result.plan.notices,
               "errors": result.plan.errors,
               "unreachable": result.unreachable}, output)
-        return EXIT_FAILED if result.plan.errors else EXIT_OK
+        return _plan_code(result)
     if rows:
         print_table(["HOST", "ACTION", "TARGET", "REASON"], rows)
+    elif result.plan.blocked:
+        n = len(result.plan.blocked)
+        click.echo(f"Nothing to do now, but the cluster does not match the desired state: {n} pending:")
     else:
         click.echo("No changes: the cluster matches the desired state.")
     for target, why in sorted(result.plan.pending.items()):
@@ -97,7 +102,11 @@ def plan(obj: AppContext, output: str) -> int:
         click.echo(f"error: {e}", err=True)
     for h in result.unreachable:
         click.echo(f"warning: {_not_ready(result.snapshot.hosts[h])}", err=True)
-    return EXIT_FAILED if result.plan.errors else EXIT_OK
+    return _plan_code(result)
+
+
+def _plan_code(result: Any) -> int:
+    return EXIT_FAILED if result.plan.errors else EXIT_PENDING if result.plan.blocked else EXIT_OK
 
 
 def _moved_notes(result: Any) -> None:
@@ -151,7 +160,7 @@ def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path:
     \b
     Exit codes: 0 converged, 1 an action failed (retried next pass) or the lease was lost (hosts refuse
     a stale controller; a --watch one steps down instead), 3 another reconcile holds the lock,
-    4 some hosts unreachable (the rest converged).
+    4 some hosts unreachable (the rest converged), 5 pods pending (one line each on stderr, with why).
 
     \b
     A crontab line (every minute, mail only news):
@@ -165,7 +174,7 @@ def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path:
     if metrics_file or metrics_port:
         from orchestrator.metrics import Metrics
 
-        metrics = Metrics(metrics_file)
+        metrics = Metrics(metrics_file, engine.store, watch=watch)  # its fence: the lock's, once taken
         if metrics_port and watch:
             metrics.serve(metrics_port)
     try:
@@ -180,6 +189,8 @@ def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path:
                          on_wait=(lambda e: _standing_by(e, ttl, "waiting")) if wait_lock else None)
         try:
             fence = _fence(cluster, lock)
+            if metrics is not None:
+                metrics.fence = fence
             from orchestrator.cli.services import move_legacy_workloads
 
             move_legacy_workloads(engine.store, fence=fence.store_fence, quiet=quiet)
@@ -198,6 +209,8 @@ def reconcile(obj: AppContext, watch: bool, interval: float | None, events_path:
         finally:
             lock.release()
     finally:
+        if metrics is not None:
+            metrics.close()
         engine.transport.close()
         if out is not None and out is not sys.stdout:
             out.close()
@@ -241,6 +254,8 @@ def _lead(engine: Any, cluster: str, ttl: float, interval: float, quiet: bool, h
                 click.echo(f"took over: this controller leads now (token {lock.token})", err=True)
             try:
                 fence = _fence(cluster, lock)
+                if metrics is not None:
+                    metrics.fence = fence
                 # every host learns the new token now: a stale leader is refused everywhere, at once
                 claim_hosts(fence, engine.hosts, engine.transport, engine.project.settings.ssh.max_parallel)
                 if stop:  # a signal came while taking over
@@ -268,35 +283,38 @@ def _fence(cluster: str, lock: Any) -> Any:
 
 
 def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int,
-            seen: dict[str, tuple[bool, str]] | None = None, shown: set[str] | None = None) -> None:
-    """A pass's lines. Under `--watch`, `seen` (each host's last reported state) and `shown` (the errors
-    the passes before printed) make a host line or an error print once per change, not once per pass."""
+            seen: dict[str, tuple[bool, str]] | None = None, lines: Lines | None = None) -> None:
+    """A pass's lines. Pending pods and errors are conditions (`Lines.condition`): one pass prints each;
+    under `--watch` (`lines` made with watch=True; `seen` each host's last reported state) a condition is
+    printed when it appears or changes, and again every few minutes, every line with its time."""
+    out = lines or Lines()
     pass_events = engine.events.records
     for ev in pass_events:
         line = human(ev)
         if ev["event"] in ("action", "step") and not ev["ok"]:
-            click.echo(line, err=True)
-        elif ev["event"] == "error":
-            continue  # printed below, once per pass
-        elif ev["event"] in ("action", "step") and not quiet or ev["event"] == "pending" and (verbose or (result.changed and not quiet)):
-            click.echo(line)
+            out.echo(line, err=True)
+        elif ev["event"] in ("action", "step") and not quiet:
+            out.echo(line)
     engine.events.records.clear()
     for line in _host_lines(result, seen):
-        click.echo(line, err=True)
+        out.echo(line, err=True)
+    for target, why in sorted(result.plan.pending.items()):
+        if result.plan.in_progress(target):  # a handover or rollout under way: news when something changed
+            if verbose or (result.changed and not quiet):
+                out.echo(f"pending: {target}: {why}")
+        else:  # at any verbosity: pods that cannot run
+            out.condition(f"pending: {target}: {why}", force=bool(verbose))
     for e in result.plan.errors:  # at any verbosity: the pass failed to do something asked
-        if shown is None or e not in shown or verbose:
-            click.echo(f"error: {e}", err=True)
-    if shown is not None:
-        shown.clear()
-        shown.update(result.plan.errors)
+        out.condition(f"error: {e}", force=bool(verbose))
+    out.end_pass()
     for w in result.plan.warnings:
         if verbose or result.changed:
-            click.echo(f"warning: {w}", err=True)
+            out.echo(f"warning: {w}", err=True)
     for n in [] if quiet else result.plan.notices if verbose else result.new_notices:  # news once
-        click.echo(f"notice: {n}", err=True)
+        out.echo(f"notice: {n}", err=True)
     if verbose:
         trips = ", ".join(f"{h}={n}" for h, n in sorted(result.round_trips.items()))
-        click.echo(f"pass: {result.duration:.2f}s, {len(result.results)} actions, round trips {trips}", err=True)
+        out.echo(f"pass: {result.duration:.2f}s, {len(result.results)} actions, round trips {trips}", err=True)
     sys.stdout.flush()  # --watch into a pipe or log file: each pass's lines as they happen
     sys.stderr.flush()
 
@@ -350,8 +368,12 @@ def _why_not(result: Any) -> str:
 
 
 def _exit_code(result: Any) -> int:
+    """1 something failed; 5 some pods cannot run (pending: not converged); 4 some hosts unreachable, the
+    rest converged; 0 converged."""
     if result.failed or result.errors:
         return EXIT_FAILED
+    if result.plan.blocked:
+        return EXIT_PENDING
     if result.unreachable:
         return EXIT_PARTIAL
     return EXIT_OK
@@ -377,7 +399,7 @@ def _watch(engine: Any, fence: Any, interval: float, quiet: bool, human: Any, ve
     follow_store(engine.store, triggers)
     facts: dict[str, Any] = {}  # the last facts of each ready host, for hosts with nothing new
     down: dict[str, Any] = {}  # the last facts of each host no peer reached either
-    shown_errors: set[str] = set()
+    lines = Lines(watch=True)  # timestamps; a lasting condition printed once, then when it changes or is due
     seen: dict[str, tuple[bool, str]] = {}  # the last reported state of each host not ready
     acted: set[str] = set()
     last_full = 0.0
@@ -404,7 +426,7 @@ def _watch(engine: Any, fence: Any, interval: float, quiet: bool, human: Any, ve
             facts = {h: f for h, f in result.snapshot.hosts.items() if f.ready}
             down = {h: f for h, f in result.snapshot.hosts.items() if not f.ready and f.verdict == "down"}
             acted = {r.host for r in result.results}  # our own changes (a reload makes no docker event)
-            _report(result, engine, quiet, human, verbose, seen, shown_errors)
+            _report(result, engine, quiet, human, verbose, seen, lines)
             if metrics:
                 metrics.record(result)
             fence.check()  # the lease is also refreshed in the background; a lost one ends the loop (exit 1)

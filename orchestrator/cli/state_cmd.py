@@ -13,6 +13,7 @@ from orchestrator.cli.completers import complete_targets
 from orchestrator.cli.context import AppContext
 from orchestrator.cli.get_cmd import get, snapshot_note
 from orchestrator.cli.kinds import display_name, kind_of_key, plural_name
+from orchestrator.cli.kubectl_options import dry_run_option, namespace_options
 from orchestrator.cli.selection import not_found_message, parse_selector, parse_targets, select
 from orchestrator.errors import ConflictError, NotFoundError, ValidationError
 
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from orchestrator.cli.view import ClusterView
 
 __all__ = ["apply", "delete", "describe", "get", "scale"]
+
+
+_DRY_NOTE = {"none": "", "client": " (dry run)", "server": " (server dry run)"}  # as kubectl words it
 
 
 def _fail_invalid(e: ValidationError, what: str) -> None:
@@ -42,9 +46,10 @@ def _fail_invalid(e: ValidationError, what: str) -> None:
     help="A manifest file, a folder (read recursively: *.yaml, *.yml, *.json) or - for stdin. "
     "Repeat for more.",
 )
-@click.option("--dry-run", is_flag=True, help="Validate and show the diff against the store; store nothing.")
+@dry_run_option("the diff against the store")
+@namespace_options()
 @click.pass_obj
-def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: bool) -> None:
+def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: str, namespace: str | None) -> None:
     """Record the desired state from Kubernetes v1 manifests (Pod, ReplicationController, ReplicaSet,
     Deployment, Service). Every document is validated first and every problem is listed at once; if
     there is any, nothing is stored (exit 1). Otherwise all objects are stored in one transaction.
@@ -63,32 +68,44 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: bool) -> None:
       orc apply -f manifests/ --dry-run       # what would change, as a diff
       orc get rc web -o yaml > web.yaml; $EDITOR web.yaml; orc apply -f web.yaml
     """
-    from orchestrator.cli.applier import commit_apply, plan_apply
+    from orchestrator.cli.applier import allocation_ops, commit_apply, plan_apply
     from orchestrator.cli.diff import manifest_diff
     from orchestrator.cli.services import move_legacy_workloads
     from orchestrator.model import Service
     from orchestrator.model.load import read_located
+    from orchestrator.model.objects import Namespace
+    from orchestrator.model.warnings import manifest_warnings
     from orchestrator.proxy.addresses import node_port_range
     from orchestrator.proxy.node_port_claims import claim_ops, node_port_errors
     from orchestrator.secrets import SecretSource, missing_refs
     from orchestrator.store import cluster_ops
 
     located, errors = read_located(list(filenames))
+    namespaces = [o for o, _ in located if isinstance(o, Namespace)]  # `default` only: it always exists
+    located = [(o, where) for o, where in located if not isinstance(o, Namespace)]
     objects = [o for o, _ in located]
     errors += missing_refs(objects, SecretSource.load(obj.project.secrets_path))
     services = [o for o in objects if isinstance(o, Service)]
     ports = node_port_range(obj.project.settings.proxy)
-    if not objects and not errors:
+    if not objects and not errors and not namespaces:
         raise ValidationError([f"no objects passed to apply: {', '.join(filenames)} holds no manifests"])
     with obj.project.open_store() as store:
         errors += node_port_errors(store, services, ports, {o.key: where for o, where in located})
+        claims = claim_ops(store, services) if not errors else []
+        allocations, problems = allocation_ops(store, services, obj.project.settings.proxy, claims) \
+            if not errors else ([], [])
+        errors += problems
         if errors:
             _fail_invalid(ValidationError(errors), "nothing was applied")
             return
-        if not dry_run:
+        if dry_run == "none":
             move_legacy_workloads(store)
         changes = plan_apply(store, objects)
-        if dry_run:
+        for line in manifest_warnings(objects):
+            click.echo(f"Warning: {line}", err=True)
+        if dry_run != "none":
+            for ns in namespaces:
+                click.echo(f"namespace/{ns.name} unchanged (dry run)")
             for c in changes:
                 before = c.before.value if c.before else None
                 text = manifest_diff(
@@ -96,10 +113,12 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: bool) -> None:
                 )
                 if text:
                     click.echo(text, nl=False)
-                click.echo(f"{c.ref} {c.action} (dry run)")
+                click.echo(f"{c.ref} {c.action}{_DRY_NOTE[dry_run]}")
             return
         commit_apply(store, changes, time.time(),
-                     [*claim_ops(store, services), *cluster_ops(store, obj.project.settings.cluster)])
+                     [*claims, *allocations, *cluster_ops(store, obj.project.settings.cluster)])
+    for ns in namespaces:
+        click.echo(f"namespace/{ns.name} unchanged")
     for c in changes:
         click.echo(f"{c.ref} {c.action}")
 
@@ -107,8 +126,10 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: bool) -> None:
 @click.command()
 @click.argument("args", nargs=-1, metavar="KIND [NAME...] | KIND/NAME...", shell_complete=complete_targets)
 @click.option("-l", "--selector", help="Describe every object of KIND matching this label selector.")
+@namespace_options(all_namespaces=True)
 @click.pass_obj
-def describe(obj: AppContext, args: tuple[str, ...], selector: str | None) -> None:
+def describe(obj: AppContext, args: tuple[str, ...], selector: str | None, namespace: str | None,
+             all_namespaces: bool) -> None:
     """Show one object in detail: labels, selector, replicas, the pod template's containers (image, ports,
     resources, probes, environment: secret values are never shown, only where they come from), the pods
     observed for it (host, status) and its events. Without NAME, every object of KIND.
@@ -159,6 +180,8 @@ def _manifest_refs(filenames: tuple[str, ...]) -> list[tuple[str, str, str]]:
         meta = doc.get("metadata") if isinstance(doc, dict) else None
         name = meta.get("name") if isinstance(meta, dict) else None
         where = getattr(doc, "origin", f"document {i + 1}")
+        if kind == "Namespace" and name == "default":
+            continue  # it always exists: nothing to delete
         if kind not in KINDS:
             errors.append(f"{where}: kind {kind!r} is not one of {', '.join(sorted(KINDS))}")
         elif not isinstance(name, str) or not name:
@@ -187,7 +210,8 @@ def _delete_refs(
         if not res.stored:
             raise click.UsageError(
                 f"{res.plural} are observed, not desired objects: "
-                + ("remove the host from the inventory" if res.plural == "nodes" else "delete the service")
+                + ("remove the host from the inventory" if res.plural == "nodes" else
+                   "events expire by themselves after an hour" if res.plural == "events" else "delete the service")
             )
         if t.names:
             if sel is not None:
@@ -234,6 +258,8 @@ def _owned_hint(view: ClusterView, kind: str, name: str) -> str:
 @click.option("-l", "--selector", help="Delete every object of KIND matching this label selector.")
 @click.option("--all", "all_", is_flag=True, help="Delete every object of KIND.")
 @click.option("--ignore-not-found", is_flag=True, help="Objects that do not exist are not an error.")
+@dry_run_option("what would be deleted")
+@namespace_options()
 @click.pass_obj
 def delete(
     obj: AppContext,
@@ -242,6 +268,8 @@ def delete(
     selector: str | None,
     all_: bool,
     ignore_not_found: bool,
+    dry_run: str,
+    namespace: str | None,
 ) -> None:
     """Remove objects from the desired state. The next `orc reconcile` stops their pods and updates the
     proxies. All deletions are one transaction: if an object changed meanwhile, nothing is deleted.
@@ -254,6 +282,7 @@ def delete(
       orc delete pods -l app=web,tier=fe
       orc delete svc --all
       orc delete rc web --ignore-not-found   # exit 0 if it is already gone
+      orc delete pods -l app=web --dry-run   # what would be deleted; nothing is
     """
     from orchestrator.cli.applier import conflict_error, delete_ops
     from orchestrator.cli.services import move_legacy_workloads
@@ -261,7 +290,8 @@ def delete(
     from orchestrator.store import Op
 
     with obj.project.open_store() as store:
-        move_legacy_workloads(store)
+        if dry_run == "none":
+            move_legacy_workloads(store)
         view = read_view(store)
         refs = _delete_refs(args, filenames, selector, all_, view)
         ops: list[Op] = []
@@ -278,7 +308,7 @@ def delete(
                 continue
             ops += delete_ops(key, record.revision, time.time())
             done.append((kind_of_key(key, record.value), name, key))
-        if ops:
+        if ops and dry_run == "none":
             try:
                 store.txn(ops)
             except ConflictError as e:
@@ -288,7 +318,8 @@ def delete(
 
     for kind, name, key in done:
         older = own_key(key, {"kind": kind})  # an older orc's copy that could not move (see moved_keys.py)
-        click.echo(f'{display_name(kind)} "{name}" deleted' + (f" (the older copy under {key})" if older else ""))
+        click.echo(f'{display_name(kind)} "{name}" deleted' + (f" (the older copy under {key})" if older else "")
+                   + _DRY_NOTE[dry_run])
     if not done and not missing and not filenames and (selector or all_):
         click.echo("No resources found", err=True)
     for line in missing:
@@ -314,6 +345,8 @@ def _scaled(value: dict[str, Any], replicas: int) -> dict[str, Any]:
     help="Precondition: scale only if the desired replicas are this now.",
 )
 @click.option("--resource-version", help="Precondition: scale only if the object is at this revision.")
+@dry_run_option("what would be scaled (the preconditions checked)")
+@namespace_options()
 @click.pass_obj
 def scale(
     obj: AppContext,
@@ -321,6 +354,8 @@ def scale(
     replicas: int,
     current_replicas: int | None,
     resource_version: str | None,
+    dry_run: str,
+    namespace: str | None,
 ) -> None:
     """Set the number of replicas of replication controllers, replica sets or deployments (each kind is
     its own object: `rc/web` and `deploy/web` are two). The change is compare-and-swap on the revision
@@ -350,7 +385,8 @@ def scale(
             raise click.UsageError(f"give the name to scale, e.g. `orc scale {t.resource.singular}/web`")
         wanted.update({t.resource.key(n): t.resource for n in t.names})
     with obj.project.open_store() as store:
-        move_legacy_workloads(store)
+        if dry_run == "none":
+            move_legacy_workloads(store)
         puts: list[Put] = []
         for key, resource in wanted.items():
             record = store.get(key)
@@ -373,7 +409,8 @@ def scale(
                 )
             puts.append(Put(key, _scaled(record.value, replicas), expect_revision=record.revision))
         try:
-            store.txn(puts)
+            if dry_run == "none":
+                store.txn(puts)
         except ConflictError as e:
             lost = next((p for p in puts if p.key == getattr(e, "key", None)), puts[0])
             raise conflict_error(
@@ -382,4 +419,5 @@ def scale(
                 "changed while scaling; nothing was scaled",
             ) from e
     for put in puts:
-        click.echo(f"{display_name(kind_of_key(put.key, put.value))}/{put.key.partition('/')[2]} scaled")
+        click.echo(f"{display_name(kind_of_key(put.key, put.value))}/{put.key.partition('/')[2]} scaled"
+                   + _DRY_NOTE[dry_run])

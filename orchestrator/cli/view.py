@@ -3,8 +3,9 @@ snapshot, and the bookkeeping other parts keep under `_meta/`.
 
 Bookkeeping keys read here (each optional; absent means "not known yet"):
 
-    _meta/created/<kind>/<name>   {"at": <unix seconds>}: when `orc apply` created the object (AGE); written
-                                  and removed by apply/delete in the same transaction as the object
+    _meta/created/<kind>/<name>   {"at": <unix seconds>, "uid": <uuid>}: when `orc apply` created the object
+                                  (AGE, creationTimestamp) and its metadata.uid; written and removed by
+                                  apply/delete in the same transaction as the object
     _meta/cluster-ip/<ip>         {"service": <name>}: the service's allocated cluster IP
     _meta/node-port/<port>        {"service": <name>, "port": <service port>?}: an allocated node port
     _meta/endpoints/<service>     {"subsets": [{"addresses": [{"ip"}], "ports": [{"port"}]}]} as Kubernetes,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 CREATED = keys.CREATED
 ENDPOINTS = keys.META + "endpoints/"
 EVENTS = keys.META + "events/"
+BOOK = keys.META + "reconcile"  # controllers.book.BOOK_KEY (not imported: `orc get` stays light)
 
 
 def created_key(object_key: str) -> str:
@@ -40,6 +42,9 @@ class ClusterView:
     objects: dict[str, Record] = field(default_factory=dict)  # "pod/x", "rc/x", "rs/x", "deploy/x", "svc/x"
     snapshot: Snapshot | None = None
     created: dict[str, float] = field(default_factory=dict)  # object key -> unix seconds
+    uids: dict[str, str] = field(default_factory=dict)  # object key -> metadata.uid given at creation
+    snapshot_revision: int = 0  # the store revision the snapshot was written at
+    rollouts: dict[str, dict[str, Any]] = field(default_factory=dict)  # controller -> the last pass's status
     cluster_ips: dict[str, str] = field(default_factory=dict)  # service name -> ip
     node_ports: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # service -> allocations
     endpoints: dict[str, Record] = field(default_factory=dict)  # service name -> record
@@ -59,12 +64,19 @@ class ClusterView:
             if r.deleted or not r.key.startswith(keys.META):
                 continue
             key = r.key
-            if key == keys.SNAPSHOT:
+            if key == BOOK:
+                rollouts = r.value.get("rollouts")
+                if isinstance(rollouts, dict):
+                    view.rollouts = {k: v for k, v in rollouts.items() if isinstance(v, dict)}
+            elif key == keys.SNAPSHOT:
                 view.snapshot = snapshot_from_record(r)
+                view.snapshot_revision = r.revision
             elif key.startswith(CREATED):
                 at = r.value.get("at")
                 if isinstance(at, int | float):
                     view.created[key[len(CREATED) :]] = float(at)
+                if isinstance(r.value.get("uid"), str):
+                    view.uids[key[len(CREATED) :]] = r.value["uid"]
             elif key.startswith(keys.CLUSTER_IP):
                 svc = r.value.get("service")
                 if isinstance(svc, str):
@@ -86,6 +98,17 @@ class ClusterView:
             view.snapshot = replace(view.snapshot, pods=pods)
         return view
 
+    def uid(self, key: str) -> str:
+        """The object's metadata.uid: the one apply gave it, else (an object stored before uids were) one
+        derived from its key and creation, stable for its life."""
+        if key in self.uids:
+            return self.uids[key]
+        import uuid
+
+        record = self.objects.get(key)
+        born = record.create_revision if record is not None else 0
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"orc:{key}:{born}:{self.created.get(key, 0.0)}"))
+
     def of_prefix(self, prefix: str) -> list[Record]:
         """Stored objects of one store kind ("rc", "rs", "deploy", ...), sorted by name."""
         return [r for k, r in sorted(self.objects.items()) if k.startswith(prefix + "/")]
@@ -104,11 +127,19 @@ class ClusterView:
 
 
 def _event_time(event: Mapping[str, Any]) -> float | None:
-    for name in ("time", "timestamp", "lastTimestamp", "at"):
+    for name in ("lastTimestamp", "time", "timestamp", "at"):
         value = event.get(name)
         if isinstance(value, int | float):
             return float(value)
     return None
+
+
+EVENTS_KEPT = 3600.0  # seconds: older events are not shown (the next pass with events prunes them)
+
+
+def expired(event: Mapping[str, Any], now: float) -> bool:
+    t = _event_time(event)
+    return t is not None and now - t > EVENTS_KEPT
 
 
 def event_time(event: Mapping[str, Any]) -> float | None:

@@ -18,6 +18,7 @@ from orchestrator.commands.base import Command, sh
 from orchestrator.model.helpers import host_ports
 from orchestrator.model.pod import Container, PodSpec, Probe
 from orchestrator.model.text import env_file_safe
+from orchestrator.plan.downward import pod_ip_vars
 from orchestrator.plan.types import PodRun
 from orchestrator.proxy.pod_labels import infra_labels
 from orchestrator.resources import cpu_millis, parse_quantity, to_bytes
@@ -112,30 +113,36 @@ def _resources(c: Container, gpus: Sequence[str]) -> list[str]:
     return out
 
 
-def container_env(c: Container, extra: dict[str, str], secrets: dict[str, str] | None = None) -> dict[str, str]:
-    """Pod-wide env (service discovery), then the container's own, with secretKeyRef values resolved (an
-    optional reference the source lacks is left unset, as Kubernetes does)."""
+def container_env(c: Container, extra: dict[str, str], secrets: dict[str, str] | None = None,
+                  fields: dict[str, str] | None = None) -> dict[str, str]:
+    """Pod-wide env (service discovery), then the container's own, with secretKeyRef and fieldRef values
+    resolved (an optional reference the source lacks is left unset, as Kubernetes does; status.podIP is
+    set by the create step, see `pod_ip_vars`)."""
     env = dict(extra)
     for e in c.env or []:
         if e.value_from is None:
             env[e.name] = e.value or ""
         elif secrets and e.name in secrets:
             env[e.name] = secrets[e.name]
+        elif fields and e.name in fields:
+            env[e.name] = fields[e.name]
     return env
 
 
-def env_file(c: Container, extra: dict[str, str], secrets: dict[str, str] | None = None) -> str:
+def env_file(c: Container, extra: dict[str, str], secrets: dict[str, str] | None = None,
+             fields: dict[str, str] | None = None) -> str:
     """The container's env as a docker --env-file (written from the batch's stdin, never in argv). The file
     is line-based (and drops a trailing carriage return), so values it would alter are left out here and
     passed by `env_exports` instead (model.text.env_file_safe)."""
-    return "".join(f"{k}={v}\n" for k, v in container_env(c, extra, secrets).items() if env_file_safe(k, v))
+    return "".join(f"{k}={v}\n" for k, v in container_env(c, extra, secrets, fields).items() if env_file_safe(k, v))
 
 
-def env_exports(c: Container, extra: dict[str, str], secrets: dict[str, str] | None = None) -> dict[str, str]:
+def env_exports(c: Container, extra: dict[str, str], secrets: dict[str, str] | None = None,
+                fields: dict[str, str] | None = None) -> dict[str, str]:
     """Values the env file would alter (a line break, a carriage return, a very long line): exported (from
     the script, read on stdin) into the environment of the docker CLI, which `-e NAME` copies into the
     container whole. Validation keeps such names shell-safe."""
-    return {k: v for k, v in container_env(c, extra, secrets).items() if not env_file_safe(k, v)}
+    return {k: v for k, v in container_env(c, extra, secrets, fields).items() if not env_file_safe(k, v)}
 
 
 def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str], cluster: str) -> list[str]:
@@ -144,8 +151,11 @@ def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str]
             "--network", f"container:{infra_name(run.name)}",
             "--restart", RESTART[run.spec.restart_policy or "Always"],
             "--env-file", env_path, *pod_labels(run, c.name, cluster), *_resources(c, gpus), *_health(c, ports)]
-    for name in env_exports(c, run.env, run.secret_env.get(c.name)):
+    for name in [*env_exports(c, run.env, run.secret_env.get(c.name), run.field_env.get(c.name)), *pod_ip_vars(c)]:
         argv += ["-e", name]
+    from orchestrator.model.security import docker_flags  # only for a pod being created
+
+    argv += docker_flags(run.spec.security_context, c.security_context)
     if run.hosts_file:
         argv += ["-v", f"{run.hosts_file}:/etc/hosts:ro"]
     if c.image_pull_policy:
@@ -176,11 +186,15 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = (),
         f">/dev/null 2>&1; docker volume rm $(docker volume ls -q --filter label={L.POD_UID}={shlex.quote(run.uid)}) >/dev/null 2>&1; }}",
         "orc_fail() { echo \"$1\" >&2; orc_undo; exit 1; }",
     ]
-    if any(env_exports(c, run.env, run.secret_env.get(c.name)) for c in run.spec.containers):
+    if any(env_exports(c, run.env, run.secret_env.get(c.name), run.field_env.get(c.name)) or pod_ip_vars(c)
+           for c in run.spec.containers):
         lines.append("orc_docker=$(command -v docker) || orc_fail 'docker not found on this host'")
     for v in run.spec.volumes or []:
         if v.empty_dir is not None:
             opts = ["--opt", "type=tmpfs", "--opt", "device=tmpfs"] if v.empty_dir.medium == "Memory" else []
+            fs_group = run.spec.security_context.fs_group if run.spec.security_context else None
+            if opts and fs_group is not None:  # the pod's fsGroup owns it, group-writable, new files in it too
+                opts += ["--opt", f"o=gid={fs_group},mode=2775"]
             lines.append(q(["docker", "volume", "create", "--label", f"{L.POD_UID}={run.uid}", "--label", f"{L.CLUSTER}={cluster}",
                             "--label", f"{L.MANAGED}=true", *opts,
                             volume_name(run.uid, v.name)]) + " >/dev/null || orc_fail 'volume " + v.name + "'")
@@ -194,16 +208,29 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = (),
              "--label", f"{L.GPUS}={','.join(run.gpu_devices)}",  # the devices it was given (accounting)
              *_ports(run), "--", infra_image, *infra_command]
     lines.append(q(infra) + " >/dev/null || orc_fail 'infra container'")
+    if any(pod_ip_vars(c) for c in run.spec.containers):  # fieldRef status.podIP: known now, not before
+        lines.append("orc_pod_ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "
+                     f"-- {shlex.quote(infra_name(run.name))}) || orc_fail 'pod IP'")
     lines.append("orc_env=$(mktemp) || orc_fail 'mktemp'")
     for c in run.spec.containers:
         secrets = run.secret_env.get(c.name)
-        data = base64.b64encode(env_file(c, run.env, secrets).encode()).decode()
+        fields = run.field_env.get(c.name)
+        data = base64.b64encode(env_file(c, run.env, secrets, fields).encode()).decode()
         lines.append(f"printf '%s' {data} | base64 -d > \"$orc_env\" || orc_fail 'env file'" if data
                      else ": > \"$orc_env\"")
+        from orchestrator.model.security import effective
+
+        user, _, non_root = effective(run.spec.security_context, c.security_context)
+        if non_root and user is None:  # as the kubelet does: refuse an image that would run as root
+            lines.append(f"orc_user=$(docker image inspect -f '{{{{.Config.User}}}}' -- {shlex.quote(c.image or '')}) "
+                         f"|| orc_fail 'image {c.image} of container {c.name} is not on this host'")
+            lines.append(f'case "$orc_user" in ""|0|0:*|root|root:*) orc_fail "container {c.name} has runAsNonRoot '
+                         f'and image {c.image} will run as root (set runAsUser)";; esac')
         run_argv = q(_container_run(run, c, "ORC_ENV_FILE", run.gpu_devices, cluster)).replace("ORC_ENV_FILE", '"$orc_env"')
-        exports = env_exports(c, run.env, secrets)
+        exports = {**{k: shlex.quote(v) for k, v in env_exports(c, run.env, secrets, fields).items()},
+                   **{k: '"$orc_pod_ip"' for k in pod_ip_vars(c)}}
         if exports:  # in a subshell, with docker found before PATH could be one of the names
-            sets = " ".join(f"{k}={shlex.quote(v)}" for k, v in exports.items())
+            sets = " ".join(f"{k}={v}" for k, v in exports.items())
             run_argv = f'( {sets}; export {" ".join(exports)}; exec "$orc_docker"{run_argv[len("docker"):]} )'
         lines.append(f"{run_argv} >/dev/null || {{ rm -f \"$orc_env\"; orc_fail 'container {c.name}'; }}")
     lines.append('rm -f "$orc_env"')

@@ -39,13 +39,16 @@ class Book:
     # Rolling controller ("deploy/web", "rc/web") -> its status as the last pass saw it (plan/rollout.status):
     # what `orc rollout status` reads, and when it last made progress (progressDeadlineSeconds).
     rollouts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Docker container name -> how often the loop restarted it for a failed liveness probe (docker's own
+    # RestartCount does not count a `docker restart`): added to its restartCount, as Kubernetes counts it.
+    restarts: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"host_failures": self.host_failures, "evicted": self.evicted, "bindings": self.bindings,
                 "assumed": self.assumed, "slow_start": self.slow_start, "endpoints": self.endpoints,
                 "proxy_sections": self.proxy_sections, "hosts": self.hosts, "backoff": self.backoff,
                 "notices": self.notices, "ready_since": self.ready_since,
-                "rollouts": self.rollouts}
+                "rollouts": self.rollouts, "restarts": self.restarts}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Book:
@@ -57,7 +60,8 @@ class Book:
                    {h: dict(v) for h, v in d.get("hosts", {}).items()},
                    {k: dict(v) for k, v in d.get("backoff", {}).items()}, list(d.get("notices", [])),
                    {k: float(v) for k, v in d.get("ready_since", {}).items()},
-                   {k: dict(v) for k, v in d.get("rollouts", {}).items()})
+                   {k: dict(v) for k, v in d.get("rollouts", {}).items()},
+                   {k: int(v) for k, v in d.get("restarts", {}).items()})
 
 
 _HOST_FIELDS = ("address", "port", "user", "key_file", "become", "known_hosts_file")
@@ -107,4 +111,27 @@ def next_slow_start(previous: dict[str, int], attempts: dict[str, tuple[int, int
             out[owner] = 1
         elif tried and owner in previous:
             out[owner] = previous[owner] * 2
+    return out
+
+
+def next_restarts(previous: dict[str, int], restarted: list[str], pods: list[dict[str, Any]]) -> dict[str, int]:
+    """The loop's liveness restarts per docker container after a pass: those of the pass (`restarted`, docker
+    container names) added, those of containers no longer believed to exist dropped."""
+    alive = {f"orc_{p.get('name')}_{c.get('name')}" for p in pods for c in p.get("containers") or []}
+    out = {k: n for k, n in previous.items() if k in alive}
+    for name in restarted:
+        out[name] = out.get(name, 0) + 1
+    return out
+
+
+def with_restarts(pods: list[dict[str, Any]], restarts: dict[str, int]) -> list[dict[str, Any]]:
+    """Stored pods whose containers' restart counts include the loop's liveness restarts."""
+    if not restarts:
+        return pods
+    out = []
+    for p in pods:
+        containers = [{**c, "restarts": int(c.get("restarts") or 0) + restarts.get(f"orc_{p.get('name')}_{c.get('name')}", 0)}
+                      for c in p.get("containers") or []]
+        total = sum(c["restarts"] for c in containers) if containers else p.get("restarts", 0)
+        out.append({**p, "containers": containers, "restarts": total})
     return out

@@ -18,7 +18,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from orchestrator.errors import ValidationError
 from orchestrator.model.fields import go_value, required, translate, unsupported
-from orchestrator.model.objects import KINDS, K8sObject, Object, Workload
+from orchestrator.model.objects import KINDS, OUT_OF_SCOPE, K8sObject, Object, Workload
 from orchestrator.model.text import text_errors
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -173,6 +173,9 @@ def validate_document(doc: Any, position: int = 0) -> tuple[K8sObject | None, li
         return None, [
             f'Object "{label}" is invalid: kind: {required("must be one of " + ", ".join(sorted(KINDS)))}'
         ]
+    if kind in OUT_OF_SCOPE:
+        return None, [f'{kind} "{label}": kind {kind} is not supported by orc ({OUT_OF_SCOPE[kind]}); it runs '
+                      + ", ".join(sorted(KINDS))]
     if kind not in KINDS:
         return None, [
             f'{go_value(kind)[1:-1]} "{label}" is invalid: kind: {unsupported(kind, sorted(KINDS))}'

@@ -41,11 +41,14 @@ class ObjectMeta(K8sModel):
     resource_version: Any = Field(default=None, exclude=True)
     generation: Any = Field(default=None, exclude=True)
     creation_timestamp: Any = Field(default=None, exclude=True)
+    managed_fields: Any = Field(default=None, exclude=True)
+    self_link: Any = Field(default=None, exclude=True)
 
     def check(self) -> FieldErrors:
         errors: FieldErrors = []
         if self.namespace not in (None, DEFAULT_NAMESPACE):
-            errors.append(("namespace", unsupported(self.namespace, [DEFAULT_NAMESPACE])))
+            errors.append(("namespace", unsupported(self.namespace, [DEFAULT_NAMESPACE])
+                           + f" (orc has one namespace: drop metadata.namespace or set it to {DEFAULT_NAMESPACE})"))
         errors += label_map_errors(self.labels, "labels")
         errors += annotation_errors(self.annotations, "annotations")
         return errors

@@ -290,13 +290,24 @@ class ServicePort(K8sModel):
 
 
 class ServiceSpec(K8sModel):
-    type: OneOf("ClusterIP", "NodePort") | None = None  # type: ignore[valid-type]
+    # LoadBalancer is served as NodePort (orc has no load balancer; apply says so)
+    type: OneOf("ClusterIP", "NodePort", "LoadBalancer") | None = None  # type: ignore[valid-type]
     ports: list[ServicePort]
     selector: dict[str, Any] | None = None
     cluster_ip: str | None = Field(default=None, alias="clusterIP")
+    # What `kubectl get -o yaml` exports, restating what orc does: accepted with these values only.
+    cluster_ips: list[str] | None = Field(default=None, alias="clusterIPs")
+    session_affinity: OneOf("None") | None = None  # type: ignore[valid-type]
+    ip_families: list[OneOf("IPv4")] | None = None  # type: ignore[valid-type]
+    ip_family_policy: OneOf("SingleStack") | None = None  # type: ignore[valid-type]
+    internal_traffic_policy: OneOf("Cluster") | None = None  # type: ignore[valid-type]
+    external_traffic_policy: OneOf("Cluster") | None = None  # type: ignore[valid-type]
 
     def check(self) -> FieldErrors:
         errors: FieldErrors = []
+        if self.cluster_ips is not None and self.cluster_ips != ([self.cluster_ip] if self.cluster_ip else []):
+            errors.append(("clusterIPs", invalid(self.cluster_ips, "must hold exactly the `clusterIP` "
+                                                 "(one IPv4 address); or omit it")))
         if not self.ports:
             errors.append(("ports", required()))
         names: set[str] = set()
@@ -313,7 +324,7 @@ class ServiceSpec(K8sModel):
                 errors.append((f"ports[{i}].port", duplicate(p.port)))
             numbers.add(p.port)
             if p.node_port is not None:
-                if (self.type or "ClusterIP") != "NodePort":
+                if (self.type or "ClusterIP") == "ClusterIP":
                     errors.append(
                         (f"ports[{i}].nodePort", forbidden("may not be used when `type` is 'ClusterIP'"))
                     )
@@ -321,7 +332,11 @@ class ServiceSpec(K8sModel):
                     errors.append((f"ports[{i}].nodePort", duplicate(p.node_port)))
                 node_ports.add(p.node_port)
         errors += label_map_errors(self.selector, "selector")
-        if self.cluster_ip:
+        if self.cluster_ip == "None":
+            errors.append(("clusterIP", unsupported("None", ["an IPv4 address in orc.yaml proxy.service_cidr", ""])
+                           + " (headless services are not supported: a pod's own address is reachable only on "
+                           "its host; omit clusterIP and the service gets a cluster IP that every host serves)"))
+        elif self.cluster_ip:
             try:
                 ipaddress.IPv4Address(self.cluster_ip)
             except ValueError:
@@ -346,7 +361,9 @@ class Service(K8sObject):
 
     @property
     def type(self) -> str:
-        return self.spec.type or "ClusterIP"
+        """ClusterIP or NodePort: a LoadBalancer service is served as a NodePort one."""
+        kind = self.spec.type or "ClusterIP"
+        return "NodePort" if kind == "LoadBalancer" else kind
 
     @property
     def haproxy_template(self) -> str | None:
@@ -370,12 +387,57 @@ class Service(K8sObject):
         return errors
 
 
+class Namespace(K8sObject):
+    """`kind: Namespace` named `default`, which every cluster has: accepted, never stored (orc has one
+    namespace); any other name is an error."""
+
+    KEY_PREFIX: ClassVar[str] = "ns"
+    spec: Any = None
+
+    @classmethod
+    def name_errors(cls, name: str) -> list[str]:
+        if name != "default":
+            return [f'orc has one namespace, "default": there is no namespace "{name}" to create (drop this '
+                    'document and metadata.namespace from the others)']
+        return []
+
+
 KINDS: dict[str, type[K8sObject]] = {
     "Pod": Pod,
     "ReplicationController": ReplicationController,
     "Service": Service,
     "ReplicaSet": ReplicaSet,
     "Deployment": Deployment,
+    "Namespace": Namespace,
 }
 
-Object = Pod | Workload | Service
+OUT_OF_SCOPE: dict[str, str] = {
+    "StatefulSet": "no stable pod identities or volume claims here: use a Deployment (one per member if "
+                   "each needs its own name)",
+    "DaemonSet": "for one pod per host use a Deployment with replicas = hosts and a required pod anti-affinity",
+    "Job": "orc keeps long-running pods alive; run one-off work as a bare Pod with restartPolicy: OnFailure",
+    "CronJob": "run the work from cron (`orc exec POD -- CMD`) or as a bare Pod",
+    "Ingress": "for HTTP routing use a NodePort Service and a HAProxy template of your own "
+               "(annotation orc.io/haproxy-template)",
+    "IngressClass": "for HTTP routing use a NodePort Service and a HAProxy template of your own",
+    "NetworkPolicy": "orc does not filter traffic between pods",
+    "PersistentVolume": "use a hostPath volume (with nodeName or a nodeSelector) for data that must persist",
+    "PersistentVolumeClaim": "use a hostPath volume (with nodeName or a nodeSelector) for data that must persist",
+    "StorageClass": "orc provisions no storage",
+    "ConfigMap": "put configuration in env values (or a Secret in the project's secrets/ folder)",
+    "Secret": "put Secrets in the project's secrets/ folder (orc.yaml `secrets:`): they are read from there",
+    "ServiceAccount": "orc has no API for pods to call: nothing to authenticate",
+    "Role": "orc has no API for pods to call: nothing to authorize",
+    "RoleBinding": "orc has no API for pods to call: nothing to authorize",
+    "ClusterRole": "orc has no API for pods to call: nothing to authorize",
+    "ClusterRoleBinding": "orc has no API for pods to call: nothing to authorize",
+    "HorizontalPodAutoscaler": "scale with `orc scale` (from cron or your monitoring)",
+    "PodDisruptionBudget": "orc drains a host by handing its pods over first (see the README)",
+    "LimitRange": "give each container its resources",
+    "ResourceQuota": "orc has one namespace and no quotas",
+    "EndpointSlice": "orc keeps endpoints itself (`orc get endpoints`)",
+    "Endpoints": "orc keeps endpoints itself (`orc get endpoints`)",
+}
+"""Kinds orc does not run, with what to do instead (`orc apply` refuses each in one line)."""
+
+Object = Pod | Workload | Service | Namespace

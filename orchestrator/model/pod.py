@@ -21,6 +21,7 @@ from orchestrator.model.fields import (
 from orchestrator.model.image_ref import image_reference_errors
 from orchestrator.model.meta import ObjectMeta, label_map_errors
 from orchestrator.model.scheduling import Affinity, Toleration, TopologySpreadConstraint
+from orchestrator.model.security import PodSecurityContext, SecurityContext, identity_errors
 from orchestrator.model.text import env_file_safe
 from orchestrator.resources import QuantityError, parse_quantity
 
@@ -91,8 +92,41 @@ class SecretKeySelector(K8sModel):
         return errors + ([] if self.key else [("key", required())])
 
 
+FIELD_PATHS = ("metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "spec.serviceAccountName",
+               "status.hostIP", "status.podIP")
+_LABEL_PATH_RE = re.compile(r"metadata\.(labels)\['([^'\]]+)'\]")
+
+
+class ObjectFieldSelector(K8sModel):
+    """`valueFrom.fieldRef`: a field of the pod, given to the container when it starts (Downward API)."""
+
+    api_version: OneOf("v1") | None = None  # type: ignore[valid-type]
+    field_path: str
+
+    def check(self) -> FieldErrors:
+        if self.field_path in FIELD_PATHS or _LABEL_PATH_RE.fullmatch(self.field_path):
+            return []
+        return [("fieldPath", unsupported(self.field_path, [*FIELD_PATHS, "metadata.labels['<KEY>']"]))]
+
+    @property
+    def label(self) -> tuple[str, str] | None:
+        """("labels", key) for metadata.labels['key'], else None."""
+        m = _LABEL_PATH_RE.fullmatch(self.field_path)
+        return (m.group(1), m.group(2)) if m else None
+
+
 class EnvVarSource(K8sModel):
-    secret_key_ref: SecretKeySelector
+    secret_key_ref: SecretKeySelector | None = None
+    field_ref: ObjectFieldSelector | None = None
+
+    def check(self) -> FieldErrors:
+        given = [name for name, v in (("secretKeyRef", self.secret_key_ref), ("fieldRef", self.field_ref))
+                 if v is not None]
+        if not given:
+            return [("", required("must specify one of: `fieldRef` or `secretKeyRef`"))]
+        if len(given) > 1:
+            return [("", invalid("", "may not have more than one field specified at a time"))]
+        return []
 
 
 class EnvVar(K8sModel):
@@ -108,6 +142,10 @@ class EnvVar(K8sModel):
             errors.append(("name", invalid(self.name, _ENV_NAME_MSG)))
         if self.value and self.value_from is not None:
             errors.append(("valueFrom", invalid("", "may not be specified when `value` is not empty")))
+        ref = self.value_from.field_ref if self.value_from else None
+        if ref is not None and ref.field_path == "status.podIP" and self.name and not shell_name(self.name):
+            errors.append(("name", invalid(self.name, "a variable set from status.podIP must be named with "
+                                           "letters, digits and '_' only (orc sets it through a shell)")))
         if self.value and self.name and not env_file_safe(self.name, self.value) and not shell_name(self.name):
             errors.append(("name", invalid(self.name, "a variable whose value has a line break (or a carriage "
                                            "return, or is over 64 KiB) must be named with letters, digits and "
@@ -268,6 +306,10 @@ class Container(K8sModel):
     volume_mounts: list[VolumeMount] | None = None
     working_dir: str | None = None
     image_pull_policy: OneOf("Always", "IfNotPresent", "Never") | None = None  # type: ignore[valid-type]
+    # Kubernetes' defaults, as `kubectl get -o yaml` exports them: accepted with these values only.
+    termination_message_path: OneOf("/dev/termination-log") | None = None  # type: ignore[valid-type]
+    termination_message_policy: OneOf("File") | None = None  # type: ignore[valid-type]
+    security_context: SecurityContext | None = None
 
     def check(self) -> FieldErrors:
         errors: FieldErrors = []
@@ -351,6 +393,10 @@ class Volume(K8sModel):
         return errors
 
 
+class LocalObjectReference(K8sModel):
+    name: str
+
+
 class PodSpec(K8sModel):
     containers: list[Container]
     volumes: list[Volume] | None = None
@@ -361,6 +407,18 @@ class PodSpec(K8sModel):
     tolerations: list[Toleration] | None = None
     restart_policy: OneOf("Always", "OnFailure", "Never") | None = None  # type: ignore[valid-type]
     termination_grace_period_seconds: int | None = None
+    # Kubernetes' defaults, as `kubectl get -o yaml` exports them: accepted with these values only.
+    dns_policy: OneOf("ClusterFirst") | None = None  # type: ignore[valid-type]
+    scheduler_name: OneOf("default-scheduler") | None = None  # type: ignore[valid-type]
+    enable_service_links: bool | None = None
+    priority: int | None = None
+    preemption_policy: OneOf("PreemptLowerPriority") | None = None  # type: ignore[valid-type]
+    # Accepted with a warning (model.warnings): nothing here gives them a meaning.
+    service_account_name: str | None = None
+    service_account: str | None = None
+    automount_service_account_token: bool | None = None
+    image_pull_secrets: list[LocalObjectReference] | None = None
+    security_context: PodSecurityContext | None = None
 
     def check(self) -> FieldErrors:
         errors: FieldErrors = []
@@ -377,8 +435,8 @@ class PodSpec(K8sModel):
                 errors.append((f"volumes[{i}].name", duplicate(v.name)))
             volumes.add(v.name)
         host_ports: set[str] = set()
-        port_names: set[str] = set()
         for i, c in enumerate(self.containers):
+            port_names: set[str] = set()  # unique within a container, as Kubernetes requires
             for j, m in enumerate(c.volume_mounts or []):
                 if m.name not in volumes:
                     errors.append((f"containers[{i}].volumeMounts[{j}].name", not_found(m.name)))
@@ -392,6 +450,18 @@ class PodSpec(K8sModel):
                     if p.name in port_names:
                         errors.append((f"containers[{i}].ports[{j}].name", duplicate(p.name)))
                     port_names.add(p.name)
+        if self.enable_service_links is False:
+            errors.append(("enableServiceLinks", unsupported(False, ["true"])))
+        for i, c in enumerate(self.containers):
+            errors += identity_errors(self.security_context, c.security_context, f"containers[{i}].securityContext")
+        if self.security_context and self.security_context.fs_group is not None:
+            for i, v in enumerate(self.volumes or []):
+                if v.empty_dir is not None and v.empty_dir.medium != "Memory":
+                    errors.append((f"volumes[{i}].emptyDir", invalid(
+                        {}, "securityContext.fsGroup needs the pod's emptyDir volumes in memory (medium: Memory): "
+                        "docker cannot give a volume on disk a group")))
+        if self.priority not in (None, 0):
+            errors.append(("priority", unsupported(self.priority, ["0"])))
         errors += label_map_errors(self.node_selector, "nodeSelector")
         errors += _nonnegative("terminationGracePeriodSeconds", self.termination_grace_period_seconds)
         if self.node_name is not None and not self.node_name:

@@ -145,10 +145,19 @@ class ObservedPod:
         ready = sum(1 for c in self.containers if c.running and c.health in (None, "healthy"))
         return {"name": self.name, "uid": self.uid, "host": self.host, "owner": self.owner,
                 "phase": self.phase, "ready": self.ready, "containers_ready": f"{ready}/{len(self.expected)}",
-                "restarts": self.restarts, "started_at": self.started_at, "ip": None,
+                "restarts": self.restarts, "started_at": self.started_at, "ip": (self.infra.ip or None) if self.infra else None,
                 "labels": dict(self.labels), "ports": self.ports, "spec_hash": self.spec_hash,
                 "requests": self.requests, "grace": self.grace, "gpu_devices": list(self.gpu_devices),
-                "host_ports": [f"{p}/{proto}" for p, proto in self.host_ports]}
+                "host_ports": [f"{p}/{proto}" for p, proto in self.host_ports],
+                "containers": [container_status(c) for c in self.containers]}
+
+
+def container_status(c: ContainerInfo) -> dict[str, Any]:
+    """One app container as `orc get pod -o json` shows it (see cli/observed.py): docker's state, exit code,
+    times (unix seconds), restart count and health, and whether a liveness or readiness probe drives it."""
+    return {"name": c.labels.get(L.CONTAINER, c.name), "id": c.id, "image": c.image, "state": c.state,
+            "exit_code": c.exit_code, "started_at": _ts(c.started_at), "finished_at": _ts(c.finished_at),
+            "restarts": c.restart_count, "health": c.health, "probe": c.labels.get(L.PROBE)}
 
 
 def pods_of(facts: HostFacts, containers: tuple[ContainerInfo, ...] | None = None) -> list[ObservedPod]:

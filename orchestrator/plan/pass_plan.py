@@ -23,6 +23,7 @@ from orchestrator.controllers.book import Book
 from orchestrator.controllers.desired import DesiredState
 from orchestrator.inventory.host import Host
 from orchestrator.observe.snapshot import ClusterSnapshot
+from orchestrator.plan.downward import field_env
 from orchestrator.plan.planner import PlannerConfig, plan
 from orchestrator.plan.services import endpoint_servers, plan_services
 from orchestrator.plan.types import CopyImage, CreatePod, DeletePod, Plan, PodRun
@@ -61,7 +62,8 @@ def plan_pass(inputs: PassInputs, config: PassConfig, now: float, seed: int | No
     by_name = {h.name: h for h in inputs.hosts}
     p.actions = [dataclasses.replace(a, pod=dataclasses.replace(
                      a.pod, env={**sp.env, **a.pod.env},
-                     hosts_file=hosts_file_path(by_name[a.host], inputs.snapshot.cluster)))
+                     hosts_file=hosts_file_path(by_name[a.host], inputs.snapshot.cluster),
+                     field_env=field_env(a.pod, a.host, inputs.snapshot.hosts[a.host].bind_address)))
                  if isinstance(a, CreatePod) else a for a in p.actions]
     p.actions = [*sp.actions, *p.actions]
     p.store_ops = sp.ops

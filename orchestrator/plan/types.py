@@ -51,6 +51,7 @@ class PodRun:
     env: dict[str, str] = field(default_factory=dict)  # extra env for every container (service discovery)
     hosts_file: str | None = None  # the host's service hosts file, bind-mounted as /etc/hosts
     secret_env: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)  # container -> var -> Secret
+    field_env: dict[str, dict[str, str]] = field(default_factory=dict)  # container -> var -> fieldRef value
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,24 @@ class Plan:
     @property
     def empty(self) -> bool:
         return not self.actions and not self.store_ops
+
+    def in_progress(self, target: str) -> bool:
+        """A pending entry that is progress, not a problem: a handover waiting for its replacements, a rollout
+        going step by step (one past its progressDeadlineSeconds is stuck: a problem)."""
+        owner, _, what = target.rpartition(": ")
+        if what == "handover":
+            return True
+        if what == "rollout":
+            rollout = (self.book.get("rollouts") or {}).get(owner) or {}
+            return not any(c.get("type") == "Progressing" and c.get("status") == "False"
+                           for c in rollout.get("conditions") or [])
+        return False
+
+    @property
+    def blocked(self) -> dict[str, str]:
+        """Pending pods that cannot run (cannot be scheduled, wait out a back-off, miss a secret, a stuck
+        rollout): what makes a pass exit 5 and `orc_pods_pending` count."""
+        return {t: w for t, w in self.pending.items() if not self.in_progress(t)}
 
     def phase(self, a: Action) -> int:
         return DRAIN if isinstance(a, DeletePod) and a.uid in self.drain else FIRST

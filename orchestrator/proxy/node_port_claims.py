@@ -28,7 +28,7 @@ def _stored_claims(store: Any, services: Sequence[Service]) -> dict[int, str]:
     for r in store.list("svc/"):
         spec = r.value.get("spec") or {}
         name = str((r.value.get("metadata") or {}).get("name", ""))
-        if name in mine or spec.get("type") != "NodePort":
+        if name in mine or spec.get("type") not in ("NodePort", "LoadBalancer"):
             continue
         for p in spec.get("ports") or []:
             if isinstance(p, dict) and isinstance(p.get("nodePort"), int):

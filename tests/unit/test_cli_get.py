@@ -151,7 +151,7 @@ def test_yaml_of_one_object_has_resource_version_and_status(project: Path, store
     assert doc["kind"] == "ReplicationController"
     assert doc["metadata"]["resourceVersion"] == str(store.get("rc/web").revision)
     assert isinstance(doc["metadata"]["creationTimestamp"], str)
-    assert doc["status"] == {"replicas": 2, "readyReplicas": 1}
+    assert doc["status"] == {"replicas": 2, "fullyLabeledReplicas": 2, "readyReplicas": 1, "availableReplicas": 1}
     assert doc["spec"] == store.get("rc/web").value["spec"]
 
     pod = yaml.safe_load(orc("get", "pod/web-aaaaa", "-o", "json").stdout)
@@ -190,8 +190,11 @@ def test_names_and_kinds(project: Path, store: Store) -> None:
 
 
 def test_services_show_allocations_and_endpoints_when_known(project: Path, store: Store) -> None:
-    assert rows(orc("get", "svc").stdout)[1] == ["web", "NodePort", "<pending>", "<none>", "80/TCP", "0s"]
+    # `orc apply` allocated both, before any pass
+    assert rows(orc("get", "svc").stdout)[1] == ["web", "NodePort", "10.233.0.2", "<none>", "80:30000/TCP", "0s"]
     assert "No resources found" in orc("get", "ep").stderr
+    store.delete(keys.cluster_ip_key("10.233.0.2"))
+    store.delete(keys.node_port_key(30000))
     store.put(keys.cluster_ip_key("10.233.0.10"), {"service": "web"})
     store.put(keys.node_port_key(30080), {"service": "web"})
     store.put(

@@ -85,7 +85,8 @@ def test_get_lists_each_kind_with_its_own_replicas(project: Path, store: Store) 
     assert orc("get", "deploy/web", "rc/web", "-o", "name").stdout.splitlines() == [
         "deployment.apps/web", "replicationcontroller/web"]
     doc = yaml.safe_load(orc("get", "rs", "web", "-o", "yaml").stdout)
-    assert (doc["kind"], doc["status"]) == ("ReplicaSet", {"replicas": 1, "readyReplicas": 1})
+    assert (doc["kind"], doc["status"]) == ("ReplicaSet", {"replicas": 1, "fullyLabeledReplicas": 1, "readyReplicas": 1,
+                                                         "availableReplicas": 1})
     # a pod names its own controller
     pod = yaml.safe_load(orc("get", "pod", "web-d1", "-o", "yaml").stdout)
     assert [(o["kind"], o["name"]) for o in pod["metadata"]["ownerReferences"]] == [("Deployment", "web")]

@@ -5,7 +5,6 @@ orc wrote (every workload kind under rc/NAME) keeps its pods running through the
 from __future__ import annotations
 
 import copy
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 
 from orchestrator.controllers.moved_keys import migrate
-from orchestrator.metrics import render
+from orchestrator.metrics import Metrics
 from orchestrator.plan.types import CreatePod, DeletePod
 from orchestrator.store import Put, keys
 from tests.harness.lab import SimLab
@@ -129,8 +128,10 @@ def test_a_deployment_an_older_orc_stored_under_rc_keeps_its_pods_before_and_aft
         r = lab.reconcile()
         assert not r.changed and r.plan.actions == [], r.plan.actions
     assert uids(lab, "rc/web") == old  # still running, never restarted (same uids, same containers)
-    prom = render(r, Counter())  # the metrics count them for the Deployment too, not for a phantom rc/web
-    assert 'orc_pods_running{controller="deploy/web"} 3' in prom and 'controller="rc/web"' not in prom
+    metrics = Metrics(None)  # the metrics count them for the Deployment too, not for a phantom rc/web
+    metrics.record(r)
+    prom = metrics.text
+    assert 'orc_pods_running{controller="deploy/web"} 3.0' in prom and 'controller="rc/web"' not in prom
     # An RC named web applied now gets pods of its own: the old ones stay the Deployment's.
     lab.apply(workload_doc("ReplicationController", "web", 2))
     r = lab.reconcile()

@@ -333,7 +333,7 @@ def test_invalid_example_lists_every_mistake():
     )
     assert any("`selector` does not match template `labels`" in line for line in lines)
     assert any(
-        'invalid.yaml#2: Pod "cache" is invalid: spec.containers[0].securityContext: Forbidden' in line
+        'invalid.yaml#2: Pod "cache" is invalid: spec.containers[0].securityContext.seLinuxOptions: Forbidden' in line
         for line in lines
     )
     assert any('#3: Service "cache" is invalid: spec.type: Unsupported value' in line for line in lines)
@@ -375,8 +375,9 @@ def test_multi_object_file_reports_all_mistakes():
         f'{path}#1: ReplicationController "web" is invalid: spec.template.metadata.labels: Invalid value: '
         'map[string]string{"app":"other"}: `selector` does not match template `labels`',
         f'{path}#2: Pod "{path}#2" is invalid: metadata.name: Required value: name or generateName is required',
-        f'{path}#3: ConfigMap "settings" is invalid: kind: Unsupported value: "ConfigMap": supported values: "Deployment", '
-        '"Pod", "ReplicaSet", "ReplicationController", "Service"',
+        f'{path}#3: ConfigMap "settings": kind ConfigMap is not supported by orc (put configuration in env values (or '
+        "a Secret in the project's secrets/ folder)); it runs Deployment, Namespace, Pod, ReplicaSet, "
+        "ReplicationController, Service",
         f'{path}#4: Pod "p" is invalid: apiVersion: Unsupported value: "apps/v1": supported values: "v1"',
         f"{path}#5: Service \"web\" is invalid: spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'",
         f'{path}#5: Service "web" is invalid: spec.ports[1].name: Required value',

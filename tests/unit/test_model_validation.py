@@ -79,7 +79,8 @@ CASES = [
     ),
     (
         with_meta(pod(), namespace="prod"),
-        [P + 'metadata.namespace: Unsupported value: "prod": supported values: "default"'],
+        [P + 'metadata.namespace: Unsupported value: "prod": supported values: "default" (orc has one namespace: '
+         "drop metadata.namespace or set it to default)"],
     ),
     (
         with_meta(pod(), labels={"app": 1}),
@@ -202,10 +203,7 @@ CASES = [
     ),
     (
         container(env=[{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "s", "key": "k"}}}]),
-        [
-            C + "env[0].valueFrom.secretKeyRef: Required value",
-            C + "env[0].valueFrom.configMapKeyRef: " + unknown("configMapKeyRef"),
-        ],
+        [C + "env[0].valueFrom.configMapKeyRef: " + unknown("configMapKeyRef")],  # nothing about secretKeyRef
     ),
     # resources
     (
@@ -624,8 +622,8 @@ CASES = [
     (svc(ports=[]), [S + "spec.ports: Required value"]),
     (svc(ports=[{"name": "http"}]), [S + "spec.ports[0].port: Required value"]),
     (
-        svc(type="LoadBalancer"),
-        [S + 'spec.type: Unsupported value: "LoadBalancer": supported values: "ClusterIP", "NodePort"'],
+        svc(type="ExternalName"),
+        [S + 'spec.type: Unsupported value: "ExternalName": supported values: "ClusterIP", "NodePort", "LoadBalancer"'],
     ),
     (
         svc(ports=[{"port": 53, "protocol": "UDP"}]),
@@ -687,15 +685,21 @@ CASES = [
     ),
     (
         svc(sessionAffinity="ClientIP"),
-        [S + "spec.sessionAffinity: " + unknown("sessionAffinity")],
+        [S + 'spec.sessionAffinity: Unsupported value: "ClientIP": supported values: "None"'],
     ),
     # kinds and versions
     (
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}},
+        {"apiVersion": "v1", "kind": "Widget", "metadata": {"name": "c"}},
         [
-            'ConfigMap "c" is invalid: kind: Unsupported value: "ConfigMap": supported values: "Deployment", "Pod", '
-            '"ReplicaSet", "ReplicationController", "Service"'
+            'Widget "c" is invalid: kind: Unsupported value: "Widget": supported values: "Deployment", "Namespace", '
+            '"Pod", "ReplicaSet", "ReplicationController", "Service"'
         ],
+    ),
+    (
+        {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pi"}},
+        ['Job "pi": kind Job is not supported by orc (orc keeps long-running pods alive; run one-off work as a bare '
+         "Pod with restartPolicy: OnFailure); it runs Deployment, Namespace, Pod, ReplicaSet, ReplicationController, "
+         "Service"],
     ),
     (
         {**pod(), "apiVersion": "apps/v1"},
@@ -709,7 +713,7 @@ CASES = [
     (
         {k: v for k, v in pod().items() if k != "kind"},
         [
-            'Object "p" is invalid: kind: Required value: must be one of Deployment, Pod, ReplicaSet, ReplicationController, Service'
+            'Object "p" is invalid: kind: Required value: must be one of Deployment, Namespace, Pod, ReplicaSet, ReplicationController, Service'
         ],
     ),
     ({k: v for k, v in pod().items() if k != "spec"}, [P + "spec: Required value"]),

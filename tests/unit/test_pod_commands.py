@@ -301,7 +301,7 @@ args = sys.argv[1:]
 rec = {{"argv": args}}
 if "--env-file" in args:
     rec["env"] = open(args[args.index("--env-file") + 1]).read()
-rec["environ"] = {{k: v for k, v in os.environ.items() if k in ("CERT",)}}
+rec["environ"] = {{k: v for k, v in os.environ.items() if k in ("CERT", "MY_POD_IP")}}
 with open(os.environ["FAKE_DOCKER_LOG"], "a") as f:
     f.write(json.dumps(rec) + "\\n")
 fail = os.environ.get("FAKE_DOCKER_FAIL")
@@ -309,6 +309,10 @@ if fail and fail in args:
     sys.exit(125)
 if args[:1] == ["run"]:
     print("0123456789ab")
+if args[:1] == ["inspect"]:
+    print("172.17.0.9")
+if args[:2] == ["image", "inspect"]:
+    print(os.environ.get("FAKE_IMAGE_USER", ""))
 """
 
 
@@ -321,13 +325,14 @@ def docker(tmp_path: Path):
     exe.chmod(0o755)
     log = tmp_path / "docker.log"
 
-    def run(cmd, fail: str | None = None):
+    def run(cmd, fail: str | None = None, image_user: str | None = None):
         script = build_script([cmd])
         env = {
             "PATH": f"{bin_dir}:/usr/bin:/bin",
             "FAKE_DOCKER_LOG": str(log),
             "HOME": str(tmp_path),
             **({"FAKE_DOCKER_FAIL": fail} if fail else {}),
+            **({"FAKE_IMAGE_USER": image_user} if image_user is not None else {}),
         }
         r = subprocess.run(["sh", "-s"], input=script.text.encode(), env=env, capture_output=True, timeout=30)
         result = parse_output(script, "h1", r.stdout, r.stderr)
@@ -454,3 +459,41 @@ def test_stop_pods_really_runs_in_parallel_and_spares_the_infra_containers(tmp_p
     stops = sorted(x for x in log.read_text().splitlines() if x.startswith("stop"))
     assert stops == [f"stop -t 30 app-u{i}" for i in range(4)]  # the apps only, each with its grace
     assert took < 2.5, f"4 stops of 1 s each took {took:.1f}s: not in parallel"
+
+
+def test_field_refs_reach_the_container_and_the_pod_ip_is_read_once_the_pod_exists(docker) -> None:
+    """Downward API env: the pod's name, namespace, labels, node, host address and service account are known
+    when it is planned (env file); its IP only once its infra container runs (read there, passed by -e)."""
+    from orchestrator.plan.downward import field_env
+
+    def ref(path: str) -> dict:
+        return {"valueFrom": {"fieldRef": {"fieldPath": path}}}
+
+    run = pod_run({"containers": [{"name": "app", "image": "img:1", "env": [
+        {"name": "MY_POD_NAME", **ref("metadata.name")}, {"name": "MY_NS", **ref("metadata.namespace")},
+        {"name": "MY_NODE", **ref("spec.nodeName")}, {"name": "MY_HOST_IP", **ref("status.hostIP")},
+        {"name": "MY_TIER", **ref("metadata.labels['tier']")}, {"name": "MY_SA", **ref("spec.serviceAccountName")},
+        {"name": "MY_POD_IP", **ref("status.podIP")}]}]})
+    import dataclasses
+
+    run = dataclasses.replace(run, field_env=field_env(run, "tlab2", HOST_IP))
+    step, calls = docker(create_pod(run, "pause:3.9", cluster="c1"))
+    assert step.ok, step.stderr
+    assert calls[1]["argv"][:2] == ["inspect", "-f"] and calls[1]["argv"][-1] == "orc_web-x7k2p"
+    app = calls[-1]
+    assert _docker_env_file(app["env"]) == {"MY_POD_NAME": "web-x7k2p", "MY_NS": "default", "MY_NODE": "tlab2",
+                                            "MY_HOST_IP": HOST_IP, "MY_TIER": "fe", "MY_SA": "default"}
+    assert "MY_POD_IP" in app["argv"] and app["environ"]["MY_POD_IP"] == "172.17.0.9"
+
+
+def test_run_as_non_root_is_checked_against_the_image_and_security_flags_reach_docker(docker) -> None:
+    run = pod_run({"securityContext": {"runAsNonRoot": True},
+                   "containers": [{"name": "app", "image": "img:1",
+                                   "securityContext": {"readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}}]})
+    step, calls = docker(create_pod(run, "pause:3.9", cluster="c1"), image_user="root")
+    assert not step.ok and "has runAsNonRoot and image img:1 will run as root" in step.stderr
+    assert ["rm", "-f"] in [c["argv"][:2] for c in calls]  # the infra container made before is removed
+    step, calls = docker(create_pod(run, "pause:3.9", cluster="c1"), image_user="1000:1000")
+    assert step.ok, step.stderr
+    app = calls[-1]["argv"]
+    assert "--read-only" in app and "--cap-drop=ALL" in app and app.index("--read-only") < app.index("--")
