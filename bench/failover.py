@@ -244,12 +244,12 @@ def main() -> int:
             backend = f"be-{NAME}-80"
             hosts = spec.lab_hosts()
             for r in range(a.runs):
-                # settled: every proxy at full strength, and the pods the last cut host had are gone from it
+                # settled: every proxy at full strength, and the pod the last cut host had is gone from it
                 if wait_until(lambda: all(n >= a.replicas for n in ready_on(hosts, backend, None).values())
-                              and all(pods_on(h, owner) <= -(-a.replicas // a.hosts) for h in hosts), 120) is None:
+                              and sum(pods_on(h, owner) for h in hosts) == a.replicas, 120) is None:
                     log(f"run {r + 1}: the cluster did not settle (proxies: {ready_on(hosts, backend, None)})")
                     break
-                candidates = [h for h in hosts if pods_on(h, owner)]
+                candidates = [h for h in hosts if pods_on(h, owner) and (not runs or h.name != runs[-1].host)]
                 victim = candidates[r % len(candidates)]
                 log(f"run {r + 1}/{a.runs}: cut {victim.name} ({pods_on(victim, owner)} pod(s) of {owner})")
                 runs.append(one_run(spec, victim, a, log))

@@ -46,7 +46,6 @@ class Triggers:
         self._lock = threading.Lock()
         self._dirty: set[str] = set()
         self._streaming: set[str] = set()
-        self._gone: set[str] = set()  # hosts whose stream's last try could not reach them at all
 
     def fire(self, reason: str, host: str | None = None) -> None:
         with self._lock:
@@ -55,19 +54,16 @@ class Triggers:
                 self._dirty.add(host)
         self._event.set()
 
-    def streaming(self, host: str, up: bool, gone: bool = False) -> None:
-        """The host's stream is up, or not (`gone`: not even its SSH port answered)."""
+    def streaming(self, host: str, up: bool) -> None:
         with self._lock:
             (self._streaming.add if up else self._streaming.discard)(host)
-            (self._gone.add if gone else self._gone.discard)(host)
             self._dirty.add(host)  # whatever happened while the stream was being (re)opened is unknown
 
-    def gone_hosts(self) -> set[str]:
-        """Hosts whose stream, retried every few seconds, cannot reach them: a pass learns nothing new by
-        probing them again (it would wait out a connect timeout each time); they are probed again once
-        their stream is back, or at the resync."""
+    def streaming_hosts(self) -> set[str]:
+        """Hosts whose event stream is up. A host found down whose stream (retried every few seconds) is
+        not up again has nothing new to say: a pass that probed it would only wait out a connect timeout."""
         with self._lock:
-            return set(self._gone)
+            return set(self._streaming)
 
     def quiet_hosts(self) -> set[str]:
         """Hosts streaming events with none since the last call; the news is taken (cleared) here."""
@@ -112,7 +108,7 @@ def follow_docker_events(transport: Transport, hosts: Sequence[Host], triggers: 
                 triggers.streaming(host.name, False)
                 triggers.fire(f"{host.name}: event stream silent (no heartbeat for {SILENCE:g}s)", host.name)
             except HostUnreachable as e:  # not even its SSH port answers
-                triggers.streaming(host.name, False, gone=True)
+                triggers.streaming(host.name, False)
                 triggers.fire(f"{host.name}: event stream broken ({e.reason})", host.name)
             except Exception as e:  # noqa: BLE001 - any failure of the stream is news about the host
                 triggers.streaming(host.name, False)

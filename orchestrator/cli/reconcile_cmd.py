@@ -411,8 +411,8 @@ def _watch(engine: Any, fence: Any, interval: float, quiet: bool, human: Any, ve
             if full:  # now and then, everything, whatever the streams say
                 quiet_hosts, last_full = set(), time.monotonic()
             unchanged = {h: facts[h] for h in quiet_hosts if h in facts}
-            if not full:  # a host gone (its stream cannot reach it either) is not waited for again till back
-                unchanged |= {h: down[h] for h in triggers.gone_hosts() if h in down}
+            if not full:  # a host found down is not waited for again till its event stream is back
+                unchanged |= {h: f for h, f in down.items() if h not in triggers.streaming_hosts()}
             try:
                 result = engine.run_pass(fence=fence, unchanged=unchanged)
             except _fatal():
