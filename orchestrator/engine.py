@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,15 +179,20 @@ class Engine:
         return PassResult(p, snapshot, duration=time.monotonic() - start, desired=obs.inputs.desired)
 
     def run_pass(self, fence: HostFence | None = None, unchanged: dict[str, HostFacts] | None = None,
-                 check_lease: Callable[[], None] | None = None) -> PassResult:
+                 check_lease: Callable[[], None] | None = None, heard: Mapping[str, float] | None = None) -> PassResult:
         """One pass. With `fence` (the controller's lease, `act/fence.py`) every store write is fenced, the
         lease is checked right before each act phase and every host batch opens with the host-side fence; a
         host that refuses it ends the pass (HostFencedError). `check_lease` is called right before each round
-        of host batches too: it raises when the controller no longer holds its lock, and nothing more is sent."""
+        of host batches too: it raises when the controller no longer holds its lock, and nothing more is sent.
+        `heard` (--watch): when each host last said something on its event stream (its heartbeat); a host
+        that fails from now on has been failing since then, as Kubernetes counts its node grace period from
+        the node's last heartbeat."""
         store_fence = fence.store_fence if fence is not None else None
         before = dict(self.transport.counters.per_host_exec)
         start = time.monotonic()
         obs = self._observe(unchanged)
+        if heard:
+            obs.inputs = failing_since_heard(obs.inputs, heard)
         inputs = obs.inputs
         snapshot = inputs.snapshot
         p = plan_pass(inputs, obs.config, snapshot.taken_at)
@@ -290,6 +295,16 @@ def creation_attempts(results: list[ActionResult], bare: bool = False) -> dict[s
             tried, failed = attempts.get(key, (0, 0))
             attempts[key] = (tried + 1, failed + (not r.ok))
     return attempts
+
+
+def failing_since_heard(inputs: PassInputs, heard: Mapping[str, float]) -> PassInputs:
+    """The inputs, with each host that fails from this pass on failing since it was last heard from."""
+    book, snapshot = inputs.book, inputs.snapshot
+    new = {h: t for h, t in heard.items() if h in snapshot.hosts and not snapshot.hosts[h].ready
+           and h not in book.host_failures and t < snapshot.taken_at}
+    if not new:
+        return inputs
+    return dataclasses.replace(inputs, book=dataclasses.replace(book, host_failures={**book.host_failures, **new}))
 
 
 def believed_pods(snapshot: ClusterSnapshot, book: Book, p: Plan, results: list[ActionResult],

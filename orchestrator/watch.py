@@ -46,6 +46,7 @@ class Triggers:
         self._lock = threading.Lock()
         self._dirty: set[str] = set()
         self._streaming: set[str] = set()
+        self._heard: dict[str, float] = {}  # host -> when its stream last said anything (wall clock)
 
     def fire(self, reason: str, host: str | None = None) -> None:
         with self._lock:
@@ -58,6 +59,16 @@ class Triggers:
         with self._lock:
             (self._streaming.add if up else self._streaming.discard)(host)
             self._dirty.add(host)  # whatever happened while the stream was being (re)opened is unknown
+
+    def heard(self, host: str) -> None:
+        with self._lock:
+            self._heard[host] = time.time()
+
+    def last_heard(self) -> dict[str, float]:
+        """host -> when its event stream last said anything (a beat, an event): a host that fails has been
+        failing since then."""
+        with self._lock:
+            return dict(self._heard)
 
     def streaming_hosts(self) -> set[str]:
         """Hosts whose event stream is up. A host found down whose stream (retried every few seconds) is
@@ -98,6 +109,7 @@ def follow_docker_events(transport: Transport, hosts: Sequence[Host], triggers: 
                 for line in transport.stream(host, DOCKER_EVENTS, idle=SILENCE):
                     if triggers.stopped:
                         return
+                    triggers.heard(host.name)
                     if line.strip() == READY:
                         triggers.streaming(host.name, True)
                     elif line.strip() != BEAT:

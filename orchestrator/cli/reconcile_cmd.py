@@ -414,7 +414,7 @@ def _watch(engine: Any, fence: Any, interval: float, quiet: bool, human: Any, ve
             if not full:  # a host found down is not waited for again till its event stream is back
                 unchanged |= {h: f for h, f in down.items() if h not in triggers.streaming_hosts()}
             try:
-                result = engine.run_pass(fence=fence, unchanged=unchanged)
+                result = engine.run_pass(fence=fence, unchanged=unchanged, heard=triggers.last_heard())
             except _fatal():
                 raise
             except Exception as e:  # noqa: BLE001 - a transient failure of one pass; the next one retries

@@ -128,3 +128,23 @@ def test_hosts_a_watch_pass_leaves_unasked_are_still_asked_about_a_failed_one(la
     r = lab.engine.run_pass(unchanged=quiet)
     assert r.snapshot.hosts["h2"].verdict == DOWN and set(r.snapshot.hosts["h2"].peers) <= set(quiet)
     assert r.snapshot.hosts["h2"].peers
+
+
+def test_under_watch_a_host_fails_since_it_was_last_heard_from(lab: SimLab) -> None:
+    """As Kubernetes counts its node grace period from the node's last heartbeat: a host the watch last
+    heard 8 s ago, now down, is replaced in the first pass that finds it down (watch grace 5 s)."""
+    lab.engine.watching()
+    lab.unreachable("h2")
+    now = lab.clock()
+    r = lab.engine.run_pass(heard={"h1": now, "h2": now - 8, "h3": now, "h4": now})
+    created = {a.host for a in r.plan.actions if isinstance(a, CreatePod)}
+    assert r.snapshot.hosts["h2"].verdict == DOWN and created and "h2" not in created
+    assert any("host h2 lost (failing for 8s)" in w for w in r.plan.warnings)
+
+
+def test_a_host_heard_from_just_now_still_gets_its_grace(lab: SimLab) -> None:
+    lab.engine.watching()
+    lab.unreachable("h2")
+    now = lab.clock()
+    r = lab.engine.run_pass(heard={"h2": now - 1})
+    assert not [a for a in r.plan.actions if isinstance(a, CreatePod)]  # 1 s: within the 5 s

@@ -52,6 +52,7 @@ def test_a_stream_that_goes_silent_wakes_the_loop_and_its_host_is_probed_again()
     reasons = t.wait(5, debounce=0.2)
     assert reasons == ["a: event stream silent (no heartbeat for 3.5s)"]  # the beats themselves wake nothing
     assert "a" not in t.quiet_hosts()  # not streaming any more: the next pass asks it
+    assert abs(t.last_heard()["a"] - time.time()) < 5  # its last beat
     t.stop()
 
 
