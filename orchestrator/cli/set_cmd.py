@@ -34,8 +34,8 @@ def image_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
 @dry_run_option("the result")
 @click.pass_obj
 def image(obj: AppContext, target: str, pairs: tuple[str, ...], dry_run: str) -> None:
-    """Update the image of containers of a Deployment's or ReplicationController's pod template (init
-    containers too; `*` for every container). The image is validated as `orc apply` validates it, the write
+    """Update the image of containers of a Deployment's or ReplicationController's pod template (`*` for
+    every container). The image is validated as `orc apply` validates it, the write
     is compare-and-swap on the revision read (a concurrent change fails; nothing is written), and it is a new
     rollout revision: the next `orc reconcile` passes roll it out (`orc rollout status` follows it). Prints
     nothing when every image is already the one given.

@@ -143,11 +143,11 @@ def _deployment_only(t: Target, what: str) -> None:
 
 
 def set_image(t: Target, images: Mapping[str, str], now: float) -> Outcome:
-    """`orc set image`: each named container (or every one, for `*`) of the template, init containers too, gets
-    its image. A name no container has is refused (nothing changes), as kubectl refuses it."""
+    """`orc set image`: each named container (or every one, for `*`) of the template gets its image. A name no
+    container has is refused (nothing changes), as kubectl refuses it."""
     new = copy.deepcopy(t.value)
     spec = (new.get("spec") or {}).get("template", {}).get("spec") or {}
-    containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+    containers = list(spec.get("containers") or [])
     names = {c.get("name") for c in containers}
     for name in images:
         if name != "*" and name not in names:
