@@ -67,24 +67,25 @@ def _read(store: Any, key: str, now: float) -> Target:
     return t
 
 
-def run_edit(obj: AppContext, key: str, edit: Callable[[Target, float], Outcome], dry_run: str = "none") -> Outcome:
-    """Read the object, edit it, write it (compare-and-swap; nothing with a dry run): the outcome."""
+def run_edit(obj: AppContext, key: str, change: Callable[[Target, float], Outcome], dry_run: str = "none") -> Outcome:
+    """Read the object, edit it, write it (compare-and-swap, computed again on a concurrent change; nothing
+    written with a dry run): the outcome."""
     from orchestrator.cli.applier import conflict_error
     from orchestrator.cli.services import move_legacy_workloads
-    from orchestrator.controllers.workload_edit import commit
+    from orchestrator.controllers.workload_edit import edit
     from orchestrator.errors import ConflictError
 
     with obj.project.open_store() as store:
         if dry_run == "none":
             move_legacy_workloads(store)
-        now = time.time()
-        t = _read(store, key, now)
-        outcome = edit(t, now)
-        if dry_run == "none":
-            try:
-                commit(store, outcome)
-            except ConflictError as e:
-                raise conflict_error(t.kind, t.name, "changed while editing it; nothing was written") from e
+        try:
+            outcome = edit(store, key, change, time.time(), write=dry_run == "none")
+        except ConflictError as e:
+            kind = "Deployment" if key.startswith("deploy/") else "ReplicationController"
+            raise conflict_error(kind, key.partition("/")[2], "changed while editing it; nothing was written") from e
+        if outcome is None:
+            _read(store, key, time.time())  # raises NotFound
+            raise AssertionError("unreachable")
     return outcome
 
 

@@ -7,13 +7,15 @@ change is a ConflictError and nothing is written, never an overwrite.
     target = read(store, "deploy/web", now)
     outcome = set_image(target, {"web": "nginx:1.27"}, now)
     commit(store, outcome)
+
+or, re-reading and computing again when another writer got in between: `edit(store, key, change, now)`.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +28,7 @@ from orchestrator.controllers.revisions import (
     template_hash,
     template_of,
 )
-from orchestrator.errors import OrcError, ValidationError
+from orchestrator.errors import ConflictError, OrcError, ValidationError
 from orchestrator.model.objects import AUTO_ROLLBACK_ANNOTATION
 from orchestrator.store import Check, Op, Put, Record
 
@@ -109,6 +111,28 @@ def commit(store: Any, outcome: Outcome, fence: tuple[str, int] | None = None) -
         ops.append(Check(t.key, t.record.revision))
     store.txn(ops, fence=fence)
     return True
+
+
+def edit(store: Any, key: str, change: Callable[[Target, float], Outcome], now: float, *, write: bool = True,
+         attempts: int = 3) -> Outcome | None:
+    """Read `key`, compute `change` on it and commit it (with `write`), as a kubectl patch is applied to the
+    latest version: when another writer got in between the read and the write (a pass numbering revisions,
+    a scale), the compare fails, nothing is written, and the change is computed again on what is there now,
+    up to `attempts` times (then the ConflictError goes up). None when the object does not exist."""
+    for attempt in range(attempts):
+        target = read(store, key, now)
+        if target is None:
+            return None
+        outcome = change(target, now)
+        if not write:
+            return outcome
+        try:
+            commit(store, outcome)
+            return outcome
+        except ConflictError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 # -- the edits (pure) -----------------------------------------------------------------------------------

@@ -212,3 +212,33 @@ def test_auto_rollback_needs_the_deadline_passed_by_the_current_template_and_ski
     t = we.read(store, "deploy/web", NOW)
     done = we.auto_rollback(t, exceeded(t.value), False, NOW)  # type: ignore[arg-type]
     assert done is not None and done.to.template["spec"]["containers"][0]["image"] == "a:1"
+
+
+def test_edit_computes_the_change_again_on_what_another_writer_left_never_overwriting_it(
+        store: SQLiteStore) -> None:
+    put(store, deploy("a:1"))
+    calls = []
+
+    def change(t: we.Target, now: float) -> we.Outcome:
+        calls.append(t.record.revision)
+        if len(calls) == 1:
+            put(store, deploy("a:1", 7))  # a scale lands between this read and its write
+        return we.set_image(t, {"web": "a:2"}, now)
+
+    out = we.edit(store, "deploy/web", change, NOW)
+    assert out is not None and out.verb == "image updated" and len(calls) == 2
+    value = store.get("deploy/web").value  # type: ignore[union-attr]
+    assert (value["spec"]["replicas"], image(store)) == (7, "a:2")
+    assert we.edit(store, "deploy/nope", change, NOW) is None
+
+
+def test_edit_gives_up_after_its_attempts_with_the_conflict(store: SQLiteStore) -> None:
+    put(store, deploy("a:1"))
+
+    def always_raced(t: we.Target, now: float) -> we.Outcome:
+        put(store, deploy("a:1", t.value["spec"]["replicas"] + 1))
+        return we.set_image(t, {"web": "a:2"}, now)
+
+    with pytest.raises(ConflictError):
+        we.edit(store, "deploy/web", always_raced, NOW, attempts=2)
+    assert image(store) == "a:1"
