@@ -182,6 +182,8 @@ def test_set_image_undo_and_auto_rollback_under_load_with_zero_failed_requests(l
         for w in workers:
             w.join()
         elapsed = time.monotonic() - started
+        print(f"figures: {counts} in {elapsed:.0f}s ({counts['ok'] / elapsed:.0f}/s), {len(passes)} passes, "
+              f"fewest ready {low['ready']}")
         assert counts["failed"] == 0, counts
         assert counts["ok"] / elapsed >= 50, (counts, elapsed)
         assert counts["v1"] and counts["v2"], counts
