@@ -27,7 +27,7 @@ NO_TTY = "Unable to use a TTY - input is not a terminal or the right kind of fil
 @click.argument("target", metavar="POD")
 @click.option("-c", "--container", help="Container name (default: the pod's first container).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the command's own output (no notes on stderr).")
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.argument("command", nargs=-1, required=False, type=click.UNPROCESSED, metavar="-- CMD [ARGS...]")
 @namespace_options()
 @click.pass_obj
 def exec_(obj: AppContext, stdin: bool, tty: bool, target: str, container: str | None, quiet: bool,

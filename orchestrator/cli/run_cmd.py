@@ -20,7 +20,7 @@ from orchestrator.cli.context import AppContext
 @click.option("-b", "--become", is_flag=True, help="Run with sudo -n on every host (as ansible -b).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
               help="How long the command may run per host (default: ssh.command_timeout of orc.yaml).")
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.argument("command", nargs=-1, required=False, type=click.UNPROCESSED, metavar="-- CMD [ARGS...]")
 @click.pass_obj
 def run(obj: AppContext, pattern: str, forks: int, become: bool, timeout: float | None,
         command: tuple[str, ...]) -> int:
