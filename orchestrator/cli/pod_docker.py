@@ -4,7 +4,8 @@ argv element (quoted once when rendered), with `--` before the container name. P
 A pod's containers are `orc_<pod>_<container>`; the infra container `orc_<pod>` lists them in spec order
 in its `orc.containers` label. Docker restarts a container in place (its restart policy, and the loop's
 `docker restart` on a failed liveness check) and keeps ONE log for all its runs, so the previous instance's
-output is what the log holds from before the current run started: `docker logs --until <State.StartedAt>`.
+output is what the log holds up to the end of the run before the current one: `docker logs --until
+<State.FinishedAt>` (for a running container that was restarted; else `<State.StartedAt>`).
 """
 
 from __future__ import annotations
@@ -46,15 +47,19 @@ class Previous:
 
 def parse_previous(stdout: str) -> Previous:
     """From `STATE_FORMAT`'s output: whether an earlier run exists, and where its output ends. An earlier
-    run exists when docker restarted the container (RestartCount > 0) or it finished before it last
-    started (a `docker restart`)."""
+    run exists when the container finished before it last started (a `docker restart`, or its restart
+    policy): its output ends at FinishedAt; or docker restarted it (RestartCount > 0) and the current run
+    has ended too: the previous one ended before the current one started."""
     parts = stdout.split()
     if len(parts) != 4 or not all(_RFC3339.match(t) for t in parts[2:]):
         raise ValueError(f"unexpected docker inspect output {stdout.strip()!r}")
     _running, restarts, started, finished = parts
     restarted = restarts.isdigit() and int(restarts) > 0
     finished_before = finished != _ZERO_TIME and _key(finished) <= _key(started)
-    return Previous(until=started if restarted or finished_before else None)
+    # the run before a restart ended at FinishedAt; the new run may log before docker records its StartedAt
+    if finished_before:
+        return Previous(until=finished)
+    return Previous(until=started if restarted else None)
 
 
 def _key(ts: str) -> tuple[str, str]:

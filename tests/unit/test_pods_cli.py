@@ -124,12 +124,12 @@ def test_exec_argv_and_the_remote_line_keep_every_word_one_argument() -> None:
 
 @pytest.mark.parametrize(("state", "until"), [
     ("true 0 2026-01-01T10:00:05.123Z 0001-01-01T00:00:00Z", None),  # never restarted
-    ("true 0 2026-01-01T10:00:05.123Z 2026-01-01T10:00:04.9Z", "2026-01-01T10:00:05.123Z"),  # docker restart
-    ("true 2 2026-01-01T10:00:05Z 2026-01-01T10:00:04.5Z", "2026-01-01T10:00:05Z"),  # restart policy
+    ("true 0 2026-01-01T10:00:05.123Z 2026-01-01T10:00:04.9Z", "2026-01-01T10:00:04.9Z"),  # docker restart
+    ("true 2 2026-01-01T10:00:05Z 2026-01-01T10:00:04.5Z", "2026-01-01T10:00:04.5Z"),  # restart policy
     ("false 0 2026-01-01T10:00:05Z 2026-01-01T10:00:09Z", None),  # exited once, never restarted
     ("false 3 2026-01-01T10:00:05Z 2026-01-01T10:00:09Z", "2026-01-01T10:00:05Z"),  # crash looping
 ])
-def test_the_previous_run_ends_where_the_current_one_started(state: str, until: str | None) -> None:
+def test_the_previous_run_ends_where_it_finished_or_the_current_one_started(state: str, until: str | None) -> None:
     assert parse_previous(state).until == until
 
 
