@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "what-if": "orchestrator.cli.whatif_cmd:what_if",
     "rollout": "orchestrator.cli.rollout_cmd:rollout",
     "set": "orchestrator.cli.set_cmd:set_",
+    "run": "orchestrator.cli.run_cmd:run",
 }
 
 

@@ -284,7 +284,7 @@ def test_watch_prints_changes_made_by_another_process(project: Path, store: Stor
         store.delete("pod/solo")
         assert lines.wait_for("(deleted)").split()[0] == "solo"
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0  # Ctrl-C ends it quietly
+        assert proc.wait(timeout=30) == 0  # Ctrl-C ends it quietly
         assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
     finally:
         if proc.poll() is None:
@@ -313,7 +313,7 @@ def test_get_events_watch_streams_events_a_pass_records(project: Path, store: St
         assert record(store, [lost], now + 61) == 1  # counted again (written at most once a minute)
         assert "node/lab2" in lines.wait_for("HostLost")  # the repeat is a change: printed again
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=30) == 0
         assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
     finally:
         if proc.poll() is None:
