@@ -27,7 +27,7 @@ from orchestrator.controllers.book import (
     next_slow_start,
     with_restarts,
 )
-from orchestrator.controllers.cordon import cordoned_hosts
+from orchestrator.controllers.cordon import cordoned_hosts, draining, read_marks
 from orchestrator.controllers.desired import DesiredState, load_desired
 from orchestrator.inventory.host import Host
 from orchestrator.observe.facts import HostFacts
@@ -141,8 +141,10 @@ class Engine:
         snapshot = ClusterSnapshot.build([by_name[h.name] for h in every], self.clock(), cluster=self.cluster)
         secrets = SecretSource.load(self.project.secrets_path, strict=False)
         inputs = PassInputs(desired, snapshot, book, self.hosts, records, secrets, self.runtime.infra_image)
+        marks = read_marks(self.store)  # `orc cordon` / `orc drain`, for this pass (cron respects them)
         config = dataclasses.replace(self.config, planner=dataclasses.replace(
-            self.config.planner, leaving=frozenset(h.name for h in leaving)))
+            self.config.planner, cordoned=cordoned_hosts(self.hosts, marks),
+            leaving=frozenset(h.name for h in leaving) | draining(marks), drained=draining(marks)))
         return _Observed(inputs, [f for f in probed if f.name not in cached and f.ready], cached, leaving, config)
 
     def leaving_hosts(self, book: Book) -> list[Host]:
@@ -250,6 +252,8 @@ class Engine:
                 self.store.delete(keys.tombstone_key(tombstone), fence=fence)
         stored = snapshot.to_dict()
         stored["desired_revision"] = obs.inputs.desired.revision  # what status.observedGeneration says
+        stored["inventory_cordoned"] = sorted(h.name for h in self.hosts if h.cordoned)  # for `orc get nodes`
+        stored["budgets"] = p.book.get("budgets", {})  # PodDisruptionBudget status, for `orc get pdb`
         stored["pods"] = with_restarts([d for host_pods in pods.values() for d in host_pods], restarts)
         self.store.put(BOOK_KEY, new_book.to_dict(), fence=fence)
         self.store.put(keys.SNAPSHOT, stored, fence=fence)

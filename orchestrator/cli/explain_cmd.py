@@ -65,7 +65,10 @@ def explain(obj: AppContext, kind: str, name: str | None, output: str) -> None:
         if me is None or v.uid != me.uid:
             placed.setdefault(v.host, []).append(placed_pod(v.name, v.owner, v.labels, v.requests, v.host_ports,
                                                             v.gpu_devices))
-    nodes = [node_info(f, placed.get(h, []), cordoned=h in engine.config.planner.cordoned)
+    from orchestrator.controllers.cordon import cordoned_hosts, read_marks
+
+    cordoned = cordoned_hosts(engine.hosts, read_marks(engine.store))
+    nodes = [node_info(f, placed.get(h, []), cordoned=h in cordoned)
              for h, f in sorted(snapshot.hosts.items())]
     rows = explain_pod(pod_request(name if kind == "pod" else f"{name}-new", owner, labels, spec), nodes,
                        engine.config.planner.scheduler)

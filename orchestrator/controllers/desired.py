@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.controllers.moved_keys import Moved, current_objects, moves_of, own_key, owner_of
-from orchestrator.model.objects import Pod, Service, Workload
+from orchestrator.model.objects import Pod, PodDisruptionBudget, Service, Workload
 
 
 @dataclass
@@ -14,6 +14,7 @@ class DesiredState:
     pods: dict[str, Pod] = field(default_factory=dict)  # name -> bare pod
     workloads: dict[str, Workload] = field(default_factory=dict)  # "rc/web", "rs/web", "deploy/web" -> controller
     services: dict[str, Service] = field(default_factory=dict)  # name -> service
+    budgets: dict[str, PodDisruptionBudget] = field(default_factory=dict)  # name -> PodDisruptionBudget
     revision: int = 0
     # Objects deleted by `orc delete` ("rc/web", "pod/db") whose pods may still run: those pods are deleted.
     tombstones: frozenset[str] = frozenset()
@@ -36,6 +37,8 @@ class DesiredState:
                 d.workloads[o.key] = o
             elif isinstance(o, Service):
                 d.services[o.name] = o
+            elif isinstance(o, PodDisruptionBudget):
+                d.budgets[o.name] = o
         return d
 
 

@@ -404,6 +404,46 @@ class Service(K8sObject):
         return errors
 
 
+class PodDisruptionBudgetSpec(K8sModel):
+    """policy/v1: how many of the pods `selector` picks must stay healthy (ready) when a drain evicts them or a
+    rolling update removes old ones (plan/disruption.py)."""
+
+    min_available: IntOrString | None = None
+    max_unavailable: IntOrString | None = None
+    selector: dict[str, Any] | None = None
+    unhealthy_pod_eviction_policy: OneOf("IfHealthyBudget", "AlwaysAllow") | None = None  # type: ignore[valid-type]
+
+    def check(self) -> FieldErrors:
+        errors: FieldErrors = []
+        for alias, value in (("minAvailable", self.min_available), ("maxUnavailable", self.max_unavailable)):
+            if isinstance(value, int) and value < 0:
+                errors.append((alias, invalid(value, "must be greater than or equal to 0")))
+            elif isinstance(value, str) and not re.fullmatch(r"[0-9]+%", value):
+                errors.append((alias, invalid(value, "must be an integer or percentage (e.g. '5%')")))
+            elif isinstance(value, str) and int(value[:-1]) > 100:
+                errors.append((alias, invalid(value, "must not be greater than 100%")))
+        if self.min_available is not None and self.max_unavailable is not None:
+            errors.append(("", invalid({"minAvailable": self.min_available, "maxUnavailable": self.max_unavailable},
+                                       "minAvailable and maxUnavailable cannot be both set")))
+        elif self.min_available is None and self.max_unavailable is None:
+            errors.append(("minAvailable", required("set minAvailable or maxUnavailable (one of them)")))
+        if self.selector is None:
+            errors.append(("selector", required("the pods the budget covers ({} for every pod)")))
+        else:
+            errors += [_split(line) for line in validate_label_selector(self.selector, "selector")]
+        return errors
+
+
+class PodDisruptionBudget(K8sObject):
+    API_VERSION: ClassVar[str] = "policy/v1"
+    KEY_PREFIX: ClassVar[str] = "pdb"
+    spec: PodDisruptionBudgetSpec
+
+    @property
+    def selector(self) -> Selector:
+        return Selector.from_label_selector(self.spec.selector or {})
+
+
 class Namespace(K8sObject):
     """`kind: Namespace` named `default`, which every cluster has: accepted, never stored (orc has one
     namespace); any other name is an error."""
@@ -425,6 +465,7 @@ KINDS: dict[str, type[K8sObject]] = {
     "Service": Service,
     "ReplicaSet": ReplicaSet,
     "Deployment": Deployment,
+    "PodDisruptionBudget": PodDisruptionBudget,
     "Namespace": Namespace,
 }
 
@@ -449,7 +490,6 @@ OUT_OF_SCOPE: dict[str, str] = {
     "ClusterRole": "orc has no API for pods to call: nothing to authorize",
     "ClusterRoleBinding": "orc has no API for pods to call: nothing to authorize",
     "HorizontalPodAutoscaler": "scale with `orc scale` (from cron or your monitoring)",
-    "PodDisruptionBudget": "orc drains a host by handing its pods over first (see the README)",
     "LimitRange": "give each container its resources",
     "ResourceQuota": "orc has one namespace and no quotas",
     "EndpointSlice": "orc keeps endpoints itself (`orc get endpoints`)",
@@ -457,4 +497,4 @@ OUT_OF_SCOPE: dict[str, str] = {
 }
 """Kinds orc does not run, with what to do instead (`orc apply` refuses each in one line)."""
 
-Object = Pod | Workload | Service | Namespace
+Object = Pod | Workload | Service | PodDisruptionBudget | Namespace

@@ -28,6 +28,7 @@ from orchestrator.controllers.placement import node_info, placed_pod, pod_reques
 from orchestrator.model.helpers import spec_hash
 from orchestrator.model.pod import PodSpec
 from orchestrator.observe.snapshot import ClusterSnapshot
+from orchestrator.plan.disruption import BUDGET_VIOLATION, Disruptions
 from orchestrator.plan.ports import assign_ports, needs_ports, taken_ports
 from orchestrator.plan.rollout import status, step, strategy_of
 from orchestrator.plan.types import CreatePod, DeletePod, Plan, PodRun, RemoveOrphan, RestartContainer
@@ -48,6 +49,8 @@ class PlannerConfig:
     # Hosts that left the inventory but still run pods of ours: cordoned, and drained by handover (each
     # controller's pods there are replaced elsewhere first, and stopped once the replacements are ready).
     leaving: frozenset[str] = frozenset()
+    # Of those, the hosts still in the inventory that `orc drain` drains (the same handover; other words).
+    drained: frozenset[str] = frozenset()
     pod_ports: range = range(20000, 30000)  # where pods' container ports are published on their hosts
     disruption_threshold: float = 0.5  # more than this share of hosts failing at once: nothing is replaced
 
@@ -148,6 +151,9 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
         min_ready = (w.spec.min_ready_seconds or 0) if w is not None else 0
         return v.ready and now - ready_since.get(v.uid, now) >= min_ready
 
+    # PodDisruptionBudgets: a drain's evictions and a rolling update's removals spend them (plan/disruption.py)
+    disruptions = Disruptions.of(desired.budgets, counted, desired.workloads)
+
     # 3. replication controllers
     by_owner: dict[str, list[PodView]] = defaultdict(list)
     for v in counted:
@@ -160,16 +166,32 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
         going = [v for v in by_owner.get(key, []) if v.host in config.leaving]
         if going:
             ready_here = sum(1 for v in mine if v.ready)
+            where = ", ".join(sorted({v.host for v in going}))
+            left = ("being drained" if all(v.host in config.drained for v in going) else
+                    "that left the inventory" if not any(v.host in config.drained for v in going) else
+                    "being drained or that left the inventory")
             if ready_here >= w.replicas:
+                refused = []
                 for v in going:
-                    if v.seen:
-                        deleting.add(v.uid)
-                        out.actions.append(DeletePod(v.host, v.name, v.uid, f"{key}: its host left the inventory "
-                                                     "and a ready replacement runs elsewhere", v.grace))
+                    if not v.seen:
+                        continue
+                    budget = disruptions.evict(v)
+                    if budget is not None:
+                        refused.append(v)
+                        out.refused_evictions[v.name] = f"{BUDGET_VIOLATION} ({budget.why()})"
+                        continue
+                    deleting.add(v.uid)
+                    gone = "is drained" if v.host in config.drained else "left the inventory"
+                    out.actions.append(DeletePod(v.host, v.name, v.uid, f"{key}: its host {gone} and a ready "
+                                                 "replacement runs elsewhere", v.grace))
+                if refused:
+                    out.pending[f"{key}: handover"] = (
+                        f"{len(refused)} pods on hosts {left} ({where}) keep running: "
+                        + "; ".join(f"{v.name}: {out.refused_evictions[v.name]}" for v in refused))
             else:
                 hold.add(key)
                 out.pending[f"{key}: handover"] = (
-                    f"{len(going)} pods on hosts that left the inventory ({', '.join(sorted({v.host for v in going}))}) "
+                    f"{len(going)} pods on hosts {left} ({where}) "
                     f"keep serving until {w.replicas} pods are ready elsewhere ({ready_here} now)")
         template_hash = spec_hash(w.template)
         strategy = strategy_of(w)
@@ -183,6 +205,13 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
             diff = st.create
             why = f"{key}: rollout, {len(new)}/{w.replicas} updated"
             out.pending[f"{key}: rollout"] = st.waiting
+            held = []
+            for v in list(st.delete):
+                if v in old and (budget := disruptions.remove(v)) is not None:
+                    st.delete.remove(v)
+                    held.append(f"{v.name}: {budget.why()}")
+            if held:
+                out.pending[f"{key}: rollout"] = st.waiting + "; old pods kept: " + "; ".join(held)
             for v in st.delete:
                 deleting.add(v.uid)
                 reason = (f"{key}: extra ({len(new)}/{w.replicas} updated)" if v in new else
@@ -285,6 +314,7 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
         "bindings": bindings,
         "ready_since": ready_since,
         "rollouts": rollouts,
+        "budgets": {b.name: b.status() for b in Disruptions.of(desired.budgets, counted, desired.workloads).budgets},
     }
     return out
 

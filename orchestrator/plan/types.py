@@ -206,6 +206,8 @@ class Plan:
     book: dict[str, Any] = field(default_factory=dict)  # bookkeeping to store after acting (see engine)
     drain: frozenset[str] = frozenset()  # uids of pods to delete only after the proxies dropped them
     hold_back: frozenset[str] = frozenset()  # uids of new pods not served yet (a handover is under way)
+    # Pod name -> why a drain does not evict it this pass (a PodDisruptionBudget allows no disruption now)
+    refused_evictions: dict[str, str] = field(default_factory=dict)
     addresses: dict[str, ServiceAddress] = field(default_factory=dict)
     endpoints: dict[str, list[Endpoint]] = field(default_factory=dict)  # as the proxies will have them
 

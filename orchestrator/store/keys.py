@@ -15,6 +15,7 @@ SNAPSHOT = META + "snapshot"
 TOMBSTONE = META + "tombstone/"
 CLUSTER = META + "cluster"
 MOVED = META + "moved/"
+CORDON = META + "cordon/"  # + host: {"at": unix seconds, "drain": bool}, set by `orc cordon` / `orc drain`
 CREATED = META + "created/"  # + object key: {"at": unix seconds}, when `orc apply` created it
 
 _KIND = re.compile(r"^[a-z][a-z0-9]{0,31}$")
@@ -56,6 +57,10 @@ def cluster_ip_key(ip: str) -> str:
 
 def node_port_key(port: int) -> str:
     return NODE_PORT + str(port)
+
+
+def cordon_key(host: str) -> str:
+    return CORDON + host
 
 
 def tombstone_key(object_key: str) -> str:

@@ -692,14 +692,14 @@ CASES = [
         {"apiVersion": "v1", "kind": "Widget", "metadata": {"name": "c"}},
         [
             'Widget "c" is invalid: kind: Unsupported value: "Widget": supported values: "Deployment", "Namespace", '
-            '"Pod", "ReplicaSet", "ReplicationController", "Service"'
+            '"Pod", "PodDisruptionBudget", "ReplicaSet", "ReplicationController", "Service"'
         ],
     ),
     (
         {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pi"}},
         ['Job "pi": kind Job is not supported by orc (orc keeps long-running pods alive; run one-off work as a bare '
-         "Pod with restartPolicy: OnFailure); it runs Deployment, Namespace, Pod, ReplicaSet, ReplicationController, "
-         "Service"],
+         "Pod with restartPolicy: OnFailure); it runs Deployment, Namespace, Pod, PodDisruptionBudget, ReplicaSet, "
+         "ReplicationController, Service"],
     ),
     (
         {**pod(), "apiVersion": "apps/v1"},
@@ -713,7 +713,7 @@ CASES = [
     (
         {k: v for k, v in pod().items() if k != "kind"},
         [
-            'Object "p" is invalid: kind: Required value: must be one of Deployment, Namespace, Pod, ReplicaSet, ReplicationController, Service'
+            'Object "p" is invalid: kind: Required value: must be one of Deployment, Namespace, Pod, PodDisruptionBudget, ReplicaSet, ReplicationController, Service'
         ],
     ),
     ({k: v for k, v in pod().items() if k != "spec"}, [P + "spec: Required value"]),
