@@ -27,7 +27,7 @@ from orchestrator.controllers.book import (
     next_slow_start,
     with_restarts,
 )
-from orchestrator.controllers.cordon import cordoned_hosts, draining, read_marks
+from orchestrator.controllers.cordon import cordoned_hosts, drain_grace, draining, read_marks
 from orchestrator.controllers.desired import DesiredState, load_desired
 from orchestrator.inventory.host import Host
 from orchestrator.observe.facts import HostFacts
@@ -144,7 +144,8 @@ class Engine:
         marks = read_marks(self.store)  # `orc cordon` / `orc drain`, for this pass (cron respects them)
         config = dataclasses.replace(self.config, planner=dataclasses.replace(
             self.config.planner, cordoned=cordoned_hosts(self.hosts, marks),
-            leaving=frozenset(h.name for h in leaving) | draining(marks), drained=draining(marks)))
+            leaving=frozenset(h.name for h in leaving) | draining(marks), drained=draining(marks),
+            drain_grace=drain_grace(marks)))
         return _Observed(inputs, [f for f in probed if f.name not in cached and f.ready], cached, leaving, config)
 
     def leaving_hosts(self, book: Book) -> list[Host]:

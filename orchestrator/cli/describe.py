@@ -329,6 +329,8 @@ def describe_node(view: ClusterView, name: str, now: float) -> str:
         [
             ("Name", name),
             ("Labels", _map_lines(host.labels)),
+            ("Unschedulable", f"true (cordoned by {view.cordon_source(name)})" if view.unschedulable(name)
+             else "false"),
             ("Status", host.status),
             ("Reason", host.reason or "<none>"),
             ("Address", host.address or "<none>"),
@@ -345,6 +347,30 @@ def describe_node(view: ClusterView, name: str, now: float) -> str:
     else:
         out.block([("Pods", "<none>")])
     describe_events(out, view, f"node/{name}", now)
+    return str(out)
+
+
+def describe_pdb(view: ClusterView, name: str, now: float) -> str:
+    """kubectl's describe of a PodDisruptionBudget: its rule, selector and the counts of the last pass."""
+    from orchestrator.cli.documents import pdb_document
+    from orchestrator.labels import Selector
+
+    key = f"pdb/{name}"
+    if key not in view.objects:
+        raise not_found("PodDisruptionBudget", name)
+    doc = pdb_document(view, key)
+    spec, st = doc.get("spec") or {}, doc["status"]
+    rule = (("Min available", spec["minAvailable"]) if "minAvailable" in spec
+            else ("Max unavailable", spec.get("maxUnavailable")))
+    out = Text()
+    out.block([("Name", name), ("Namespace", "default"), rule,
+               ("Selector", str(Selector.from_label_selector(spec.get("selector") or {})) or "<none>")])
+    if spec.get("unhealthyPodEvictionPolicy"):
+        out.block([("Unhealthy pod eviction policy", spec["unhealthyPodEvictionPolicy"])])
+    out.line("Status:")
+    out.block([("Allowed disruptions", st["disruptionsAllowed"]), ("Current", st["currentHealthy"]),
+               ("Desired", st["desiredHealthy"]), ("Total", st["expectedPods"])], 4)
+    describe_events(out, view, key, now)
     return str(out)
 
 
@@ -390,6 +416,7 @@ DESCRIBERS: dict[str, Callable[[ClusterView, str, float], str]] = {
     "deployments": partial(describe_workload, kind="Deployment"),
     "services": describe_service,
     "endpoints": describe_endpoints,
+    "poddisruptionbudgets": describe_pdb,
     "nodes": describe_node,
     "events": describe_event,
 }

@@ -324,6 +324,20 @@ def workload_document(view: ClusterView, key: str) -> dict[str, Any]:
     return doc
 
 
+# -- disruption budgets ------------------------------------------------------------------------------------
+
+
+def pdb_document(view: ClusterView, key: str) -> dict[str, Any]:
+    """A stored PodDisruptionBudget with the status the last pass counted (zeros before one has)."""
+    doc = stored_document(view, key)
+    counted = (view.snapshot.budgets if view.snapshot else {}).get(key.partition("/")[2]) or {}
+    doc["status"] = {k: int(counted.get(k, 0)) for k in
+                     ("currentHealthy", "desiredHealthy", "disruptionsAllowed", "expectedPods")}
+    if view.snapshot is not None:
+        doc["status"]["observedGeneration"] = view.snapshot.desired_revision
+    return doc
+
+
 # -- services and endpoints --------------------------------------------------------------------------------
 
 
@@ -432,7 +446,7 @@ def endpoints_document(view: ClusterView, name: str) -> dict[str, Any]:
 # -- nodes -------------------------------------------------------------------------------------------------
 
 
-def node_document(host: ObservedHost) -> dict[str, Any]:
+def node_document(host: ObservedHost, unschedulable: bool = False) -> dict[str, Any]:
     ready = {"Ready": "True", "NotReady": "False"}.get(host.status, "Unknown")
     condition = {"type": "Ready", "status": ready, "reason": host.reason or host.status}
     addresses = [{"type": "InternalIP", "address": host.cluster_address}] if host.cluster_address else []
@@ -441,6 +455,8 @@ def node_document(host: ObservedHost) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": host.name, "labels": dict(host.labels)},
+        **({"spec": {"unschedulable": True, "taints": [{"key": "node.kubernetes.io/unschedulable",
+                                                        "effect": "NoSchedule"}]}} if unschedulable else {}),
         "status": {"addresses": addresses, "capacity": dict(host.capacity),
                    "allocatable": dict(host.capacity), "conditions": [condition]},
     }

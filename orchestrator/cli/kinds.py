@@ -48,6 +48,7 @@ _LIST = [
     Resource("replicasets", "replicaset", ("rs",), "ReplicaSet", "rs"),
     Resource("deployments", "deployment", ("deploy",), "Deployment", "deploy"),
     Resource("services", "service", ("svc",), "Service", "svc"),
+    Resource("poddisruptionbudgets", "poddisruptionbudget", ("pdb",), "PodDisruptionBudget", "pdb"),
     Resource("endpoints", "endpoint", ("ep",), "Endpoints"),
     Resource("nodes", "node", ("no", "hosts", "host"), "Node"),
     Resource("events", "event", ("ev",), "Event"),
@@ -69,6 +70,7 @@ _DISPLAY = {
     "ReplicaSet": "replicaset.apps",
     "Deployment": "deployment.apps",
     "Service": "service",
+    "PodDisruptionBudget": "poddisruptionbudget.policy",
     "Endpoints": "endpoints",
     "Node": "node",
     "Event": "event",
@@ -79,6 +81,7 @@ _PLURAL = {
     "ReplicaSet": "replicasets.apps",
     "Deployment": "deployments.apps",
     "Service": "services",
+    "PodDisruptionBudget": "poddisruptionbudgets.policy",
     "Endpoints": "endpoints",
     "Node": "nodes",
     "Event": "events",
@@ -93,7 +96,8 @@ def known_names() -> list[str]:
 
 def resolve(word: str) -> Resource:
     """A resource by any of its kubectl names (case-insensitive); a usage error naming the known ones."""
-    found = _BY_NAME.get(word.lower()) or _BY_NAME.get(word.lower().removesuffix(".apps"))  # deployment.apps
+    found = (_BY_NAME.get(word.lower()) or _BY_NAME.get(word.lower().removesuffix(".apps"))  # deployment.apps
+             or _BY_NAME.get(word.lower().removesuffix(".policy")))
     if found is None:
         import difflib
 

@@ -36,6 +36,9 @@ COMMANDS: dict[str, str] = {
     "rollout": "orchestrator.cli.rollout_cmd:rollout",
     "set": "orchestrator.cli.set_cmd:set_",
     "run": "orchestrator.cli.run_cmd:run",
+    "cordon": "orchestrator.cli.drain_cmd:cordon",
+    "uncordon": "orchestrator.cli.drain_cmd:uncordon",
+    "drain": "orchestrator.cli.drain_cmd:drain",
 }
 
 

@@ -255,6 +255,8 @@ class Snapshot:
     hosts: tuple[ObservedHost, ...] = ()
     pods: tuple[ObservedPod, ...] = ()
     desired_revision: int = 0
+    inventory_cordoned: tuple[str, ...] = ()  # hosts the inventory cordons (orc_cordoned: true)
+    budgets: dict[str, dict[str, Any]] = field(default_factory=dict)  # PodDisruptionBudget -> its status
 
     @classmethod
     def from_dict(cls, data: Any) -> Snapshot:
@@ -268,6 +270,9 @@ class Snapshot:
             hosts=tuple(ObservedHost.from_dict(h, f"hosts[{i}]") for i, h in enumerate(hosts)),
             pods=tuple(ObservedPod.from_dict(p, f"pods[{i}]") for i, p in enumerate(pods)),
             desired_revision=int(_field(data, "snapshot", "desired_revision", int, 0)),
+            inventory_cordoned=tuple(str(h) for h in _field(data, "snapshot", "inventory_cordoned", list, [])),
+            budgets={str(k): v for k, v in _field(data, "snapshot", "budgets", dict, {}).items()
+                     if isinstance(v, dict)},
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -276,6 +281,8 @@ class Snapshot:
             "hosts": [h.to_dict() for h in self.hosts],
             "pods": [p.to_dict() for p in self.pods],
             "desired_revision": self.desired_revision,
+            "inventory_cordoned": list(self.inventory_cordoned),
+            "budgets": dict(self.budgets),
         }
 
     def age(self, now: float) -> float:

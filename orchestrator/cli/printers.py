@@ -15,6 +15,7 @@ from orchestrator.cli.documents import (
     event_document,
     node_document,
     observed_pod_document,
+    pdb_document,
     pending_pod_document,
     service_document,
     workload_document,
@@ -30,6 +31,7 @@ HEADERS: dict[str, tuple[list[str], list[str]]] = {
     "replicationcontrollers": (["DESIRED", "CURRENT", "READY", "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"]),
     "services": (["TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], ["SELECTOR"]),
     "endpoints": (["ENDPOINTS", "AGE"], []),
+    "poddisruptionbudgets": (["MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "AGE"], []),
     "nodes": (["STATUS", "ADDRESS", "PODS", "REASON"], ["CPU", "MEMORY", "LABELS"]),
     "events": (["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], ["SOURCE", "FIRST SEEN", "COUNT", "NAME"]),
 }
@@ -269,6 +271,23 @@ def endpoint_items(view: ClusterView, now: float) -> list[Item]:
     return items
 
 
+# -- disruption budgets ------------------------------------------------------------------------------------
+
+
+def pdb_items(view: ClusterView, now: float) -> list[Item]:
+    """`orc get pdb`, as kubectl: MIN AVAILABLE, MAX UNAVAILABLE (N/A when unset), ALLOWED DISRUPTIONS (as the
+    last pass counted them)."""
+    items: list[Item] = []
+    for record in view.of_prefix("pdb"):
+        name = record.key.partition("/")[2]
+        spec = record.value.get("spec") or {}
+        doc = pdb_document(view, record.key)
+        items.append(Item("PodDisruptionBudget", name, dict((record.value.get("metadata") or {}).get("labels") or {}),
+                          doc, [str(spec.get("minAvailable", "N/A")), str(spec.get("maxUnavailable", "N/A")),
+                                str(doc["status"]["disruptionsAllowed"]), _age(view, record.key, now)], []))
+    return items
+
+
 # -- nodes -------------------------------------------------------------------------------------------------
 
 
@@ -282,9 +301,9 @@ def node_items(view: ClusterView, now: float) -> list[Item]:
                 "Node",
                 host.name,
                 dict(host.labels),
-                node_document(host),
+                node_document(host, view.unschedulable(host.name)),
                 [
-                    host.status,
+                    host.status + (",SchedulingDisabled" if view.unschedulable(host.name) else ""),
                     host.address or "<none>",
                     str(len(snap.pods_on(host.name)) if snap else 0),
                     host.reason or "<none>",
@@ -327,6 +346,7 @@ BUILDERS: dict[str, Callable[[ClusterView, float], list[Item]]] = {
     "deployments": partial(workload_items, prefix="deploy"),
     "services": service_items,
     "endpoints": endpoint_items,
+    "poddisruptionbudgets": pdb_items,
     "nodes": node_items,
     "events": event_items,
 }

@@ -12,6 +12,7 @@ Bookkeeping keys read here (each optional; absent means "not known yet"):
                                   or {"endpoints": ["10.0.0.5:80", {"ip": ..., "port": ...}, ...]}
     _meta/events/...              {"object": "rc/web", "type", "reason", "message", "time"/"timestamp",
                                   "source"?}: events shown by describe
+    _meta/cordon/<host>           {"at", "drain", "grace"?}: the host is cordoned (drained) by orc cordon/drain
 """
 
 from __future__ import annotations
@@ -50,6 +51,20 @@ class ClusterView:
     endpoints: dict[str, Record] = field(default_factory=dict)  # service name -> record
     events: list[dict[str, Any]] = field(default_factory=list)
     revision: int = 0
+    cordons: dict[str, dict[str, Any]] = field(default_factory=dict)  # host -> `orc cordon`/`drain` record
+
+    def unschedulable(self, host: str) -> bool:
+        """Cordoned: by `orc cordon` / `orc drain` (the store) or by the inventory (as of the last pass)."""
+        return host in self.cordons or bool(self.snapshot and host in self.snapshot.inventory_cordoned)
+
+    def cordon_source(self, host: str) -> str:
+        """Who cordoned the host, for describe: "orc drain", "orc cordon", "inventory (orc_cordoned)"."""
+        said = []
+        if host in self.cordons:
+            said.append("orc drain" if self.cordons[host].get("drain") else "orc cordon")
+        if self.snapshot and host in self.snapshot.inventory_cordoned:
+            said.append("inventory (orc_cordoned)")
+        return ", ".join(said)
 
     @classmethod
     def from_records(cls, records: Iterable[Record], revision: int) -> ClusterView:
@@ -90,6 +105,8 @@ class ClusterView:
                 view.endpoints[key[len(ENDPOINTS) :]] = r
             elif key.startswith(EVENTS):
                 view.events.append({"_key": key, **r.value})
+            elif key.startswith(keys.CORDON) and isinstance(r.value, dict):
+                view.cordons[key[len(keys.CORDON):]] = r.value
         for old, m in moved.items():  # the creation time of a legacy record not moved yet goes with it
             if m.at is None and old in view.created and old not in view.objects:
                 view.created[m.new] = view.created.pop(old)

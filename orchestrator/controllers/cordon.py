@@ -22,6 +22,7 @@ class HostMark:
     host: str
     at: float
     drain: bool = False
+    grace: int | None = None  # `orc drain --grace-period`: seconds each evicted pod gets instead of its own
 
 
 def cordoned_hosts(hosts: Iterable[Host], recorded: Iterable[str] = ()) -> frozenset[str]:
@@ -36,7 +37,9 @@ def read_marks(store: Any) -> dict[str, HostMark]:
     for r in store.list(keys.CORDON):
         host = r.key[len(keys.CORDON):]
         value = r.value if isinstance(r.value, dict) else {}
-        out[host] = HostMark(host, float(value.get("at", 0) or 0), bool(value.get("drain")))
+        grace = value.get("grace")
+        out[host] = HostMark(host, float(value.get("at", 0) or 0), bool(value.get("drain")),
+                             grace if isinstance(grace, int) and not isinstance(grace, bool) else None)
     return out
 
 
@@ -45,15 +48,25 @@ def draining(marks: dict[str, HostMark]) -> frozenset[str]:
     return frozenset(h for h, m in marks.items() if m.drain)
 
 
-def mark(store: Any, host: str, now: float, drain: bool = False) -> tuple[bool, bool]:
-    """Record `host` cordoned (and, with `drain`, drained). (was it cordoned in the store before, did this
-    write anything)."""
+def drain_grace(marks: dict[str, HostMark]) -> tuple[tuple[str, int], ...]:
+    """(host, seconds) for drained hosts whose drain gives evicted pods a grace period of its own."""
+    return tuple(sorted((h, m.grace) for h, m in marks.items() if m.drain and m.grace is not None))
+
+
+def mark(store: Any, host: str, now: float, drain: bool = False, grace: int | None = None) -> tuple[bool, bool]:
+    """Record `host` cordoned (and, with `drain`, drained, its evicted pods given `grace` seconds when set).
+    (was it cordoned in the store before, did this write anything)."""
     rec = store.get(keys.cordon_key(host))
     before = rec is not None
-    if before and (bool(rec.value.get("drain")) or not drain):
+    value: dict[str, Any] = {"at": float(rec.value.get("at", now)) if before else now,
+             "drain": drain or bool(before and rec.value.get("drain"))}
+    if value["drain"]:
+        kept = rec.value.get("grace") if before else None
+        if (grace if drain else kept) is not None:
+            value["grace"] = grace if drain else kept
+    if before and rec.value == value:
         return True, False
-    at = float(rec.value.get("at", now)) if before else now
-    store.put(keys.cordon_key(host), {"at": at, "drain": drain})
+    store.put(keys.cordon_key(host), value)
     return before, True
 
 

@@ -51,6 +51,7 @@ class PlannerConfig:
     leaving: frozenset[str] = frozenset()
     # Of those, the hosts still in the inventory that `orc drain` drains (the same handover; other words).
     drained: frozenset[str] = frozenset()
+    drain_grace: tuple[tuple[str, int], ...] = ()  # (host, seconds): `orc drain --grace-period` for its pods
     pod_ports: range = range(20000, 30000)  # where pods' container ports are published on their hosts
     disruption_threshold: float = 0.5  # more than this share of hosts failing at once: nothing is replaced
 
@@ -182,8 +183,9 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
                         continue
                     deleting.add(v.uid)
                     gone = "is drained" if v.host in config.drained else "left the inventory"
+                    grace = dict(config.drain_grace).get(v.host, v.grace)
                     out.actions.append(DeletePod(v.host, v.name, v.uid, f"{key}: its host {gone} and a ready "
-                                                 "replacement runs elsewhere", v.grace))
+                                                 "replacement runs elsewhere", grace))
                 if refused:
                     out.pending[f"{key}: handover"] = (
                         f"{len(refused)} pods on hosts {left} ({where}) keep running: "
