@@ -67,7 +67,7 @@ def cordon(obj: AppContext, nodes: tuple[str, ...], dry_run: str) -> None:
 @click.argument("nodes", nargs=-1, required=True, metavar="HOST...")
 @_dry_run_option
 @click.pass_obj
-def uncordon(obj: AppContext, nodes: tuple[str, ...], dry_run: str) -> int:
+def uncordon(obj: AppContext, nodes: tuple[str, ...], dry_run: str) -> None:
     """Mark hosts schedulable again (and end a drain of them): new pods may be placed there. A host the
     inventory cordons (`orc_cordoned: true`) stays cordoned until the inventory says otherwise (exit 1).
 
@@ -97,7 +97,8 @@ def uncordon(obj: AppContext, nodes: tuple[str, ...], dry_run: str) -> int:
             if dry_run == "none":
                 unmark(store, name)
             click.echo(f"node/{name} uncordoned{DRY[dry_run]}")
-    return code
+    if code:
+        click.get_current_context().exit(code)
 
 
 @click.command()
@@ -110,7 +111,7 @@ def uncordon(obj: AppContext, nodes: tuple[str, ...], dry_run: str) -> int:
               "terminationGracePeriodSeconds.")
 @_dry_run_option
 @click.pass_obj
-def drain(obj: AppContext, nodes: tuple[str, ...], timeout: str, grace: int, dry_run: str) -> int:
+def drain(obj: AppContext, nodes: tuple[str, ...], timeout: str, grace: int, dry_run: str) -> None:
     """Cordon hosts, then move their pods elsewhere, one safe step at a time, and wait until no pod of a
     controller runs there. Each pod is replaced first: it goes only once its controller has its replicas
     ready elsewhere (and served by every proxy), and only while every PodDisruptionBudget that picks it
@@ -129,14 +130,20 @@ def drain(obj: AppContext, nodes: tuple[str, ...], timeout: str, grace: int, dry
     Exit 0 drained, 1 a host could not be drained in time (or has bare pods).
     """
     from orchestrator.cli.pod_target import parse_duration
-    from orchestrator.controllers.cordon import mark, read_marks
-    from orchestrator.plan.drain import pods_of, unmanaged_pods
 
     try:
         limit = parse_duration(timeout)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--timeout'") from None
-    hosts = _hosts(obj, nodes)
+    code = _drain(obj, _hosts(obj, nodes), limit, grace, dry_run)
+    if code:
+        click.get_current_context().exit(code)
+
+
+def _drain(obj: AppContext, hosts: dict[str, Any], limit: float, grace: int, dry_run: str) -> int:
+    from orchestrator.controllers.cordon import mark, read_marks
+    from orchestrator.plan.drain import pods_of, unmanaged_pods
+
     project = obj.project
     with project.open_store(write=dry_run == "none") as store:
         marks = read_marks(store)
