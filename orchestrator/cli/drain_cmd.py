@@ -245,7 +245,7 @@ def _follow(engine: Any, store: Any, hosts: set[str], limit: float, project: Any
                 click.echo(f"pod/{p.name} evicted")
             for name, why in sorted(state.refused.items()):
                 if told.get(name) != why:
-                    click.echo(f'error when evicting pods/"{name}" -n "default" (will retry after 1s): {why}', err=True)
+                    click.echo(f'error when evicting pods/"{name}" -n "default" (will retry after 0.5s): {why}', err=True)
                     told[name] = why
             for line in state.waiting:
                 key = line.partition(": handover")[0]
@@ -258,7 +258,7 @@ def _follow(engine: Any, store: Any, hosts: set[str], limit: float, project: Any
                 return EXIT_OK
             if deadline is not None and time.monotonic() >= deadline:
                 return _timed_out(state, hosts, limit)
-            time.sleep(1.0)
+            time.sleep(0.5)
     finally:
         if lock is not None:
             lock.release()
@@ -273,7 +273,7 @@ def _timed_out(state: Any, hosts: set[str], limit: float) -> int:
                    f"{why}", err=True)
     pending = sorted({h for h, _ in left})
     click.echo("There are pending nodes to be drained:\n" + "".join(f" {h}\n" for h in pending), err=True, nl=False)
-    click.echo(f"note: {', '.join(pending)} stay cordoned and drained: the reconcile passes (cron, --watch) go on "
+    click.echo(f"note: {', '.join(pending)} {'stays' if len(pending) == 1 else 'stay'} cordoned and drained: the reconcile passes (cron, --watch) go on "
                f"moving the pods as the budgets allow; `orc uncordon {' '.join(pending)}` ends the drain", err=True)
     return EXIT_FAILED
 

@@ -1,0 +1,162 @@
+"""Host maintenance on the real lab, under steady HTTP load through a NodePort service (counted): a cordoned
+host gets no pod of a new 3-replica Deployment; once uncordoned, `orc drain` of the host holding 2 of its
+pods, with a PodDisruptionBudget `minAvailable: 2`, moves them elsewhere (replacements ready and served
+first) with zero failed requests and never fewer than 3 pods ready (sampled); the host shows
+SchedulingDisabled; a budget the healthy pods cannot exceed makes the next drain wait, say why and time out
+(exit 1) with the pods kept; `orc uncordon` makes the host schedulable again."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import lab_pods
+from tests.e2e.helpers import app_containers, orc
+from tests.e2e.test_one_pass import answer, apply
+
+pytestmark = pytest.mark.e2e
+
+NODE_PORT = 30197
+OWNER = "deploy/drain"
+APP = f"""\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: drain}}
+spec:
+  replicas: 3
+  selector: {{matchLabels: {{app: drain}}}}
+  template:
+    metadata: {{labels: {{app: drain}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: httpd
+        image: local/busybox:1
+        command: [sh, -c, "echo ok > /tmp/index.html && exec httpd -f -p 80 -h /tmp"]
+        ports: [{{name: http, containerPort: 80}}]
+        readinessProbe: {{httpGet: {{path: /, port: http}}, periodSeconds: 1}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: drain}}
+spec:
+  type: NodePort
+  selector: {{app: drain}}
+  ports: [{{port: 80, targetPort: http, nodePort: {NODE_PORT}}}]
+"""
+
+
+def budget(rule: str) -> str:
+    return f"""\
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {{name: drain}}
+spec:
+  {rule}
+  selector: {{matchLabels: {{app: drain}}}}
+"""
+
+
+def node_status(project: Path) -> dict[str, str]:
+    cp = orc("get", "nodes", cwd=project)
+    assert cp.returncode == 0, cp.stderr
+    return {line.split()[0]: line.split()[1] for line in cp.stdout.splitlines()[1:]}
+
+
+def ready(lab) -> int:  # type: ignore[no-untyped-def]
+    return sum(1 for _, ok in app_containers(lab, OWNER) if ok)
+
+
+def wait_for(what: str, check, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+def test_drain_moves_pods_under_load_honours_budgets_and_uncordon_restores(lab, project: Path) -> None:
+    names = [h.name for h in lab.spec.lab_hosts()]
+    spare = names[2]
+    stop = threading.Event()
+    workers: list[threading.Thread] = []
+    try:
+        # a cordoned host gets none of the new pods: the other two hold them (2 + 1)
+        cp = orc("cordon", spare, cwd=project)
+        assert (cp.returncode, cp.stdout) == (0, f"node/{spare} cordoned\n"), cp.stderr
+        apply(project, APP + "---\n" + budget("minAvailable: 2"))
+        cp = orc("reconcile", "--wait", "60", cwd=project, timeout=90)
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+        wait_for("3 ready pods", lambda: ready(lab) == 3)
+        orc("reconcile", cwd=project)  # the last pod joins every proxy
+        where = lab_pods(lab, OWNER)
+        assert where[spare] == [] and sorted(len(v) for v in where.values()) == [0, 1, 2], where
+        busy = next(h for h, pods in where.items() if len(pods) == 2)
+        cp = orc("uncordon", spare, cwd=project)
+        assert (cp.returncode, cp.stdout) == (0, f"node/{spare} uncordoned\n"), cp.stderr
+
+        addresses = [h.address for h in lab.spec.lab_hosts()]
+        counts = {"ok": 0, "failed": 0}
+        low = {"ready": 3}
+
+        def load(k: int) -> None:
+            i = k
+            while not stop.is_set():
+                counts["ok" if answer(addresses[i % len(addresses)], NODE_PORT) else "failed"] += 1
+                i += 1
+
+        def sample() -> None:
+            while not stop.wait(0.3):
+                low["ready"] = min(low["ready"], ready(lab))
+
+        workers = [threading.Thread(target=load, args=(k,)) for k in range(3)] + [threading.Thread(target=sample)]
+        for w in workers:
+            w.start()
+        started = time.monotonic()
+
+        # the drain: cordoned, both pods replaced elsewhere first, then evicted; orc drain runs the passes
+        cp = orc("drain", busy, "--timeout", "90s", cwd=project, timeout=120)
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+        lines = cp.stdout.splitlines()
+        assert lines[0] == f"node/{busy} cordoned" and lines[-1] == f"node/{busy} drained", cp.stdout
+        evicted = sorted(line.split("/")[-1] for line in lines if line.startswith("evicting pod default/"))
+        assert evicted == where[busy], cp.stdout
+        assert lab_pods(lab, OWNER)[busy] == []
+        assert node_status(project)[busy] == "Ready,SchedulingDisabled"
+        elapsed = time.monotonic() - started
+        drained = dict(counts)
+        assert counts["failed"] == 0, counts
+
+        # a budget the healthy pods cannot exceed (replacements count as healthy): the next drain waits, says
+        # why, and times out with the pods kept
+        other = next(h for h, pods in lab_pods(lab, OWNER).items() if pods)
+        kept = lab_pods(lab, OWNER)[other]
+        apply(project, budget("minAvailable: 5"))
+        waited = time.monotonic()
+        cp = orc("drain", other, "--timeout", "20s", cwd=project, timeout=60)
+        waited = time.monotonic() - waited
+        assert cp.returncode == 1, cp.stdout + cp.stderr
+        assert "Cannot evict pod as it would violate the pod's disruption budget." in cp.stderr, cp.stderr
+        assert "pdb/drain (minAvailable 5)" in cp.stderr and "global timeout reached: 20s" in cp.stderr, cp.stderr
+        assert f"`orc uncordon {other}` ends the drain" in cp.stderr, cp.stderr
+        assert lab_pods(lab, OWNER)[other] == kept
+
+        # uncordon: both hosts schedulable again, and the drain is over (the extra replacements go)
+        cp = orc("uncordon", busy, other, cwd=project)
+        assert (cp.returncode, cp.stdout) == (0, f"node/{busy} uncordoned\nnode/{other} uncordoned\n"), cp.stderr
+        assert node_status(project)[busy] == "Ready" and node_status(project)[other] == "Ready"
+        wait_for("3 pods again", lambda: (orc("reconcile", cwd=project), len(app_containers(lab, OWNER)))[1] == 3)
+        stop.set()
+        for w in workers:
+            w.join()
+        print(f"figures: drain of 2 pods {elapsed:.1f}s with {drained} requests; refused drain {waited:.1f}s; in all {counts}, "
+              f"fewest ready {low['ready']}")
+        assert counts["failed"] == 0, counts
+        assert low["ready"] >= 3, low
+        assert drained["ok"] / elapsed >= 50, (drained, elapsed)
+    finally:
+        stop.set()
+        for w in workers:
+            w.join()
