@@ -223,3 +223,36 @@ def test_a_bare_pod_on_a_drained_host_is_never_moved() -> None:
     snap = ClusterSnapshot.build([host("h1"), host("h2", containers=cs)], T0, cluster="c1")
     p = plan(d, snap, Book(bindings={"solo": "h2"}), T0, DRAINED, seed=1)
     assert p.actions == []  # kept where it is (orc drain refuses such a host)
+
+
+# --- cron-style passes of the real engine over simulated hosts (tests/harness) ---
+
+
+def test_cron_passes_advance_a_recorded_drain_and_an_uncordon_ends_it(tmp_path: Path) -> None:
+    from tests.harness.lab import SimLab
+
+    lab = SimLab(tmp_path, hosts=("h1", "h2", "h3"))
+    try:
+        lab.apply(rc_doc("web", 4), pdb(minAvailable=3))
+        lab.reconcile_until_quiet()
+        busy = max(("h1", "h2", "h3"), key=lambda h: len([p for p in lab.pods_of("rc/web") if p[0] == h]))
+        before = {p[1] for p in lab.pods_of("rc/web") if p[0] == busy}
+        mark(lab.store, busy, lab.clock(), drain=True)  # what `orc drain` records
+        for _ in range(6):  # each pass (what cron runs) advances the drain
+            r = lab.reconcile()
+            assert len(lab.pods_of("rc/web")) >= 4  # never fewer than replicas: replacements come first
+            if not [p for p in lab.pods_of("rc/web") if p[0] == busy] and not r.changed:
+                break
+        assert [p for p in lab.pods_of("rc/web") if p[0] == busy] == []
+        assert len(lab.pods_of("rc/web")) == 4 and not before & {p[1] for p in lab.pods_of("rc/web")}
+        snap = lab.store.get("_meta/snapshot").value
+        assert snap["budgets"]["web"]["expectedPods"] == 4
+        lab.apply(rc_doc("web", 6), pdb(minAvailable=3))  # a scale-up keeps off the drained host
+        lab.reconcile_until_quiet()
+        assert [p for p in lab.pods_of("rc/web") if p[0] == busy] == []
+        unmark(lab.store, busy)  # `orc uncordon`
+        lab.apply(rc_doc("web", 9), pdb(minAvailable=3))
+        lab.reconcile_until_quiet()
+        assert [p for p in lab.pods_of("rc/web") if p[0] == busy]  # schedulable again
+    finally:
+        lab.close()
