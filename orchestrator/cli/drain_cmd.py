@@ -201,6 +201,7 @@ def _engine(obj: AppContext, store: Any) -> Any:
 def _follow(engine: Any, store: Any, hosts: set[str], limit: float, project: Any) -> int:
     """Passes (ours while we hold the reconcile lock, else the holder's) until no controller pod is left on
     `hosts`, or `limit` seconds (0: no limit); kubectl's lines as pods go, a line when a pod waits."""
+    from orchestrator.act.events import human
     from orchestrator.cli.reconcile_cmd import LOCK_NAME, _fence
     from orchestrator.leader import take_lock
     from orchestrator.plan.drain import drain_state, pods_of
@@ -224,7 +225,11 @@ def _follow(engine: Any, store: Any, hosts: set[str], limit: float, project: Any
                         followed = True
             if lock is not None:
                 result = engine.run_pass(fence=fence)
+                for ev in engine.events.records:  # what failed, as `orc reconcile` says it (retried next pass)
+                    if ev["event"] in ("action", "step") and not ev["ok"]:
+                        click.echo(human(ev), err=True)
                 engine.events.records.clear()
+                unseen = set(result.unreachable)
                 deleted = {r.action.name for r in result.results if r.ok and type(r.action).__name__ == "DeletePod"}
                 pods, pending, refused = result.snapshot.pods, result.plan.pending, result.plan.refused_evictions
                 workloads = set(result.desired.workloads) if result.desired else set()
@@ -234,7 +239,13 @@ def _follow(engine: Any, store: Any, hosts: set[str], limit: float, project: Any
                 from orchestrator.controllers.desired import load_desired
 
                 workloads = set(load_desired(store).workloads)
-            state = drain_state(hosts, pods_of(pods), deleted, workloads, pending, refused)
+                unseen = {h.name for h in (snap.hosts if snap else ()) if h.status != "Ready"}
+            state = drain_state(hosts, pods_of(pods), deleted, workloads, pending, refused, unseen)
+            for h in sorted(state.unseen):
+                if told.get(f"host {h}") != "unseen":
+                    click.echo(f"waiting: {h} cannot be seen now (unreachable, or its docker does not answer): "
+                               "what runs there is not known", err=True)
+                    told[f"host {h}"] = "unseen"
             if lock is None and previous is not None:  # another controller's passes: what went since
                 now_left = {n for names in state.left.values() for n in names}
                 state.evicted = [p for p in previous if p.name not in now_left]
@@ -266,12 +277,15 @@ def _follow(engine: Any, store: Any, hosts: set[str], limit: float, project: Any
 
 def _timed_out(state: Any, hosts: set[str], limit: float) -> int:
     left = sorted((h, n) for h, names in state.left.items() for n in names)
+    for h in sorted(state.unseen):
+        click.echo(f'error: unable to drain node "{h}" due to error: global timeout reached: {limit:g}s; the host '
+                   "cannot be seen (unreachable, or its docker does not answer)", err=True)
     for h in sorted({h for h, _ in left}):
         pods = [n for hh, n in left if hh == h]
         why = "; ".join(f"pod/{n}: {state.refused[n]}" if n in state.refused else f"pod/{n}" for n in pods)
         click.echo(f'error: unable to drain node "{h}" due to error: global timeout reached: {limit:g}s; pods left: '
                    f"{why}", err=True)
-    pending = sorted({h for h, _ in left})
+    pending = sorted({h for h, _ in left} | state.unseen)
     click.echo("There are pending nodes to be drained:\n" + "".join(f" {h}\n" for h in pending), err=True, nl=False)
     click.echo(f"note: {', '.join(pending)} {'stays' if len(pending) == 1 else 'stay'} cordoned and drained: the reconcile passes (cron, --watch) go on "
                f"moving the pods as the budgets allow; `orc uncordon {' '.join(pending)}` ends the drain", err=True)

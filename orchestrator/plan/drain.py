@@ -25,13 +25,14 @@ class DrainState:
     refused: dict[str, str] = field(default_factory=dict)  # pod -> why its eviction is refused now
     waiting: list[str] = field(default_factory=list)  # handovers waiting for their replacements
     unmanaged: dict[str, list[DrainPod]] = field(default_factory=dict)  # host -> bare or orphan pods
+    unseen: frozenset[str] = frozenset()  # drained hosts the pass could not see: not known to be empty
 
     def done(self, host: str) -> bool:
-        return not self.left.get(host)
+        return not self.left.get(host) and host not in self.unseen
 
     @property
     def all_done(self) -> bool:
-        return not any(self.left.values())
+        return all(self.done(h) for h in self.left)
 
 
 def unmanaged_pods(pods: Iterable[DrainPod], hosts: Collection[str], workloads: Collection[str]) -> dict[str, list[DrainPod]]:
@@ -46,11 +47,12 @@ def unmanaged_pods(pods: Iterable[DrainPod], hosts: Collection[str], workloads: 
 
 def drain_state(hosts: Collection[str], pods: Iterable[DrainPod], deleted: Collection[str],
                 workloads: Collection[str], pending: Mapping[str, str],
-                refused: Mapping[str, str]) -> DrainState:
+                refused: Mapping[str, str], unseen: Collection[str] = ()) -> DrainState:
     """After a pass: `pods` what it saw, `deleted` the names of the pods it deleted, `workloads` the
-    controllers' keys, `pending` and `refused` its plan's (Plan.pending, Plan.refused_evictions)."""
+    controllers' keys, `pending` and `refused` its plan's (Plan.pending, Plan.refused_evictions), `unseen`
+    the hosts it could not see (unreachable, or docker not answering: what runs there is not known)."""
     pods = list(pods)
-    out = DrainState(left={h: [] for h in hosts})
+    out = DrainState(left={h: [] for h in hosts}, unseen=frozenset(h for h in hosts if h in unseen))
     for p in pods:
         if p.host not in hosts or p.owner is None or p.owner not in workloads:
             continue

@@ -168,6 +168,8 @@ def test_drain_state_tells_what_is_left_what_went_and_why_the_rest_waits() -> No
     assert [p.name for p in st.unmanaged["h2"]] == ["solo", "old-x"]
     assert unmanaged_pods(pods, {"h1"}, {"rc/web"}) == {}
     assert drain_state({"h2"}, pods[2:4], set(), {"rc/web"}, {}, {}).all_done  # bare pods are not waited for
+    unseen = drain_state({"h2"}, [], set(), {"rc/web"}, {}, {}, unseen={"h2", "h1"})  # no pods seen: not known
+    assert unseen.unseen == {"h2"} and not unseen.all_done
 
 
 # --- the marks in the store ---
