@@ -184,7 +184,7 @@ def _drain(obj: AppContext, hosts: dict[str, Any], limit: float, grace: int, dry
             for h in hosts:
                 mark(store, h, time.time(), drain=True, grace=grace if grace >= 0 else None)
             if hosts:
-                code = max(code, _follow(engine, store, set(hosts), limit, project))
+                code = max(code, _follow(engine, store, set(hosts), limit, project, obj.verbose))
             return code
         finally:
             engine.transport.close()
@@ -198,7 +198,7 @@ def _engine(obj: AppContext, store: Any) -> Any:
     return Engine(obj.project, load_hosts(obj), make_transport(obj), store, EventLog(None))
 
 
-def _follow(engine: Any, store: Any, hosts: set[str], limit: float, project: Any) -> int:
+def _follow(engine: Any, store: Any, hosts: set[str], limit: float, project: Any, verbose: int = 0) -> int:
     """Passes (ours while we hold the reconcile lock, else the holder's) until no controller pod is left on
     `hosts`, or `limit` seconds (0: no limit); kubectl's lines as pods go, a line when a pod waits."""
     from orchestrator.act.events import human
@@ -230,6 +230,8 @@ def _follow(engine: Any, store: Any, hosts: set[str], limit: float, project: Any
                         click.echo(human(ev), err=True)
                 engine.events.records.clear()
                 unseen = set(result.unreachable)
+                if verbose:
+                    click.echo(f"pass: {result.duration:.2f}s, {len(result.results)} actions", err=True)
                 deleted = {r.action.name for r in result.results if r.ok and type(r.action).__name__ == "DeletePod"}
                 pods, pending, refused = result.snapshot.pods, result.plan.pending, result.plan.refused_evictions
                 workloads = set(result.desired.workloads) if result.desired else set()
