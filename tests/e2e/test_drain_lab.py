@@ -99,7 +99,6 @@ def test_drain_moves_pods_under_load_honours_budgets_and_uncordon_restores(lab, 
         orc("reconcile", cwd=project)  # the last pod joins every proxy
         where = lab_pods(lab, OWNER)
         assert where[spare] == [] and sorted(len(v) for v in where.values()) == [0, 1, 2], where
-        assert hosts_that_take_a_new_pod(project) == "2/3 hosts can take it"
         busy = next(h for h, pods in where.items() if len(pods) == 2)
         cp = orc("uncordon", spare, cwd=project)
         assert (cp.returncode, cp.stdout) == (0, f"node/{spare} uncordoned\n"), cp.stderr
@@ -125,12 +124,12 @@ def test_drain_moves_pods_under_load_honours_budgets_and_uncordon_restores(lab, 
 
         # a budget the healthy pods cannot exceed (the ready replacements count as healthy: 3 + 2 < 5): the
         # drain replaces the pods, then waits, says why, and times out with them kept
-        cp = orc("drain", busy, "--timeout", "20s", cwd=project, timeout=60)
+        cp = orc("drain", busy, "--timeout", "15s", cwd=project, timeout=60)
         refused = time.monotonic() - started
         assert cp.returncode == 1, cp.stdout + cp.stderr
         assert cp.stdout == f"node/{busy} cordoned\n", cp.stdout
         assert "Cannot evict pod as it would violate the pod's disruption budget." in cp.stderr, cp.stderr
-        assert "pdb/drain (minAvailable 5)" in cp.stderr and "global timeout reached: 20s" in cp.stderr, cp.stderr
+        assert "pdb/drain (minAvailable 5)" in cp.stderr and "global timeout reached: 15s" in cp.stderr, cp.stderr
         assert f"`orc uncordon {busy}` ends the drain" in cp.stderr, cp.stderr
         assert lab_pods(lab, OWNER)[busy] == where[busy]
         assert node_status(project)[busy] == "Ready,SchedulingDisabled"
@@ -146,7 +145,6 @@ def test_drain_moves_pods_under_load_honours_budgets_and_uncordon_restores(lab, 
         evicted = sorted(line.split("/")[-1] for line in lines if line.startswith("evicting pod default/"))
         assert evicted == where[busy], cp.stdout
         assert lab_pods(lab, OWNER)[busy] == []
-        assert node_status(project)[busy] == "Ready,SchedulingDisabled"
         assert counts["failed"] == 0, counts
 
         # uncordon: schedulable again
