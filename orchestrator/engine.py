@@ -242,7 +242,8 @@ class Engine:
                         hosts={**{h.name: book.hosts[h.name] for h in obs.leaving if pods.get(h.name)},
                                **{h.name: host_record(h) for h in self.hosts}},
                         notices=list(p.notices), ready_since=p.book.get("ready_since", {}),
-                        rollouts=p.book.get("rollouts", {}), restarts=restarts)
+                        rollouts=p.book.get("rollouts", {}), restarts=restarts,
+                        proxy_renders=p.book.get("proxy_renders", {}))
         deleted = {r.action.uid for r in results if r.ok and isinstance(r.action, DeletePod)}
         for tombstone, uids in p.book_tombstones.items():  # its pods are gone: the decision is spent
             if deleted.issuperset(uids):
