@@ -98,3 +98,38 @@ def test_an_edited_template_renders_every_proxy_again(lab: SimLab, rendered: lis
     lab.reconcile()
     assert sorted(rendered) == sorted(lab.docker)
     assert not any(b"# ours" in lab.docker[h].files[CONFIG] for h in lab.docker)
+
+
+def test_hosts_read_haproxy_state_only_when_a_service_is_desired_or_a_config_is_there(lab: SimLab) -> None:
+    def serving(host: str) -> str:
+        (cmd,) = [c for c in lab.transport.commands_for(host) if "config-mark" in c][-1:]
+        return "serving=1" if "serving=1\n" in cmd else "serving=0"
+
+    lab.apply(svc_docs(2)[0])  # the RC alone
+    lab.reconcile_until_quiet(limit=3)
+    assert {serving(h) for h in lab.docker} == {"serving=0"}
+    lab.apply(*svc_docs(2))
+    lab.reconcile_until_quiet(limit=3)
+    assert {serving(h) for h in lab.docker} == {"serving=1"}
+    assert all(lab.docker[h].haproxy_pid("/run/haproxy.pid") is not None for h in lab.docker)
+
+
+def test_static_facts_are_refreshed_a_few_hosts_per_pass_not_all_at_once(tmp_path: Path) -> None:
+    from orchestrator.engine import facts_ttl_of
+
+    names = tuple(f"h{i}" for i in range(20))
+    shares = [facts_ttl_of(n, 100.0) for n in names]
+    assert all(50.0 <= s <= 100.0 for s in shares) and len({round(s) for s in shares}) > 10
+    assert facts_ttl_of("h1", 100.0) == facts_ttl_of("h1", 100.0)
+    lab = SimLab(tmp_path, hosts=names, step=10.0, settings={"facts_ttl": 100.0})
+    try:
+        full: list[int] = []
+        seen = 0
+        for _ in range(12):  # 120 s: every host's facts expire once (after 50 to 100 s)
+            lab.reconcile()
+            total = sum(1 for h in names for b in lab.batches(h) if "system" in b)
+            full.append(total - seen)
+            seen = total
+        assert full[0] == 20 and max(full[1:]) < 10 and sum(full[1:]) >= 20, full
+    finally:
+        lab.close()
