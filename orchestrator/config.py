@@ -83,6 +83,9 @@ class Settings(BaseModel):
     # another may take it over; a live one refreshes it every lease_ttl/3, a dead one frees it at once
     lease_ttl: float = Field(default=30.0, gt=0)
     pod_port_range: str = "20000-29999"  # host ports pods publish their container ports on (cluster address)
+    # A rollout that passed its progressDeadlineSeconds goes back to the previous revision (an object's
+    # annotation orc.io/auto-rollback: "true" / "false" overrides this)
+    auto_rollback: bool = False
     drain_seconds: float = 2.0  # after proxies dropped a leaving pod, seconds its in-flight requests get
     ssh: SSHSettings = Field(default_factory=SSHSettings)
     etcd: EtcdSettings = Field(default_factory=EtcdSettings)

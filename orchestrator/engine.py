@@ -209,6 +209,7 @@ class Engine:
             raise fence.refused(refused)
         self._record(obs, p, results, store_fence)
         events = pass_events(p, results, snapshot, self.config.planner.grace_period, snapshot.taken_at)
+        events += self._revisions(p, snapshot.taken_at, store_fence)
         record_events(self.store, events, snapshot.taken_at, store_fence)
         after = self.transport.counters.per_host_exec
         trips = {h.name: after.get(h.name, 0) - before.get(h.name, 0) for h in self.hosts}
@@ -257,6 +258,17 @@ class Engine:
         stored["pods"] = with_restarts([d for host_pods in pods.values() for d in host_pods], restarts)
         self.store.put(BOOK_KEY, new_book.to_dict(), fence=fence)
         self.store.put(keys.SNAPSHOT, stored, fence=fence)
+
+    def _revisions(self, p: Plan, now: float, fence: tuple[str, int] | None) -> list[ClusterEvent]:
+        """Rollout revisions numbered, and autoRollback of a rollout past its progress deadline
+        (controllers/revision_upkeep.py), after the pass acted: each rollback is an event and a line."""
+        from orchestrator.controllers.revision_upkeep import upkeep
+
+        done = upkeep(self.store, p.book.get("rollouts", {}), self.project.settings.auto_rollback, now, fence)
+        for r in done:
+            self.events.emit("action", host="store", verb="rolled back", target=r.outcome.target.key,
+                             reason=r.message, ok=True, error=None)
+        return [ClusterEvent(r.outcome.target.key, "Warning", "DeploymentRollback", r.message) for r in done]
 
     def _store_endpoints(self, want: dict[str, dict[str, Any]], fence: tuple[str, int] | None) -> None:
         """`_meta/endpoints/<svc>` for `orc get endpoints`, written only when it changed."""

@@ -34,6 +34,8 @@ COMMANDS: dict[str, str] = {
     "store": "orchestrator.cli.store_cmd:store",
     "what-if": "orchestrator.cli.whatif_cmd:what_if",
     "rollout": "orchestrator.cli.rollout_cmd:rollout",
+    "set": "orchestrator.cli.set_cmd:set_",
+    "run": "orchestrator.cli.run_cmd:run",
 }
 
 

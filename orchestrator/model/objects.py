@@ -35,6 +35,7 @@ from orchestrator.model.meta import ObjectMeta, _split, label_map_errors
 from orchestrator.model.pod import PodSpec, PodTemplateSpec, int_or_name_port_errors, port_range_errors
 
 HAPROXY_TEMPLATE_ANNOTATION = "orc.io/haproxy-template"
+AUTO_ROLLBACK_ANNOTATION = "orc.io/auto-rollback"  # "true": a rollout past its progress deadline is undone
 _TEMPLATE_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}")  # a file name: at most 255 bytes
 
 
@@ -126,6 +127,10 @@ class Workload(K8sObject):
         if policy not in (None, "Always"):
             errors.append(("spec.template.spec.restartPolicy", unsupported(policy, ["Always"])))
         errors += self._selector_errors()
+        auto = (self.metadata.annotations or {}).get(AUTO_ROLLBACK_ANNOTATION)
+        if auto is not None and auto not in ("true", "false"):
+            errors.append(("metadata.annotations", invalid(
+                auto, f'the annotation {AUTO_ROLLBACK_ANNOTATION} must be "true" or "false"')))
         return errors
 
     @classmethod
@@ -222,6 +227,18 @@ class DeploymentSpec(ReplicaSetSpec):
     revision_history_limit: int | None = None
     progress_deadline_seconds: int | None = None
     paused: bool | None = None
+
+    @field_validator("revision_history_limit")
+    @classmethod
+    def _history_nonnegative(cls, value: int | None) -> int | None:
+        return cls._nonnegative(value)
+
+    def check(self) -> FieldErrors:
+        deadline, ready = self.progress_deadline_seconds, self.min_ready_seconds or 0
+        if deadline is not None and deadline <= ready:
+            return [("progressDeadlineSeconds",
+                     invalid(deadline, "must be greater than minReadySeconds" if ready else "must be greater than 0"))]
+        return []
 
 
 class ReplicationController(Workload):

@@ -70,7 +70,7 @@ def test_get_watch_prints_another_laptops_apply_within_a_second(
         assert _orc(project, "delete", "pod/solo").returncode == 0
         assert wait_for("(deleted)")[1].split()[0] == "solo"
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
