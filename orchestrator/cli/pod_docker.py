@@ -102,5 +102,6 @@ def exec_argv(pod: str, container: str, command: Sequence[str], *, stdin: bool, 
 
 def remote_line(argv: Sequence[str], *, become: bool) -> str:
     """The exec request's command line: the argv quoted, under `sudo -n` when the host uses become."""
-    line = shlex.join(argv)
-    return f"sudo -n -- sh -c {shlex.quote(line)}" if become else line
+    from orchestrator.transport.script import as_host_user
+
+    return as_host_user(shlex.join(argv), become)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -70,6 +71,12 @@ def time_limit(base: float, steps: Sequence[Command]) -> float:
 def remote_command(become: bool) -> str:
     """The exec command that reads the batch script from the channel's stdin."""
     return "sudo -n sh -s" if become else "sh -s"
+
+
+def as_host_user(line: str, become: bool) -> str:
+    """A one-command exec request's line (already quoted shell text), under `sudo -n` when the host uses
+    become (ansible_become): the line is one argument of `sh -c`."""
+    return f"sudo -n -- sh -c {shlex.quote(line)}" if become else line
 
 
 def build_script(

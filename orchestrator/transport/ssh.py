@@ -34,7 +34,7 @@ from orchestrator.inventory.host import Host
 from orchestrator.transport.base import BatchResult, TransportCounters
 from orchestrator.transport.connect import HostKeyPolicy, KeyRing, open_hop, with_connect_retries
 from orchestrator.transport.known_hosts import KnownHostsWriter
-from orchestrator.transport.script import build_script, parse_output, remote_command, time_limit
+from orchestrator.transport.script import as_host_user, build_script, parse_output, remote_command, time_limit
 from orchestrator.transport.ssh_config import Endpoint, load_ssh_config, resolve
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class SSHTransport:
         with self._session(host, None) as chan:
             chan.settimeout(idle)
             rendered = command.render()
-            chan.exec_command(f"sudo -n sh -c {shlex.quote(rendered)}" if host.become else rendered)
+            chan.exec_command(as_host_user(rendered, host.become))
             if command.stdin:
                 chan.sendall(command.stdin)
             chan.shutdown_write()

@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lab import daemons
-from tests.e2e.helpers import orc
+from tests.e2e.helpers import app_containers, make_tagged_images, orc
 from tests.e2e.test_one_pass import answer, apply
 
 pytestmark = pytest.mark.e2e
 
 NODE_PORT = 30190
 IMAGE = "local/e2e-roll:{}"
+OWNER = "deploy/roll"
 
 
 def manifests(tag: str) -> str:
@@ -51,42 +52,15 @@ spec:
 """
 
 
-def make_images(lab) -> None:  # type: ignore[no-untyped-def]
-    """Two images that differ in a file naming their tag, on every host (docker commit: two image ids)."""
-    for h in lab.spec.lab_hosts():
-        for tag in ("1", "2"):
-            name = f"e2e-roll-build-{tag}"
-            daemons.docker(h, "rm", "-f", name, check=False)
-            daemons.docker(h, "run", "--name", name, "--network", "none", "local/busybox:1",
-                           "sh", "-c", f"echo v{tag} > /tag")
-            daemons.docker(h, "commit", name, IMAGE.format(tag))
-            daemons.docker(h, "rm", "-f", name)
-        ids = {daemons.docker(h, "image", "inspect", "-f", "{{.Id}}", IMAGE.format(t)).stdout for t in ("1", "2")}
-        assert len(ids) == 2, "the two images must differ"
-
-
-def app_containers(lab) -> list[tuple[str, bool]]:  # type: ignore[no-untyped-def]
-    """(image, ready) of every running app container of deploy/roll on the lab."""
-    out = []
-    for h in lab.spec.lab_hosts():
-        cp = daemons.docker(h, "ps", "--filter", "label=orc.owner=deploy/roll", "--format",
-                            '{{.Image}}\t{{.Status}}\t{{.Label "orc.infra"}}', check=False)
-        for line in cp.stdout.decode().splitlines():
-            image, status, infra = (line.split("\t") + ["", ""])[:3]
-            if infra != "true":
-                out.append((image, "(healthy)" in status))
-    return out
-
-
 def test_a_deployment_rolls_to_a_new_image_under_load_with_zero_failed_requests(lab, project: Path) -> None:
-    make_images(lab)
+    make_tagged_images(lab, IMAGE, "e2e-roll-build")
     try:
         apply(project, manifests("1"))
         first = orc("reconcile", "--wait", "60", cwd=project, timeout=90)
         assert first.returncode == 0, first.stdout + first.stderr
         deadline = time.monotonic() + 60
-        while sorted(app_containers(lab)) != [(IMAGE.format(1), True)] * 3:  # ready, and behind the proxies
-            assert time.monotonic() < deadline, app_containers(lab)
+        while sorted(app_containers(lab, OWNER)) != [(IMAGE.format(1), True)] * 3:  # ready, and behind the proxies
+            assert time.monotonic() < deadline, app_containers(lab, OWNER)
             orc("reconcile", cwd=project)
             time.sleep(0.5)
         orc("reconcile", cwd=project)
@@ -107,7 +81,7 @@ def test_a_deployment_rolls_to_a_new_image_under_load_with_zero_failed_requests(
 
         def sample() -> None:
             while not stop.wait(0.3):
-                low["ready"] = min(low["ready"], sum(1 for _, ready in app_containers(lab) if ready))
+                low["ready"] = min(low["ready"], sum(1 for _, ready in app_containers(lab, OWNER) if ready))
 
         workers = [threading.Thread(target=load, args=(k,)) for k in range(3)] + [threading.Thread(target=sample)]
         for w in workers:
@@ -118,8 +92,8 @@ def test_a_deployment_rolls_to_a_new_image_under_load_with_zero_failed_requests(
             apply(project, manifests("2"))
             passes = 0
             deadline = time.monotonic() + 180
-            while sorted(app_containers(lab)) != [(IMAGE.format(2), True)] * 3:  # cron-style passes only
-                assert time.monotonic() < deadline, app_containers(lab)
+            while sorted(app_containers(lab, OWNER)) != [(IMAGE.format(2), True)] * 3:  # cron-style passes only
+                assert time.monotonic() < deadline, app_containers(lab, OWNER)
                 cp = orc("reconcile", cwd=project, timeout=90)
                 assert cp.returncode == 0, cp.stdout + cp.stderr
                 passes += 1
@@ -142,5 +116,5 @@ def test_a_deployment_rolls_to_a_new_image_under_load_with_zero_failed_requests(
     finally:
         for h in lab.spec.lab_hosts():
             daemons.docker(h, "rm", "-f", *[c.decode() for c in daemons.docker(
-                h, "ps", "-aq", "--filter", "label=orc.owner=deploy/roll", check=False).stdout.split()], check=False)
+                h, "ps", "-aq", "--filter", f"label=orc.owner={OWNER}", check=False).stdout.split()], check=False)
             daemons.docker(h, "rmi", IMAGE.format(1), IMAGE.format(2), check=False)

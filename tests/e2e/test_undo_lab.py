@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lab import daemons
-from tests.e2e.helpers import orc
+from tests.e2e.helpers import app_containers, make_tagged_images, orc
 from tests.e2e.test_one_pass import answer, apply
 
 pytestmark = pytest.mark.e2e
@@ -56,31 +56,6 @@ spec:
 """
 
 
-def make_images(lab) -> None:  # type: ignore[no-untyped-def]
-    """Two images that differ in a file naming their tag, on every host (docker commit: two image ids)."""
-    for h in lab.spec.lab_hosts():
-        for tag in ("1", "2"):
-            name = f"e2e-undo-build-{tag}"
-            daemons.docker(h, "rm", "-f", name, check=False)
-            daemons.docker(h, "run", "--name", name, "--network", "none", "local/busybox:1",
-                           "sh", "-c", f"echo v{tag} > /tag")
-            daemons.docker(h, "commit", name, IMAGE.format(tag))
-            daemons.docker(h, "rm", "-f", name)
-
-
-def app_containers(lab) -> list[tuple[str, bool]]:  # type: ignore[no-untyped-def]
-    """(image, ready) of every running app container of deploy/undo on the lab."""
-    out = []
-    for h in lab.spec.lab_hosts():
-        cp = daemons.docker(h, "ps", "--filter", f"label=orc.owner={OWNER}", "--format",
-                            '{{.Image}}\t{{.Status}}\t{{.Label "orc.infra"}}', check=False)
-        for line in cp.stdout.decode().splitlines():
-            image, status, infra = (line.split("\t") + ["", ""])[:3]
-            if infra != "true":
-                out.append((image, "(healthy)" in status))
-    return out
-
-
 def stored_image(project: Path) -> str:
     import json
 
@@ -97,7 +72,7 @@ def wait_for(what: str, check, timeout: float = 180) -> None:  # type: ignore[no
 
 
 def test_set_image_undo_and_auto_rollback_under_load_with_zero_failed_requests(lab, project: Path) -> None:
-    make_images(lab)
+    make_tagged_images(lab, IMAGE, "e2e-undo-build")
     stop = threading.Event()
     workers: list[threading.Thread] = []
     try:
@@ -105,7 +80,7 @@ def test_set_image_undo_and_auto_rollback_under_load_with_zero_failed_requests(l
         first = orc("reconcile", "--wait", "60", cwd=project, timeout=90)
         assert first.returncode == 0, first.stdout + first.stderr
         everything = {1: [(IMAGE.format(1), True)] * 3, 2: [(IMAGE.format(2), True)] * 3}
-        wait_for("3 ready pods", lambda: (orc("reconcile", cwd=project), sorted(app_containers(lab)))[1]
+        wait_for("3 ready pods", lambda: (orc("reconcile", cwd=project), sorted(app_containers(lab, OWNER)))[1]
                  == everything[1], 60)
         orc("reconcile", cwd=project)  # the last pod joins every proxy
 
@@ -125,7 +100,7 @@ def test_set_image_undo_and_auto_rollback_under_load_with_zero_failed_requests(l
 
         def sample() -> None:
             while not stop.wait(0.3):
-                low["ready"] = min(low["ready"], sum(1 for _, ready in app_containers(lab) if ready))
+                low["ready"] = min(low["ready"], sum(1 for _, ready in app_containers(lab, OWNER) if ready))
 
         def reconcile() -> None:  # cron-style passes, one after the other
             while not stop.is_set():
@@ -146,7 +121,7 @@ def test_set_image_undo_and_auto_rollback_under_load_with_zero_failed_requests(l
         status = orc("rollout", "status", "deploy/undo", "--timeout", "180", cwd=project, timeout=200)
         assert status.returncode == 0, status.stdout + status.stderr
         assert status.stdout.splitlines()[-1] == 'deployment "undo" successfully rolled out'
-        wait_for("every pod on image 2", lambda: sorted(app_containers(lab)) == everything[2])
+        wait_for("every pod on image 2", lambda: sorted(app_containers(lab, OWNER)) == everything[2])
         assert counts["failed"] == 0, counts
 
         # 2. an image whose container exits at once: stops at the deadline, the old pods keep serving
@@ -155,7 +130,7 @@ def test_set_image_undo_and_auto_rollback_under_load_with_zero_failed_requests(l
         status = orc("rollout", "status", "deploy/undo", "--timeout", "180", cwd=project, timeout=200)
         assert status.returncode == 1, status.stdout + status.stderr
         assert "exceeded its progress deadline" in status.stderr, status.stderr
-        assert [i for i, ready in app_containers(lab) if ready] == [IMAGE.format(2)] * 3
+        assert [i for i, ready in app_containers(lab, OWNER) if ready] == [IMAGE.format(2)] * 3
         assert counts["failed"] == 0, counts
         served = {answer(h, NODE_PORT) for h in hosts for _ in range(3)}
         assert served == {"v2"}, served
@@ -165,7 +140,7 @@ def test_set_image_undo_and_auto_rollback_under_load_with_zero_failed_requests(l
         wait_for("the rollback", lambda: stored_image(project) == IMAGE.format(2), 60)
         events = orc("get", "events", cwd=project)
         assert "DeploymentRollback" in events.stdout, events.stdout
-        wait_for("every pod on image 2 again", lambda: sorted(app_containers(lab)) == everything[2])
+        wait_for("every pod on image 2 again", lambda: sorted(app_containers(lab, OWNER)) == everything[2])
         history = orc("rollout", "history", "deploy/undo", cwd=project)
         assert history.returncode == 0, history.stderr
         assert [line.split()[0] for line in history.stdout.splitlines()[2:]] == ["1", "3", "4"], history.stdout
@@ -176,7 +151,7 @@ def test_set_image_undo_and_auto_rollback_under_load_with_zero_failed_requests(l
         assert stored_image(project) == IMAGE.format(1)
         status = orc("rollout", "status", "deploy/undo", "--timeout", "180", cwd=project, timeout=200)
         assert status.returncode == 0, status.stdout + status.stderr
-        wait_for("every pod on image 1", lambda: sorted(app_containers(lab)) == everything[1])
+        wait_for("every pod on image 1", lambda: sorted(app_containers(lab, OWNER)) == everything[1])
         time.sleep(1)
         stop.set()
         for w in workers:

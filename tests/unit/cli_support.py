@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -24,3 +25,10 @@ def init_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, apply_examples
     if apply_examples:
         assert orc("apply", "-f", "manifests/").exit_code == 0
     return tmp_path
+
+
+def as_foreground_job() -> None:
+    """`preexec_fn` of a CLI subprocess a test ends with SIGINT, as Ctrl-C ends a terminal's foreground job:
+    SIGINT back to its default. A shell's background job (`cmd &` without job control, e.g. a suite started
+    with `nohup ./test.sh &`) inherits SIGINT ignored, and an ignored SIGINT would never reach the watch."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

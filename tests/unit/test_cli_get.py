@@ -22,7 +22,7 @@ from orchestrator.cli.observed import ObservedHost, ObservedPod, Snapshot, read_
 from orchestrator.cli.printers import human_age
 from orchestrator.errors import StoreError
 from orchestrator.store import Store, keys
-from tests.unit.cli_support import init_project, orc
+from tests.unit.cli_support import as_foreground_job, init_project, orc
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -266,6 +266,7 @@ def test_watch_prints_changes_made_by_another_process(project: Path, store: Stor
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=as_foreground_job,
     )
     try:
         lines = Lines(proc)
@@ -284,7 +285,7 @@ def test_watch_prints_changes_made_by_another_process(project: Path, store: Stor
         store.delete("pod/solo")
         assert lines.wait_for("(deleted)").split()[0] == "solo"
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0  # Ctrl-C ends it quietly
+        assert proc.wait(timeout=10) == 0  # Ctrl-C ends it quietly
         assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
     finally:
         if proc.poll() is None:
@@ -301,6 +302,7 @@ def test_get_events_watch_streams_events_a_pass_records(project: Path, store: St
     proc = subprocess.Popen(
         [sys.executable, "-m", "orchestrator.cli.main", "get", "events", "-w"],
         cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=as_foreground_job,
     )
     try:
         lines = Lines(proc)
@@ -313,7 +315,7 @@ def test_get_events_watch_streams_events_a_pass_records(project: Path, store: St
         assert record(store, [lost], now + 61) == 1  # counted again (written at most once a minute)
         assert "node/lab2" in lines.wait_for("HostLost")  # the repeat is a change: printed again
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=10) == 0
         assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
     finally:
         if proc.poll() is None:

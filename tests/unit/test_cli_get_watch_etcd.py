@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.etcd_server import EtcdCluster
-from tests.unit.cli_support import init_project
+from tests.unit.cli_support import as_foreground_job, init_project
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -41,7 +41,7 @@ def test_get_watch_prints_another_laptops_apply_within_a_second(
     assert _orc(project, "apply", "-f", "manifests/").returncode == 0
     proc = subprocess.Popen([sys.executable, "-m", "orchestrator.cli.main", "get", "pods", "-w"], cwd=project,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=as_foreground_job)
     lines: queue.Queue[tuple[float, str]] = queue.Queue()
     listed = threading.Event()
     threading.Thread(target=lambda: [lines.put((time.time(), x)) for x in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
@@ -70,7 +70,7 @@ def test_get_watch_prints_another_laptops_apply_within_a_second(
         assert _orc(project, "delete", "pod/solo").returncode == 0
         assert wait_for("(deleted)")[1].split()[0] == "solo"
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=10) == 0
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -68,13 +68,19 @@ def test_a_rollout_past_its_deadline_is_rolled_back_to_the_previous_template(lab
     assert len(rollback_events(lab)) == 1
 
 
-def test_without_auto_rollback_the_stuck_rollout_stays_and_the_old_pods_serve(lab: SimLab) -> None:
+def stick_past_the_deadline(lab: SimLab) -> None:
+    """deploy/web (no annotation) settled on nginx:1.25, then set to nginx:1.27, whose pods never become
+    ready, for passes past its 30 s progress deadline."""
     lab.apply(*deployment("nginx:1.25", auto=None))
     settle(lab, "deploy/web", 3)
     lab.failing_health("nginx:1.27")
     set_image(lab, "nginx:1.27")
     for _ in range(14):
         lab.reconcile()
+
+
+def test_without_auto_rollback_the_stuck_rollout_stays_and_the_old_pods_serve(lab: SimLab) -> None:
+    stick_past_the_deadline(lab)
     assert lab.book().rollouts["deploy/web"]["conditions"][0]["reason"] == "ProgressDeadlineExceeded"
     assert lab.store.get("deploy/web").value["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
     assert state(lab, "deploy/web")[1] == 3 and not rollback_events(lab)
@@ -83,12 +89,7 @@ def test_without_auto_rollback_the_stuck_rollout_stays_and_the_old_pods_serve(la
 def test_orc_yaml_auto_rollback_turns_it_on_for_every_controller(tmp_path: Path) -> None:
     lab = SimLab(tmp_path, grace_period=40.0, step=5.0, settings={"auto_rollback": True})
     try:
-        lab.apply(*deployment("nginx:1.25", auto=None))
-        settle(lab, "deploy/web", 3)
-        lab.failing_health("nginx:1.27")
-        set_image(lab, "nginx:1.27")
-        for _ in range(14):
-            lab.reconcile()
+        stick_past_the_deadline(lab)
         assert rollback_events(lab)
     finally:
         lab.close()
