@@ -83,6 +83,7 @@ def what_if(obj: AppContext, lose: tuple[str, ...], drain: tuple[str, ...], scal
 
     from orchestrator.cli.output import dump
     from orchestrator.cli.services import load_hosts
+    from orchestrator.controllers.cordon import cordoned_hosts, draining, read_marks
     from orchestrator.controllers.desired import load_desired
     from orchestrator.observe.facts import HostFacts
     from orchestrator.observe.replay import replay
@@ -98,6 +99,7 @@ def what_if(obj: AppContext, lose: tuple[str, ...], drain: tuple[str, ...], scal
     with project.open_store() as store:
         rec = store.get(keys.SNAPSHOT)
         desired = load_desired(store)
+        marks = read_marks(store)  # hosts `orc cordon` / `orc drain` took out: as the next pass sees them
     if rec is None:
         raise ValidationError(["no snapshot of the cluster yet: run `orc reconcile` once, then ask again"])
     facts = replay(rec.value, hosts, project.cluster)
@@ -109,6 +111,8 @@ def what_if(obj: AppContext, lose: tuple[str, ...], drain: tuple[str, ...], scal
                              bind_address=name))
     config = PlannerConfig(grace_period=s.grace_period, disruption_threshold=s.disruption_threshold,
                            scheduler=SchedulerConfig.from_dict(s.scheduler),
+                           cordoned=cordoned_hosts(hosts.values(), marks), leaving=draining(marks),
+                           drained=draining(marks),
                            pod_ports=parse_port_range(s.pod_port_range or DEFAULT_POD_PORT_RANGE))
     scale = tuple(parse_scale(x) for x in scales)
     losses = [tuple(lose)] if not each else [(*lose, d) for d in domains([*facts, *new], each)]
