@@ -24,6 +24,15 @@ def _dry_run_option(f: Any) -> Any:
                         help="client or server (or a bare --dry-run): say what would be done; write nothing.")(f)
 
 
+def _event(store: Any, host: str, schedulable: bool) -> None:
+    """The Node event Kubernetes records for it (`orc describe node`, `orc get events`)."""
+    from orchestrator.act.cluster_events import ClusterEvent, record
+
+    reason = "NodeSchedulable" if schedulable else "NodeNotSchedulable"
+    record(store, [ClusterEvent(f"node/{host}", "Normal", reason, f"Node {host} status is now: {reason}")],
+           time.time())
+
+
 def _hosts(obj: AppContext, names: tuple[str, ...]) -> dict[str, Any]:
     """The inventory's hosts of these names; NotFound (kubectl's words) naming every unknown one."""
     from orchestrator.cli.services import load_hosts
@@ -60,6 +69,7 @@ def cordon(obj: AppContext, nodes: tuple[str, ...], dry_run: str) -> None:
                 continue
             if dry_run == "none":
                 mark(store, name, time.time())
+                _event(store, name, schedulable=False)
             click.echo(f"node/{name} cordoned{DRY[dry_run]}")
 
 
@@ -96,6 +106,7 @@ def uncordon(obj: AppContext, nodes: tuple[str, ...], dry_run: str) -> None:
                 continue
             if dry_run == "none":
                 unmark(store, name)
+                _event(store, name, schedulable=True)
             click.echo(f"node/{name} uncordoned{DRY[dry_run]}")
     if code:
         click.get_current_context().exit(code)
@@ -153,6 +164,7 @@ def _drain(obj: AppContext, hosts: dict[str, Any], limit: float, grace: int, dry
             else:
                 if dry_run == "none":
                     mark(store, name, time.time())
+                    _event(store, name, schedulable=False)
                 click.echo(f"node/{name} cordoned{DRY[dry_run]}")
         engine = _engine(obj, store)
         try:

@@ -75,6 +75,8 @@ def test_cordon_and_uncordon_say_what_kubectl_says_and_the_inventory_cordon_stay
     assert "Unschedulable:  true (cordoned by orc cordon)" in orc("describe", "node", "lab1").stdout
     assert "Unschedulable:  false" in orc("describe", "node", "lab2").stdout
     assert "true (cordoned by inventory (orc_cordoned))" in orc("describe", "node", "lab3").stdout
+    events = [line.split()[2:] for line in orc("get", "events").stdout.splitlines()[1:]]
+    assert events == [["NodeNotSchedulable", "node/lab1", "Node", "lab1", "status", "is", "now:", "NodeNotSchedulable"]]
     assert orc("cordon", "lab2", "--dry-run").stdout == "node/lab2 cordoned (dry run)\n"
     assert store.get(keys.cordon_key("lab2")) is None
     r = orc("uncordon", "lab1", "lab2", "lab3")
