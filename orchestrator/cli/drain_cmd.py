@@ -120,14 +120,17 @@ def uncordon(obj: AppContext, nodes: tuple[str, ...], dry_run: str) -> None:
 @click.option("--grace-period", "grace", type=int, default=-1, show_default=True,
               help="Seconds each evicted pod gets to stop (SIGTERM, then SIGKILL); negative: the pod's own "
               "terminationGracePeriodSeconds.")
+@click.option("--delete-emptydir-data", "local_data", is_flag=True,
+              help="Drain even when pods use emptyDir volumes: their data is lost (each replacement starts with "
+              "an empty one), as kubectl's flag says.")
 @_dry_run_option
 @click.pass_obj
-def drain(obj: AppContext, nodes: tuple[str, ...], timeout: str, grace: int, dry_run: str) -> None:
+def drain(obj: AppContext, nodes: tuple[str, ...], timeout: str, grace: int, local_data: bool, dry_run: str) -> None:
     """Cordon hosts, then move their pods elsewhere, one safe step at a time, and wait until no pod of a
     controller runs there. Each pod is replaced first: it goes only once its controller has its replicas
     ready elsewhere (and served by every proxy), and only while every PodDisruptionBudget that picks it
     allows a disruption. A bare pod (no controller) is never moved: a host with one is not drained (delete
-    it first).
+    it first); nor one whose pods use emptyDir volumes, unless --delete-emptydir-data.
 
     The drain is recorded in the store: every `orc reconcile` pass (cron, --watch) goes on with it, after a
     timeout too, until `orc uncordon`. While it waits, `orc drain` runs the passes itself (taking the
@@ -138,7 +141,7 @@ def drain(obj: AppContext, nodes: tuple[str, ...], timeout: str, grace: int, dry
       orc drain lab1 --timeout 5m        # node/lab1 cordoned ... evicting pod default/web-x2k4p ... drained
       orc drain lab1 --dry-run           # what it would evict
       orc uncordon lab1                  # back in service
-    Exit 0 drained, 1 a host could not be drained in time (or has bare pods).
+    Exit 0 drained, 1 a host could not be drained in time (or has bare pods, or emptyDir data).
     """
     from orchestrator.cli.pod_target import parse_duration
 
@@ -146,14 +149,15 @@ def drain(obj: AppContext, nodes: tuple[str, ...], timeout: str, grace: int, dry
         limit = parse_duration(timeout)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--timeout'") from None
-    code = _drain(obj, _hosts(obj, nodes), limit, grace, dry_run)
+    code = _drain(obj, _hosts(obj, nodes), limit, grace, dry_run, local_data)
     if code:
         click.get_current_context().exit(code)
 
 
-def _drain(obj: AppContext, hosts: dict[str, Any], limit: float, grace: int, dry_run: str) -> int:
+def _drain(obj: AppContext, hosts: dict[str, Any], limit: float, grace: int, dry_run: str,
+           local_data: bool = False) -> int:
     from orchestrator.controllers.cordon import mark, read_marks
-    from orchestrator.plan.drain import pods_of, unmanaged_pods
+    from orchestrator.plan.drain import pods_of, unmanaged_pods, with_local_storage
 
     project = obj.project
     with project.open_store(write=dry_run == "none") as store:
@@ -180,6 +184,13 @@ def _drain(obj: AppContext, hosts: dict[str, Any], limit: float, grace: int, dry
                     click.echo(f'error: unable to drain node "{h}" due to error: cannot delete Pods that declare no '
                                f"controller: {names} (orc never moves a bare pod: delete it with `orc delete "
                                "pod/NAME`, or run it under a Deployment), continuing command...", err=True)
+                    hosts.pop(h)
+                    code = EXIT_FAILED
+                local = with_local_storage(pods_of(first.snapshot.pods), {h}, desired.workloads if desired else {})
+                if local.get(h) and not local_data and h in hosts:
+                    names = ", ".join(f"default/{p.name}" for p in local[h])
+                    click.echo(f'error: unable to drain node "{h}" due to error: cannot delete Pods with local storage '
+                               f"(use --delete-emptydir-data to override): {names}, continuing command...", err=True)
                     hosts.pop(h)
                     code = EXIT_FAILED
                 orphans = [p for p in unmanaged.get(h, []) if p.owner is not None]

@@ -45,6 +45,18 @@ def unmanaged_pods(pods: Iterable[DrainPod], hosts: Collection[str], workloads: 
     return out
 
 
+def with_local_storage(pods: Iterable[DrainPod], hosts: Collection[str],
+                       workloads: Mapping[str, Any]) -> dict[str, list[DrainPod]]:
+    """Host -> its controllers' pods whose template has an emptyDir volume: moving them loses that data, so a
+    drain asks for --delete-emptydir-data first, as kubectl does (`workloads`: key -> Workload)."""
+    out: dict[str, list[DrainPod]] = {}
+    for p in pods:
+        w = workloads.get(p.owner) if p.owner is not None else None
+        if p.host in hosts and w is not None and any(v.empty_dir is not None for v in w.template.spec.volumes or []):
+            out.setdefault(p.host, []).append(p)
+    return out
+
+
 def drain_state(hosts: Collection[str], pods: Iterable[DrainPod], deleted: Collection[str],
                 workloads: Collection[str], pending: Mapping[str, str],
                 refused: Mapping[str, str], unseen: Collection[str] = ()) -> DrainState:

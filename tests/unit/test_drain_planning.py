@@ -18,7 +18,7 @@ from orchestrator.inventory.host import Host
 from orchestrator.model.load import parse_objects
 from orchestrator.observe.snapshot import ClusterSnapshot
 from orchestrator.plan.disruption import BUDGET_VIOLATION, Disruptions, budget_of
-from orchestrator.plan.drain import DrainPod, drain_state, unmanaged_pods
+from orchestrator.plan.drain import DrainPod, drain_state, unmanaged_pods, with_local_storage
 from orchestrator.plan.planner import plan
 from orchestrator.plan.types import CreatePod, DeletePod
 from orchestrator.plan.views import PodView
@@ -170,6 +170,15 @@ def test_drain_state_tells_what_is_left_what_went_and_why_the_rest_waits() -> No
     assert drain_state({"h2"}, pods[2:4], set(), {"rc/web"}, {}, {}).all_done  # bare pods are not waited for
     unseen = drain_state({"h2"}, [], set(), {"rc/web"}, {}, {}, unseen={"h2", "h1"})  # no pods seen: not known
     assert unseen.unseen == {"h2"} and not unseen.all_done
+
+
+def test_pods_with_an_empty_dir_are_named_before_a_drain_loses_their_data() -> None:
+    scratch = rc_doc("cache", 2)
+    scratch["spec"]["template"]["spec"]["volumes"] = [{"name": "tmp", "emptyDir": {}}]
+    scratch["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}]
+    d = desired(rc_doc("web", 2), scratch)
+    pods = [DrainPod("cache-a", "h2", "rc/cache"), DrainPod("web-a", "h2", "rc/web"), DrainPod("cache-b", "h1", "rc/cache")]
+    assert with_local_storage(pods, {"h2"}, d.workloads) == {"h2": [pods[0]]}
 
 
 # --- the marks in the store ---
