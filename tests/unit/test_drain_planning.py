@@ -267,3 +267,29 @@ def test_cron_passes_advance_a_recorded_drain_and_an_uncordon_ends_it(tmp_path: 
         assert [p for p in lab.pods_of("rc/web") if p[0] == busy]  # schedulable again
     finally:
         lab.close()
+
+
+def test_a_rolling_update_pass_after_pass_never_goes_below_its_budget(tmp_path: Path) -> None:
+    """maxUnavailable 2 of 4 would let two old pods go at once; a budget of minAvailable 4 lets an old pod
+    go only once a new one is ready beside it: never fewer than 4 ready, and the rollout still completes."""
+    from tests.harness.lab import SimLab
+    from tests.unit.test_engine_rollout import state, web
+
+    lab = SimLab(tmp_path, grace_period=40.0, step=5.0)
+    try:
+        spec = {"strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 2}}}
+        lab.apply(*web("Deployment", 4, "nginx:1.25", **spec), pdb(minAvailable=4))
+        for _ in range(10):
+            if not lab.reconcile().changed and state(lab, "deploy/web")[1] == 4:
+                break
+        lab.apply(*web("Deployment", 4, "nginx:1.27", **spec), pdb(minAvailable=4))
+        held = False
+        for _ in range(40):
+            r = lab.reconcile()
+            assert state(lab, "deploy/web")[1] >= 4, state(lab, "deploy/web")
+            held = held or "old pods kept" in r.plan.pending.get("deploy/web: rollout", "")
+            if state(lab, "deploy/web")[2] == {"nginx:1.27": 4} and state(lab, "deploy/web")[1] == 4:
+                break
+        assert state(lab, "deploy/web") == (4, 4, {"nginx:1.27": 4}) and held
+    finally:
+        lab.close()
