@@ -10,6 +10,10 @@ The passes, in order (level-triggered, as Kubernetes' controllers):
     then on the host with most of its pods, then the newest); pods whose controller is gone are deleted;
     after failed creations a controller creates in doubling batches (1, 2, 4, ...), Kubernetes' slow start,
     so a bad image or a full disk costs one attempt per pass, not one per missing pod;
+    a controller's pods on a leaving host (one that left the inventory, or one `orc drain` drains) are
+    replaced elsewhere first and evicted once the replacements are ready, each only while the
+    PodDisruptionBudgets that pick it allow (plan/disruption.py), which a rolling update's removal of an
+    old ready pod honours too;
  4. bare pods: scheduled once and bound; recreated on their host if they vanish from it; a changed spec
     replaces the pod on the same host; a pod no longer desired is deleted;
  5. placement: all new pods in one scheduler batch, so each placement is accounted before the next.
