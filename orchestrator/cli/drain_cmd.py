@@ -226,6 +226,7 @@ def _follow(engine: Any, store: Any, hosts: set[str], limit: float, project: Any
     `hosts`, or `limit` seconds (0: no limit); kubectl's lines as pods go, a line when a pod waits."""
     from orchestrator.act.events import human
     from orchestrator.cli.reconcile_cmd import LOCK_NAME, _fence
+    from orchestrator.cli.services import move_legacy_workloads
     from orchestrator.leader import take_lock
     from orchestrator.plan.drain import drain_state, pods_of
 
@@ -240,6 +241,7 @@ def _follow(engine: Any, store: Any, hosts: set[str], limit: float, project: Any
                 try:
                     lock = take_lock(store, LOCK_NAME, project.settings.lease_ttl, wait=0)
                     fence = _fence(project.cluster, lock)
+                    move_legacy_workloads(store, fence=fence.store_fence)  # what `orc reconcile` does first
                 except LockHeldError as e:
                     if not followed:
                         h = getattr(e, "holder", None)
