@@ -8,6 +8,7 @@ controller's passes while that one holds the lock."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -221,9 +222,11 @@ def _engine(obj: AppContext, store: Any) -> Any:
     return Engine(obj.project, load_hosts(obj), make_transport(obj), store, EventLog(None))
 
 
-def _follow(engine: Any, store: Any, hosts: set[str], limit: float, project: Any, verbose: int = 0) -> int:
+def _follow(engine: Any, store: Any, hosts: set[str], limit: float, project: Any, verbose: int = 0,
+            make_fence: Callable[[Any], Any] | None = None, sleep: Callable[[float], None] = time.sleep) -> int:
     """Passes (ours while we hold the reconcile lock, else the holder's) until no controller pod is left on
-    `hosts`, or `limit` seconds (0: no limit); kubectl's lines as pods go, a line when a pod waits."""
+    `hosts`, or `limit` seconds (0: no limit); kubectl's lines as pods go, a line when a pod waits.
+    `make_fence`: the fence of a pass from the lock (default: the host-side fence `orc reconcile` uses)."""
     from orchestrator.act.events import human
     from orchestrator.cli.reconcile_cmd import LOCK_NAME, _fence
     from orchestrator.cli.services import move_legacy_workloads
@@ -240,8 +243,9 @@ def _follow(engine: Any, store: Any, hosts: set[str], limit: float, project: Any
             if lock is None:
                 try:
                     lock = take_lock(store, LOCK_NAME, project.settings.lease_ttl, wait=0)
-                    fence = _fence(project.cluster, lock)
-                    move_legacy_workloads(store, fence=fence.store_fence)  # what `orc reconcile` does first
+                    fence = (make_fence or (lambda lk: _fence(project.cluster, lk)))(lock)
+                    # what `orc reconcile` does first
+                    move_legacy_workloads(store, fence=fence.store_fence if fence is not None else None)
                 except LockHeldError as e:
                     if not followed:
                         h = getattr(e, "holder", None)
@@ -296,7 +300,7 @@ def _follow(engine: Any, store: Any, hosts: set[str], limit: float, project: Any
                 return EXIT_OK
             if deadline is not None and time.monotonic() >= deadline:
                 return _timed_out(state, hosts, limit)
-            time.sleep(0.5)
+            sleep(0.5)
     finally:
         if lock is not None:
             lock.release()

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from orchestrator.cli.observed import ObservedHost, ObservedPod, Snapshot, write_snapshot
 from orchestrator.store import Store, keys, open_store
@@ -148,3 +150,55 @@ def test_drain_dry_run_says_what_it_would_evict_and_refuses_a_host_with_a_bare_p
         in r.stderr
     r = orc("drain", "lab1", "--timeout", "soon")
     assert r.exit_code == 2 and "invalid duration" in r.stderr
+
+
+def follow(lab: Any, hosts: set[str], limit: float) -> tuple[int, str, str]:
+    """`orc drain`'s wait (cli/drain_cmd._follow) over the real engine on simulated hosts: its passes hold the
+    reconcile lock (the harness's hosts run no fence step), each pause moves the simulated clock."""
+    import click
+    from click.testing import CliRunner
+
+    from orchestrator.cli.drain_cmd import _follow
+
+    out: list[int] = []
+
+    @click.command()
+    def run() -> None:
+        out.append(_follow(lab.engine, lab.store, hosts, limit, lab.project, make_fence=lambda lock: None,
+                           sleep=lab.clock.advance))
+
+    r = CliRunner().invoke(run, [])
+    assert r.exception is None, r.exception
+    return out[0], r.stdout, r.stderr
+
+
+def test_the_drain_wait_runs_passes_prints_evictions_and_times_out_on_a_budget(tmp_path: Path) -> None:
+    from orchestrator.controllers.cordon import mark
+    from tests.harness.lab import SimLab
+    from tests.unit.plan_fixtures import rc_doc
+
+    lab = SimLab(tmp_path)
+    try:
+        lab.apply(rc_doc("web", 3))
+        lab.reconcile_until_quiet()
+        (on_h2,) = [p[1] for p in lab.pods_of("rc/web") if p[0] == "h2"]
+        mark(lab.store, "h2", lab.clock(), drain=True)
+        code, out, err = follow(lab, {"h2"}, 30)
+        assert code == 0 and out == f"evicting pod default/{on_h2}\npod/{on_h2} evicted\nnode/h2 drained\n", out + err
+        assert "waiting: rc/web: handover: 1 pods on hosts being drained (h2) keep serving until 3 pods are ready" \
+            in err
+        assert not [p for p in lab.pods_of("rc/web") if p[0] == "h2"] and len(lab.pods_of("rc/web")) == 3
+
+        lab.apply(rc_doc("web", 3), yaml.safe_load(PDB.replace("minAvailable: 2", "minAvailable: 9")))
+        (on_h3,) = [p[1] for p in lab.pods_of("rc/web") if p[0] == "h3"]
+        mark(lab.store, "h3", lab.clock(), drain=True)
+        code, out, err = follow(lab, {"h3"}, 2)
+        assert code == 1 and out == "", out
+        assert f'error when evicting pods/"{on_h3}" -n "default" (will retry after 0.5s): Cannot evict pod as it ' \
+            "would violate the pod's disruption budget. (the disruption budget pdb/web (minAvailable 9)" in err, err
+        assert err.count("error when evicting") == 1  # said once, not every pass
+        assert f'error: unable to drain node "h3" due to error: global timeout reached: 2s; pods left: pod/{on_h3}' \
+            in err and "There are pending nodes to be drained:\n h3\n" in err
+        assert [p[1] for p in lab.pods_of("rc/web") if p[0] == "h3"] == [on_h3]
+    finally:
+        lab.close()
