@@ -37,7 +37,8 @@ spec:
         image: local/busybox:1
         command: [sh, -c, "echo ok > /tmp/index.html && exec httpd -f -p 80 -h /tmp"]
         ports: [{{name: http, containerPort: 80}}]
-        readinessProbe: {{httpGet: {{path: /, port: http}}, periodSeconds: 1}}
+        # lenient on time (2 cores shared by a loaded machine: a check may take seconds), quick to turn ready
+        readinessProbe: {{httpGet: {{path: /, port: http}}, periodSeconds: 1, timeoutSeconds: 5, failureThreshold: 10}}
 ---
 apiVersion: v1
 kind: Service
@@ -66,8 +67,18 @@ def node_status(project: Path) -> dict[str, str]:
     return {line.split()[0]: line.split()[1] for line in cp.stdout.splitlines()[1:]}
 
 
-def ready(lab) -> int:  # type: ignore[no-untyped-def]
-    return sum(1 for _, ok in app_containers(lab, OWNER) if ok)
+def ready(lab) -> int | None:  # type: ignore[no-untyped-def]
+    """Ready app containers of the Deployment on the lab; None when a host's docker did not answer."""
+    from orchestrator.lab import daemons
+
+    n = 0
+    for h in lab.spec.lab_hosts():
+        cp = daemons.docker(h, "ps", "--filter", f"label=orc.owner={OWNER}",
+                            "--format", "{{.Status}}", check=False)
+        if cp.returncode != 0:
+            return None
+        n += sum(1 for line in cp.stdout.decode().splitlines() if "(healthy)" in line)
+    return n
 
 
 def wait_for(what: str, check, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
@@ -106,6 +117,8 @@ def test_drain_moves_pods_under_load_honours_budgets_and_uncordon_restores(lab, 
         addresses = [h.address for h in lab.spec.lab_hosts()]
         counts = {"ok": 0, "failed": 0}
         low = {"ready": 3}
+        low_when = [""]
+        phase = ["load"]
 
         def load(k: int) -> None:
             i = k
@@ -115,7 +128,9 @@ def test_drain_moves_pods_under_load_honours_budgets_and_uncordon_restores(lab, 
 
         def sample() -> None:
             while not stop.wait(0.5):
-                low["ready"] = min(low["ready"], ready(lab))
+                n = ready(lab)
+                if n is not None and n < low["ready"]:
+                    low["ready"], low_when[0] = n, phase[0]
 
         workers = [threading.Thread(target=load, args=(k,)) for k in range(3)] + [threading.Thread(target=sample)]
         for w in workers:
@@ -124,6 +139,7 @@ def test_drain_moves_pods_under_load_honours_budgets_and_uncordon_restores(lab, 
 
         # a budget the healthy pods cannot exceed (the ready replacements count as healthy: 3 + 2 < 5): the
         # drain replaces the pods, then waits, says why, and times out with them kept
+        phase[0] = "refused drain"
         cp = orc("drain", busy, "--timeout", "15s", cwd=project, timeout=60)
         refused = time.monotonic() - started
         assert cp.returncode == 1, cp.stdout + cp.stderr
@@ -137,6 +153,7 @@ def test_drain_moves_pods_under_load_honours_budgets_and_uncordon_restores(lab, 
         # a budget of 2: the drain (still recorded) goes on; both pods evicted, the host empty
         apply(project, budget("minAvailable: 2"))
         moved = time.monotonic()
+        phase[0] = "drain"
         cp = orc("drain", busy, "--timeout", "90s", cwd=project, timeout=120)
         moved = time.monotonic() - moved
         assert cp.returncode == 0, cp.stdout + cp.stderr
@@ -148,6 +165,7 @@ def test_drain_moves_pods_under_load_honours_budgets_and_uncordon_restores(lab, 
         assert counts["failed"] == 0, counts
 
         # uncordon: schedulable again
+        phase[0] = "uncordon"
         cp = orc("uncordon", busy, cwd=project)
         assert (cp.returncode, cp.stdout) == (0, f"node/{busy} uncordoned\n"), cp.stderr
         assert node_status(project)[busy] == "Ready"
@@ -159,9 +177,9 @@ def test_drain_moves_pods_under_load_honours_budgets_and_uncordon_restores(lab, 
         for w in workers:
             w.join()
         print(f"figures: refused drain {refused:.1f}s, drain of 2 pods {moved:.1f}s, {counts} in {elapsed:.0f}s "
-              f"({counts['ok'] / elapsed:.0f}/s), fewest ready {low['ready']}")
+              f"({counts['ok'] / elapsed:.0f}/s), fewest ready {low['ready']} ({low_when[0] or 'throughout'})")
         assert counts["failed"] == 0, counts
-        assert low["ready"] >= 3, low
+        assert low["ready"] >= 3, (low, low_when)
         assert counts["ok"] / elapsed >= 50, (counts, elapsed)
     finally:
         stop.set()
