@@ -44,12 +44,14 @@ class ServicePlan:
 
 
 def created_view(a: CreatePod) -> StoredPod:
-    """A pod this pass creates, as the endpoints see it: ready at once unless a container has a readiness
-    probe (then it joins when docker reports it healthy, in a later pass)."""
+    """A pod this pass creates, as the endpoints see it: ready at once unless a container has a readiness or
+    startup probe, or the pod has init containers (then it joins when docker reports it healthy or started, in a
+    later pass)."""
     from orchestrator.proxy.pod_labels import infra_labels
 
     infra = dict(item.partition("=")[::2] for item in infra_labels(a.pod.spec)[1::2])
-    probed = any(c.readiness_probe is not None for c in a.pod.spec.containers)
+    probed = bool(a.pod.spec.init_containers) or any(
+        c.readiness_probe is not None or c.startup_probe is not None for c in a.pod.spec.containers)
     return StoredPod(name=a.pod.name, uid=a.pod.uid, host=a.host, ready=not probed, labels=dict(a.pod.labels),
                      ports={b.key: b.host_port for b in a.pod.ports},
                      port_names=infra.get(PORT_NAMES_LABEL, ""), http_check=infra.get(HTTP_CHECK_LABEL, ""))
