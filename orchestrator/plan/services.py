@@ -74,7 +74,7 @@ def plan_services(services: Mapping[str, Service], snapshot: ClusterSnapshot, ho
     out.endpoints = endpoints(services, [*staying, *(created_view(a) for a in creates)], snapshot.hosts)
     out.env = service_env(services, out.addresses)
     cluster = snapshot.cluster
-    out.hosts_text = mark_line(cluster) + hosts_file(services, out.addresses)
+    out.hosts_text = mark_line(cluster) + hosts_file(services, out.addresses, out.endpoints)
     proxies = {h.name for h in proxy_hosts(hosts, settings)}
     changes = _changes(out.endpoints, last_endpoints or {})
     last_sections = last_sections or {}
@@ -156,6 +156,8 @@ def _servable(services: Mapping[str, Service], addresses: Mapping[str, ServiceAd
     here: dict[str, Service] = {}
     clashes: list[str] = []
     for name, svc in services.items():
+        if svc.headless:  # no address, nothing to proxy
+            continue
         addr = addresses.get(name)
         if addr is not None and addr.cluster_ip in state.others:
             clashes.append(f"svc/{name}: its address {addr.cluster_ip} is already on lo with the label "
