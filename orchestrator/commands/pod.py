@@ -399,8 +399,8 @@ def stop_pods(pods: Sequence[tuple[str, str, int | None]],
     for _, uid, grace in pods:
         mine = (hooks or {}).get(uid, ())
         if mine and grace_of(grace):
-            body = "; ".join([*_hook_lines(mine, grace_of(grace)), f'orc_stop {shlex.quote(uid)} "$orc_left"'])
-            lines.append(f"( {body} ) &")
+            lines += ["(", *(f"  {x}" for x in _hook_lines(mine, grace_of(grace))),
+                      f'  orc_stop {shlex.quote(uid)} "$orc_left"', ") &"]
         else:
             lines.append(f"orc_stop {shlex.quote(uid)} {grace_of(grace)} &")
     lines += ["wait", "echo stopped " + " ".join(shlex.quote(name) for name, _, _ in pods)]
