@@ -141,7 +141,7 @@ def pre_stop_hooks(pod: ObservedPod) -> dict[str, PreStop]:
             continue
         if isinstance(value, dict) and isinstance(value.get("exec"), list) and value["exec"]:
             out[c.name] = PreStop(c.name, exec=tuple(str(x) for x in value["exec"]))
-        elif isinstance(value, dict) and isinstance(value.get("sleep"), int):
+        elif isinstance(value, dict) and isinstance(value.get("sleep"), int) and not isinstance(value["sleep"], bool):
             out[c.name] = PreStop(c.name, sleep=max(value["sleep"], 0))
     return out
 

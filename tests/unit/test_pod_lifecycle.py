@@ -115,6 +115,22 @@ def test_headless_service_is_accepted_but_not_as_a_node_port() -> None:
     assert "spec.clusterIP: Invalid value: \"None\": may not be set to 'None' for NodePort services" in str(e.value)
 
 
+def test_requests_count_the_largest_init_container_when_it_asks_for_more() -> None:
+    from decimal import Decimal
+
+    from orchestrator.model.helpers import pod_requests, spec_hash
+
+    def spec(init_cpu: str, *apps: str):  # type: ignore[no-untyped-def]
+        (p,) = parse_objects([pod_doc({
+            "initContainers": [{"name": "i", "image": "i", "resources": {"requests": {"cpu": init_cpu}}}],
+            "containers": [{"name": f"c{n}", "image": "i", "resources": {"requests": {"cpu": a}}}
+                           for n, a in enumerate(apps)]})])
+        return p.spec
+    assert pod_requests(spec("1", "200m", "300m"))["cpu"] == Decimal(1)
+    assert pod_requests(spec("100m", "200m", "300m"))["cpu"] == Decimal("0.5")
+    assert spec_hash(spec("0.5", "1")) == spec_hash(spec("500m", "1"))
+
+
 # --- commands ---
 
 
