@@ -445,6 +445,19 @@ def test_init_container_statuses() -> None:
                  "state": {"waiting": {"reason": "PodInitializing"}}}
 
 
+def test_describe_shows_init_containers_startup_probes_and_hooks() -> None:
+    from orchestrator.cli.describe import Text, describe_containers
+
+    out = Text()
+    describe_containers(out, [{"name": "a", "image": "i"}], 0, "Init Containers")
+    describe_containers(out, [{"name": "app", "image": "i", "startupProbe": {"exec": {"command": ["true"]}},
+                               "lifecycle": {"preStop": {"exec": {"command": ["sh", "-c", "bye"]}}}}], 0)
+    text = str(out)
+    assert text.index("Init Containers:") < text.index("\nContainers:")
+    assert "Startup:" in text and "exec [true]" in text
+    assert "PreStop:" in text and "exec [sh -c bye]" in text
+
+
 def test_round_trip_of_the_stored_snapshot() -> None:
     pod = cli_pod(ObservedContainer("a", state="exited"))
     assert CliPod.from_dict(pod.to_dict()) == pod
