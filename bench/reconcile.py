@@ -11,7 +11,9 @@ Run:  sudo .venv/bin/python bench/reconcile.py [--hosts 5 20] [-n 5]
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +34,33 @@ from orchestrator.transport.ssh import SSHTransport
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ssh_floor import floor  # noqa: E402  (a sibling script, not a package)
+
+# The floor of a cron pass, as a whole process: Python, paramiko, one thread per host that connects and runs
+# `docker ps` once (what any tool must do at the least). Connection parameters come on argv, so the floor
+# imports nothing of ours.
+FLOOR_PROCESS = """
+import json, sys, threading, paramiko
+hosts = json.loads(sys.argv[1])
+errors = []
+def one(h):
+    c = paramiko.SSHClient()
+    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    try:
+        c.connect(h["address"], port=h["port"] or 22, username=h["user"], key_filename=h["key_file"],
+                  look_for_keys=h["key_file"] is None, allow_agent=False, timeout=10)
+        _, out, _ = c.exec_command("docker ps -q")
+        out.read()
+        if out.channel.recv_exit_status() != 0:
+            errors.append(h["address"])
+    except Exception as e:
+        errors.append(f"{h['address']}: {e}")
+    finally:
+        c.close()
+threads = [threading.Thread(target=one, args=(h,)) for h in hosts]
+[t.start() for t in threads]
+[t.join() for t in threads]
+sys.exit(1 if errors else 0)
+"""
 
 LAB_NAME = "bench"
 LAB_SUBNET = 3
@@ -69,12 +98,15 @@ class Figures:
     noop_trips: float = 0.0  # max round trips on one host in a no-op pass
     floor_fresh: float = 0.0
     floor_reused: float = 0.0
+    cron: list[float] = field(default_factory=list)  # whole `orc reconcile` processes, no-op (wall seconds)
+    cron_floor: list[float] = field(default_factory=list)  # whole floor processes: paramiko, threads, `docker ps`
     running: int = 0  # pods running after converging
     errors: list[str] = field(default_factory=list)
 
 
 def _project(root: Path, inventory: Path) -> None:
     settings = {
+        "cluster": "bench",
         "inventory": str(inventory),
         "store": "sqlite:.orc/state.db",
         "infra_image": BASE_IMAGE,
@@ -99,6 +131,23 @@ def _timed_pass(engine: Engine) -> tuple[float, PassResult]:
     start = time.perf_counter()
     result = engine.run_pass()
     return time.perf_counter() - start, result
+
+
+def _process(argv: list[str], cwd: Path, figures: Figures, what: str) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        figures.errors.append(f"{what}: exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-300:]}")
+    return elapsed
+
+
+def spread(values: Sequence[float], unit: float = 1000.0, suffix: str = " ms") -> str:
+    """median (min-max)"""
+    if not values:
+        return "-"
+    return (f"{statistics.median(values) * unit:.0f}{suffix} ({min(values) * unit:.0f}-"
+            f"{max(values) * unit:.0f})")
 
 
 def _check(result: PassResult, figures: Figures, what: str) -> None:
@@ -179,6 +228,14 @@ def measure(n: int, runs: int, progress: Callable[[str], None]) -> Figures:
                     figures.errors.append(f"no-op (fresh) pass acted: {len(result.results)} actions")
                 figures.noop_fresh.append(elapsed)
             store.close()
+            progress(f"[{n} hosts] whole-process cron passes (`orc reconcile`) and the floor process")
+            params = json.dumps([{"address": h.address, "port": h.port, "user": h.user, "key_file": h.key_file}
+                                 for h in hosts])
+            for _ in range(runs):  # interleaved, so drift on the shared cores hits both alike
+                figures.cron.append(_process([sys.executable, "-m", "orchestrator.cli.main", "reconcile"], root,
+                                             figures, "cron pass"))
+                figures.cron_floor.append(_process([sys.executable, "-c", FLOOR_PROCESS, params], root, figures,
+                                                   "floor process"))
             progress(f"[{n} hosts] SSH floor")
             fl = floor(hosts, settings, runs=runs)
             figures.floor_fresh, figures.floor_reused = fl.fresh_median, fl.reused_median
@@ -251,6 +308,13 @@ def main(argv: list[str] | None = None) -> int:
         " trips = SSH exec round trips on one host in that pass"
     )
     print(table(rows))
+    print()
+    print("whole processes (wall time: interpreter start, imports, connects, probe, plan, store), median (min-max):")
+    for f in rows:
+        cron, fl = statistics.median(f.cron), statistics.median(f.cron_floor)
+        print(f"  {f.hosts} hosts: cron no-op `orc reconcile` {spread(f.cron)}, floor process {spread(f.cron_floor)}:"
+              f" {cron / fl:.2f}x; polled no-op {spread(f.noop_open)} vs quiet --watch {spread(f.noop_quiet)};"
+              f" no-op fresh {spread(f.noop_fresh)}")
     failed = False
     for f in rows:
         for err in f.errors:

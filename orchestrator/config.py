@@ -78,7 +78,7 @@ class Settings(BaseModel):
     disruption_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     interval: float = 10.0  # --watch: seconds between passes when nothing wakes it sooner
     resync: float = 60.0  # --watch: every host is probed at least this often, whatever its event stream says
-    facts_ttl: float = 300.0  # seconds a host's static facts (cpu, disk, images, ...) are reused; 0: always probe
+    facts_ttl: float = 300.0  # at most, seconds a host's static facts (cpu, disk, images, ...) are reused (each host its own share, from half of it: refreshes spread); 0: always probe
     # seconds a controller that stopped refreshing its reconcile lease (stalled, SIGSTOPped) keeps it before
     # another may take it over; a live one refreshes it every lease_ttl/3, a dead one frees it at once
     lease_ttl: float = Field(default=30.0, gt=0)

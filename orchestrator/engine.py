@@ -41,6 +41,7 @@ from orchestrator.plan.ports import DEFAULT_POD_PORT_RANGE, parse_port_range
 from orchestrator.plan.types import CopyImage, CreatePod, DeletePod, Plan, RestartContainer
 from orchestrator.plan.views import PodView
 from orchestrator.proxy.addresses import StoreOp, allocation_records
+from orchestrator.proxy.hostvars import proxy_hosts
 from orchestrator.proxy.sync import ENDPOINTS_PREFIX, endpoint_records, probe_steps
 from orchestrator.scheduler import SchedulerConfig
 from orchestrator.secrets import SecretSource
@@ -131,9 +132,10 @@ class Engine:
         cached = self._cached_facts()
         leaving = self.leaving_hosts(book)
         every = [*self.hosts, *leaving]
+        serving = {h.name for h in proxy_hosts(self.hosts, self.config.proxy)} if desired.services else set()
         probed = probe_all(self.transport, [h for h in every if h.name not in unchanged],
                            max_workers=self.project.settings.ssh.max_parallel,
-                           extra=lambda h: probe_steps(h, self.cluster), cached=cached)
+                           extra=lambda h: probe_steps(h, self.cluster, h.name in serving), cached=cached)
         probed = cross_check(self.transport, {h.name: h for h in every}, probed,
                              max_workers=self.project.settings.ssh.max_parallel,
                              also_ready=[h for h, f in unchanged.items() if f.ready])
@@ -153,7 +155,9 @@ class Engine:
                 if n not in names and book.assumed.get(n)]
 
     def _cached_facts(self) -> dict[str, HostFacts]:
-        """Static facts of hosts fully probed less than `facts_ttl` ago."""
+        """Static facts of hosts fully probed recently: each host's are kept for its own share of `facts_ttl`
+        (between half of it and all of it, fixed per host name), so hosts probed together at first are
+        refreshed a few per pass afterwards, not all in one pass every `facts_ttl`."""
         ttl = self.project.settings.facts_ttl
         if ttl <= 0:
             return {}
@@ -162,7 +166,7 @@ class Engine:
         out = {}
         for rec in self.store.list(FACTS_PREFIX):
             host = by_name.get(rec.key[len(FACTS_PREFIX):])
-            if host is not None and now - float(rec.value.get("at", 0)) < ttl:
+            if host is not None and now - float(rec.value.get("at", 0)) < facts_ttl_of(host.name, ttl):
                 out[host.name] = facts_from_dict(host, rec.value["facts"])
         return out
 
@@ -243,7 +247,8 @@ class Engine:
                         hosts={**{h.name: book.hosts[h.name] for h in obs.leaving if pods.get(h.name)},
                                **{h.name: host_record(h) for h in self.hosts}},
                         notices=list(p.notices), ready_since=p.book.get("ready_since", {}),
-                        rollouts=p.book.get("rollouts", {}), restarts=restarts)
+                        rollouts=p.book.get("rollouts", {}), restarts=restarts,
+                        proxy_renders=p.book.get("proxy_renders", {}))
         deleted = {r.action.uid for r in results if r.ok and isinstance(r.action, DeletePod)}
         for tombstone, uids in p.book_tombstones.items():  # its pods are gone: the decision is spent
             if deleted.issuperset(uids):
@@ -296,6 +301,14 @@ class Engine:
             self.events.emit("object", **e.to_dict())
         for target, why in sorted(r.plan.pending.items()):
             self.events.emit("pending", target=target, reason=why)
+
+
+def facts_ttl_of(host: str, ttl: float) -> float:
+    """How long `host`'s static facts are reused: between ttl/2 and ttl, by a hash of its name (stable
+    across passes and processes), so that refreshes spread over the passes."""
+    import zlib
+
+    return ttl * (0.5 + 0.5 * zlib.crc32(host.encode()) / 2**32)
 
 
 def creation_attempts(results: list[ActionResult], bare: bool = False) -> dict[str, tuple[int, int]]:

@@ -148,7 +148,8 @@ def status(obj: AppContext, target: str, watch: bool, timeout: float) -> None:
         while True:
             record = store.get(key)
             if record is None:
-                raise NotFoundError(f'Error from server (NotFound): {kind}s.apps "{name}" not found')
+                group = ".apps" if kind == "deployment" else ""  # ReplicationControllers are in the core group
+                raise NotFoundError(f'Error from server (NotFound): {kind}s{group} "{name}" not found')
             replicas = (record.value.get("spec") or {}).get("replicas")
             book = store.get(BOOK_KEY)
             st = ((book.value if book else {}).get("rollouts") or {}).get(key)

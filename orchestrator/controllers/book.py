@@ -42,13 +42,16 @@ class Book:
     # Docker container name -> how often the loop restarted it for a failed liveness probe (docker's own
     # RestartCount does not count a `docker restart`): added to its restartCount, as Kubernetes counts it.
     restarts: dict[str, int] = field(default_factory=dict)
+    # Host -> {"inputs": digest of what its HAProxy config renders from, "config": digest of that config}
+    # (plan/services.py): a host whose inputs and live config are unchanged is not rendered again.
+    proxy_renders: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"host_failures": self.host_failures, "evicted": self.evicted, "bindings": self.bindings,
                 "assumed": self.assumed, "slow_start": self.slow_start, "endpoints": self.endpoints,
                 "proxy_sections": self.proxy_sections, "hosts": self.hosts, "backoff": self.backoff,
                 "notices": self.notices, "ready_since": self.ready_since,
-                "rollouts": self.rollouts, "restarts": self.restarts}
+                "rollouts": self.rollouts, "restarts": self.restarts, "proxy_renders": self.proxy_renders}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Book:
@@ -61,7 +64,8 @@ class Book:
                    {k: dict(v) for k, v in d.get("backoff", {}).items()}, list(d.get("notices", [])),
                    {k: float(v) for k, v in d.get("ready_since", {}).items()},
                    {k: dict(v) for k, v in d.get("rollouts", {}).items()},
-                   {k: int(v) for k, v in d.get("restarts", {}).items()})
+                   {k: int(v) for k, v in d.get("restarts", {}).items()},
+                   {h: dict(v) for h, v in d.get("proxy_renders", {}).items()})
 
 
 _HOST_FIELDS = ("address", "port", "user", "key_file", "become", "known_hosts_file")

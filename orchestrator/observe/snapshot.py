@@ -9,6 +9,7 @@ removed, but their resources and host ports are taken on their hosts."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import defaultdict
@@ -22,6 +23,7 @@ from orchestrator.observe.facts import ContainerInfo, HostFacts
 _ISO = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$")
 
 
+@functools.lru_cache(maxsize=16384)  # the same containers' times, parsed again every pass otherwise
 def _ts(text: str) -> float | None:
     """Docker's RFC 3339 times (nanoseconds, `Z`) as unix seconds; its zero time as None."""
     m = _ISO.match(text or "")

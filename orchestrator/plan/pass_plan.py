@@ -70,7 +70,7 @@ def plan_pass(inputs: PassInputs, config: PassConfig, now: float, seed: int | No
     creates = [a for a in p.actions if isinstance(a, CreatePod) and a.pod.uid not in p.hold_back]
     sp = plan_services(inputs.desired.services, inputs.snapshot, inputs.hosts, config.proxy, config.templates,
                        inputs.records, creates, deleting, inputs.book.proxy_sections, inputs.book.endpoints,
-                       inputs.desired.tombstones, config.planner.reap_orphans)
+                       inputs.desired.tombstones, config.planner.reap_orphans, inputs.book.proxy_renders)
     by_name = {h.name: h for h in inputs.hosts}
     p.actions = [dataclasses.replace(a, pod=dataclasses.replace(
                      a.pod, env={**sp.env, **a.pod.env},
@@ -91,6 +91,7 @@ def plan_pass(inputs: PassInputs, config: PassConfig, now: float, seed: int | No
     p.drain = frozenset(_serving(inputs.snapshot, inputs.book.endpoints) & deleting)
     p.actions += _image_copies(p, inputs.snapshot, inputs.infra_image)
     p.book["proxy_sections"] = sp.sections
+    p.book["proxy_renders"] = sp.renders
     p.book["endpoints"] = endpoint_servers(sp.endpoints)
     return p
 

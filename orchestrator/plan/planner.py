@@ -40,7 +40,7 @@ from orchestrator.plan.types import (
     RestartContainer,
 )
 from orchestrator.plan.views import PodView
-from orchestrator.scheduler import SchedulerConfig, schedule
+from orchestrator.scheduler import SchedulerConfig
 
 SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generateName alphabet: no vowels, no 0/1/3
 
@@ -385,6 +385,8 @@ def _place(pending: list[_Pending], snapshot: ClusterSnapshot, ready: set[str], 
         if p.node_name and p.node_name != req.node_name:
             req = type(req)(**{**req.__dict__, "node_name": p.node_name})
         requests.append(req)
+    from orchestrator.scheduler import schedule  # numpy: only in a pass that places something
+
     result = schedule(requests, nodes, config.scheduler, seed=rng.getrandbits(32))
     by_name = {p.name: p for p in pending}
     taken = {h: taken_ports(f) for h, f in snapshot.hosts.items()}

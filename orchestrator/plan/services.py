@@ -23,7 +23,7 @@ from orchestrator.proxy.discovery import hosts_file, hosts_file_path, service_en
 from orchestrator.proxy.endpoints import Endpoint, StoredPod, endpoints
 from orchestrator.proxy.hostvars import HAProxyHost, proxy_hosts
 from orchestrator.proxy.pod_labels import HTTP_CHECK_LABEL, PORT_NAMES_LABEL
-from orchestrator.proxy.render import render_isolated
+from orchestrator.proxy.render_inputs import host_digest, service_digest, templates_digest
 from orchestrator.proxy.state import STEP_NAME, ProxyState, digest, mark_line, parse_state
 from orchestrator.store.base import Record
 
@@ -41,6 +41,9 @@ class ServicePlan:
     notices: list[str] = field(default_factory=list)
     served: dict[str, frozenset[str]] = field(default_factory=dict)  # proxy host -> services its live config has
     sections: dict[str, dict[str, str]] = field(default_factory=dict)  # host -> service -> last good section
+    # host -> {"inputs": render_inputs digest, "config": digest of the config they rendered to}, for hosts
+    # whose last render had no error: the next pass renders them again only when either differs.
+    renders: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def created_view(a: CreatePod) -> StoredPod:
@@ -62,11 +65,14 @@ def plan_services(services: Mapping[str, Service], snapshot: ClusterSnapshot, ho
                   creates: Sequence[CreatePod], leaving: Collection[str],
                   last_sections: Mapping[str, Mapping[str, str]] | None = None,
                   last_endpoints: Mapping[str, Sequence[str]] | None = None,
-                  tombstones: Collection[str] = (), reap_orphans: bool = False) -> ServicePlan:
+                  tombstones: Collection[str] = (), reap_orphans: bool = False,
+                  last_renders: Mapping[str, Mapping[str, str]] | None = None) -> ServicePlan:
     """`records`: the allocation records read before planning; `leaving`: uids of pods this plan deletes;
     `last_endpoints`: service -> the servers ("pod@host:port") it had after the last pass, for the plan's
     own account of what changes; `tombstones`: deleted objects ("svc/web"), the only services a live config
-    of ours may lose (an unknown one is an orphan: that host's config is kept, unless `reap_orphans`)."""
+    of ours may lose (an unknown one is an orphan: that host's config is kept, unless `reap_orphans`);
+    `last_renders`: the book's render digests (ServicePlan.renders of the last pass): a host whose inputs
+    and live config are those of its last render is not rendered again."""
     out = ServicePlan()
     alloc = plan_allocation(records, services, settings)
     out.addresses, out.ops, out.errors = alloc.addresses, alloc.ops, list(alloc.errors)
@@ -97,32 +103,55 @@ def plan_services(services: Mapping[str, Service], snapshot: ClusterSnapshot, ho
                            "again, or `orc reconcile --reap-orphans` drops them")
         out.sections = {h: dict(v) for h, v in last_sections.items()}
         return out
+    cache = _RenderCache(services, out, templates_dir, last_renders or {})
+    hosts_hash = digest(out.hosts_text)
     for h in hosts:
         state = states.get(h.name)
         if state is None:
             continue
-        _hosts_file(out, h, cluster, state)
+        _hosts_file(out, h, cluster, state, hosts_hash)
         # Other hosts' pods still resolve service names through the hosts file; a cluster with no service
         # starts no HAProxy (it empties one of its own).
         if h.name in proxies and (services or state.config_owner == cluster):
-            _proxy(out, h, cluster, state, services, templates_dir, last_sections, changes)
+            _proxy(out, h, cluster, state, services, templates_dir, last_sections, changes, cache)
     return out
 
 
-def _hosts_file(out: ServicePlan, h: Host, cluster: str, state: ProxyState) -> None:
+class _RenderCache:
+    """Digests shared by every host of one pass: each service's (manifest, address, endpoints) and the
+    templates', computed once, on the first host that needs them."""
+
+    def __init__(self, services: Mapping[str, Service], out: ServicePlan, templates_dir: Path | None,
+                 last: Mapping[str, Mapping[str, str]]):
+        self.services, self.out, self.templates_dir, self.last = services, out, templates_dir, last
+        self._services: dict[str, str] = {}
+        self._templates: str | None = None
+
+    def host(self, h: Host, cluster: str, here: Mapping[str, Service]) -> str:
+        if self._templates is None:
+            self._templates = templates_digest(self.templates_dir)
+        for name in here:
+            if name not in self._services:
+                self._services[name] = service_digest(self.services[name], self.out.addresses.get(name),
+                                                      self.out.endpoints.get(name, []))
+        return host_digest(h, cluster, ((n, self._services[n]) for n in here), self._templates)
+
+
+def _hosts_file(out: ServicePlan, h: Host, cluster: str, state: ProxyState, hosts_hash: str) -> None:
     path = hosts_file_path(h, cluster)
     if state.hosts_owner not in (None, "", cluster):
         out.errors.append(f"{h.name}: the hosts file {path} is cluster {state.hosts_owner}'s; this cluster's "
                           "pods there do not get its service names: give each cluster its own (remove "
                           "orc_hosts_file: the default is per cluster, under orc_state_dir)")
-    elif digest(out.hosts_text) != state.hosts_hash:
+    elif hosts_hash != state.hosts_hash:
         out.actions.append(UpdateHostsFile(h.name, path, out.hosts_text))
 
 
 def _proxy(out: ServicePlan, h: Host, cluster: str, state: ProxyState, services: Mapping[str, Service],
            templates_dir: Path | None, last_sections: Mapping[str, Mapping[str, str]],
-           changes: tuple[str, ...]) -> None:
-    """The host's HAProxy update, when its config, addresses or process differ from what is wanted."""
+           changes: tuple[str, ...], cache: _RenderCache) -> None:
+    """The host's HAProxy update, when its config, addresses or process differ from what is wanted. Not
+    rendered when its inputs are those of its last render and the host still has that config."""
     if state.config_owner not in (None, "", cluster):
         out.errors.append(f"{h.name}: the HAProxy config {HAProxyHost.of(h).config} is cluster "
                           f"{state.config_owner}'s; this cluster's services are not served there: give each "
@@ -132,6 +161,16 @@ def _proxy(out: ServicePlan, h: Host, cluster: str, state: ProxyState, services:
         return
     here, clashes = _servable(services, out.addresses, state)
     out.errors += [f"{h.name}: {c}" for c in clashes]
+    wanted_ips = frozenset(out.addresses[n].cluster_ip for n in here if n in out.addresses)
+    inputs = cache.host(h, cluster, here)
+    last = cache.last.get(h.name) or {}
+    if (last.get("inputs") == inputs and last.get("config") == state.config_hash and wanted_ips == state.addresses
+            and state.running):
+        out.sections[h.name] = dict(last_sections.get(h.name, {}))
+        out.renders[h.name] = {"inputs": inputs, "config": last["config"]}
+        return
+    from orchestrator.proxy.render import render_isolated  # jinja2: only when something is rendered
+
     r = render_isolated(h, here, out.addresses, out.endpoints, templates_dir, last_sections.get(h.name))
     if r.config is None:
         out.errors.append(f"{h.name}: {r.main_error}; its HAProxy config was left as it is")
@@ -144,8 +183,10 @@ def _proxy(out: ServicePlan, h: Host, cluster: str, state: ProxyState, services:
     out.sections[h.name] = {**r.fragments, **{n: last_sections[h.name][n] for n in r.kept}}
     served = {n for n in here if n in out.addresses} - (set(r.errors) - r.kept)
     config = mark_line(cluster, (p for n in served for p in out.addresses[n].node_ports.values()), served) + r.config
-    wanted_ips = frozenset(out.addresses[n].cluster_ip for n in here if n in out.addresses)
-    if digest(config) != state.config_hash or wanted_ips != state.addresses or not state.running:
+    config_hash = digest(config)
+    if not r.errors:
+        out.renders[h.name] = {"inputs": inputs, "config": config_hash}
+    if config_hash != state.config_hash or wanted_ips != state.addresses or not state.running:
         out.actions.append(UpdateProxy(h.name, config, wanted_ips, state, changes=changes))
 
 

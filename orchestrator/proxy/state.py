@@ -81,17 +81,22 @@ def running_test(pidfile: str) -> str:
     )
 
 
-def probe_step(host: Host, cluster: str) -> Command:
+def probe_step(host: Host, cluster: str, serving: bool = True) -> Command:
+    """The host's proxy state. Not `serving` (a host outside proxy.group, or a cluster with no service): the
+    HAProxy part (its pid, the addresses on lo, the listening ports) is read only where a config file is
+    there (ours, to empty, or another cluster's), so such a host runs two shell tests and no process."""
     hp = HAProxyHost.of(host)
     cfg, hosts = shlex.quote(hp.config), shlex.quote(hosts_file_path(host, cluster))
     # Few processes (it runs every pass on every host): shell builtins read the pid and the marks, the
     # parser splits the hashes, `ip`'s lines and the listening sockets (state 0A in /proc/net/tcp*).
     script = "\n".join(
         [
+            f"serving={int(serving)}",
             f"if [ -r {cfg} ]; then printf 'config='; sha256sum < {cfg}; "
-            f"IFS= read -r mark < {cfg}; printf 'config-mark=%s\\n' \"$mark\"; fi",
+            f"IFS= read -r mark < {cfg}; printf 'config-mark=%s\\n' \"$mark\"; serving=1; fi",
             f"if [ -r {hosts} ]; then printf 'hosts='; sha256sum < {hosts}; "
             f"IFS= read -r mark < {hosts}; printf 'hosts-mark=%s\\n' \"$mark\"; fi",
+            "[ $serving = 1 ] || exit 0",
             f"pid=; comm=; read -r pid < {shlex.quote(hp.pidfile)} 2>/dev/null",
             '[ -n "$pid" ] && read -r comm < "/proc/$pid/comm" 2>/dev/null',
             f'[ "$comm" = haproxy ] && {NOT_ZOMBIE} && echo "pid=$pid"',

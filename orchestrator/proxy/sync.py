@@ -14,11 +14,11 @@ from orchestrator.proxy.state import probe_step
 ENDPOINTS_PREFIX = "_meta/endpoints/"
 
 
-def probe_steps(host: Host, cluster: str) -> list[Command]:
+def probe_steps(host: Host, cluster: str, serving: bool = True) -> list[Command]:
     """What the observe batch of every host also reads: its proxy state (config and hosts-file hashes and
-    marks, HAProxy's pid, the addresses on lo, listening ports); on a host without HAProxy only the hosts
-    file matters."""
-    return [probe_step(host, cluster)]
+    marks, HAProxy's pid, the addresses on lo, listening ports); on a host without HAProxy to run
+    (`serving` False: not a proxy host, or no service) only the hosts file matters, and any config file."""
+    return [probe_step(host, cluster, serving)]
 
 
 def endpoint_records(endpoints: Mapping[str, Sequence[Endpoint]]) -> dict[str, dict[str, Any]]:

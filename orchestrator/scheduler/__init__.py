@@ -4,11 +4,14 @@ result = schedule(pods, nodes, SchedulerConfig.from_dict(settings.scheduler), se
 result.placements      # Placement(pod, node, score, gpu_devices)
 result.unschedulable   # Unschedulable(pod, reasons).message == "0/5 hosts are available: ..."
 explain(pod, nodes)    # one Explanation per host
+
+`schedule`, `explain` and `Pipeline` (numpy) are imported on first use: a pass that places nothing, and a
+command that only reads SchedulerConfig, never loads numpy.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from orchestrator.scheduler.config import DEFAULT_WEIGHTS, SchedulerConfig
-from orchestrator.scheduler.framework import Pipeline
-from orchestrator.scheduler.scheduler import explain, schedule
 from orchestrator.scheduler.types import (
     HOSTNAME_LABEL,
     RACK_LABEL,
@@ -61,3 +64,21 @@ __all__ = [
     "explain",
     "schedule",
 ]
+
+
+if TYPE_CHECKING:
+    from orchestrator.scheduler.framework import Pipeline
+    from orchestrator.scheduler.scheduler import explain, schedule
+
+_LAZY = {"schedule": "orchestrator.scheduler.scheduler", "explain": "orchestrator.scheduler.scheduler",
+         "Pipeline": "orchestrator.scheduler.framework"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
-import paramiko
+from orchestrator.transport.paramiko_lib import paramiko  # isort: skip  (first: without invoke)
 from paramiko.ssh_exception import IncompatiblePeer
 from tenacity import (
     Retrying,

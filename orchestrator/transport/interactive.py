@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import paramiko
+from orchestrator.transport.paramiko_lib import paramiko  # isort: skip  (without invoke)
 
 _CHUNK = 32768
 _POLL = 0.5

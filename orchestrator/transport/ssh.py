@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import paramiko
+from orchestrator.transport.paramiko_lib import paramiko  # isort: skip  (first: without invoke)
 
 from orchestrator.commands.base import Command
 from orchestrator.config import SSHSettings

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import paramiko
+from orchestrator.transport.paramiko_lib import enable_match_exec, paramiko  # isort: skip  (first: without invoke)
 
 from orchestrator.errors import ConfigError
 from orchestrator.inventory.host import Host
 
 DEFAULT_SSH_CONFIG = "~/.ssh/config"
+_MATCH_EXEC = re.compile(r"^\s*match\b.*\bexec\b", re.IGNORECASE | re.MULTILINE)
 DEFAULT_IDENTITIES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
 
 
@@ -58,7 +60,10 @@ def load_ssh_config(path: str | None = None) -> paramiko.SSHConfig:
             raise ConfigError(f"ssh config file {p} not found (ssh.ssh_config in orc.yaml); fix the path")
         return paramiko.SSHConfig()
     try:
-        return paramiko.SSHConfig.from_path(str(p))
+        text = p.read_text(errors="replace")
+        if _MATCH_EXEC.search(text):
+            enable_match_exec()
+        return paramiko.SSHConfig.from_text(text)
     except Exception as e:  # paramiko raises a mix of ValueError / ConfigParseError
         raise ConfigError(
             f"ssh config file {p} cannot be parsed: {e}; fix it or point ssh.ssh_config elsewhere"

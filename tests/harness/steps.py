@@ -496,7 +496,7 @@ def remove(h: DockerHost, step: Command, ctx: Context) -> Out:
 def proxy_state(h: DockerHost, step: Command, ctx: Context) -> Out:
     text = step.render()
     marked = r"if \[ -r (\S+) \]; then printf '{0}='; sha256sum < \S+; IFS= read -r mark < \S+; " \
-             r"printf '{0}-mark=%s\\n' \"\$mark\"; fi"
+             r"printf '{0}-mark=%s\\n' \"\$mark\";( serving=1;)? fi"
     cfg = re.search(marked.format("config"), text)
     hosts = re.search(marked.format("hosts"), text)
     pidfile = re.search(r"read -r pid < (\S+) 2>/dev/null", text)
@@ -505,11 +505,16 @@ def proxy_state(h: DockerHost, step: Command, ctx: Context) -> Out:
              '  while read -r _ local _ st _; do [ "$st" = 0A ] && echo "listen=${local##*:}"; done < $f')
     if not (cfg and hosts and pidfile):
         raise HarnessError(f"step {step.name!r}: the harness cannot find the config, hosts file or pidfile in:\n{text}")
+    serving = re.search(r"^serving=([01])$", text, re.MULTILINE)
+    if serving is None or "[ $serving = 1 ] || exit 0" not in text:
+        raise HarnessError(f"step {step.name!r}: the harness cannot find whether the host serves in:\n{text}")
     out = Out()
     for key, path in (("config", _word(cfg.group(1))), ("hosts", _word(hosts.group(1)))):
         if path in h.files:
             out.stdout.append(f"{key}={hashlib.sha256(h.files[path]).hexdigest()}  -")
             out.stdout.append(f"{key}-mark={h.files[path].decode(errors='replace').partition(chr(10))[0]}")
+    if serving.group(1) == "0" and _word(cfg.group(1)) not in h.files:
+        return out  # no HAProxy to run here and no config: the script stops after the hosts file
     pid = h.haproxy_pid(_word(pidfile.group(1)))
     if pid is not None:
         out.stdout.append(f"pid={pid}")

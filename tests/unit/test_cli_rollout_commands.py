@@ -83,6 +83,8 @@ def test_refusals_exit_non_zero_and_write_nothing(project: Path) -> None:
         (("rollout", "history", "deploy/web", "--revision", "7"), 1, "unable to find the specified revision"),
         (("rollout", "pause", "rc/web"), 2, "give deploy/NAME"),
         (("rollout", "history", "deploy/nope"), 1, 'deployments.apps "nope" not found'),
+        (("rollout", "status", "deploy/nope"), 1, 'deployments.apps "nope" not found'),
+        (("rollout", "status", "rc/nope"), 1, 'replicationcontrollers "nope" not found'),
     ]:
         r = orc(*args)
         assert r.exit_code == code and text in said(r), (args, r.exit_code, said(r))

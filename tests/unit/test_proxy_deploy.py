@@ -255,3 +255,18 @@ def test_hosts_file_is_rewritten_in_place(local: Host) -> None:
     assert hosts.read_text() == HOSTS
     assert hosts.stat().st_ino == inode
     assert sorted(p.name for p in hosts.parent.iterdir() if p.name.startswith(".orc")) == []
+
+
+def test_a_host_with_no_haproxy_to_run_reads_only_its_files_unless_a_config_is_there(
+        local: Host, fake_haproxy: int) -> None:
+    """Not serving (outside proxy.group, or no service): the pid, lo's addresses and the listeners are read
+    only where a config file is (one to empty, or another cluster's)."""
+    full = parse_state(run([probe_step(local, "c1", serving=True)]).steps[0], "c1")
+    assert full.pid == fake_haproxy and full.running and "127.0.0.1" in full.others
+    light = parse_state(run([probe_step(local, "c1", serving=False)]).steps[0], "c1")
+    assert light.pid is None and not light.others and light.config_hash is None
+    live = Path(local.vars["haproxy_config"])
+    live.parent.mkdir(parents=True, exist_ok=True)
+    live.write_text(VALID)
+    there = parse_state(run([probe_step(local, "c1", serving=False)]).steps[0], "c1")
+    assert there.pid == fake_haproxy and there.config_hash == digest(VALID) and "127.0.0.1" in there.others
