@@ -3,7 +3,7 @@ a line in an emptyDir the app shares, and the app adds its own after them), a pr
 container gets SIGTERM (both write to a hostPath file the test reads), a startupProbe keeps a container
 unready (though its readiness probe passes at once) until the startup probe succeeds, a startupProbe that
 never succeeds gets its container restarted, and a headless service's name resolves inside a pod to the
-hosts of its ready pods."""
+hosts of its ready pods. A failing init container is retried and keeps its pod's app from starting."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ spec:
   initContainers:
   - name: first
     image: local/busybox:1
-    command: [sh, -c, 'echo first > /work/order']
+    command: [sh, -c, 'echo first | tee /work/order']
     volumeMounts: [{name: work, mountPath: /work}]
   - name: second
     image: local/busybox:1
@@ -68,6 +68,16 @@ spec:
     image: local/busybox:1
     command: [sleep, '100000']
     startupProbe: {exec: {command: ['false']}, periodSeconds: 1, failureThreshold: 2}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: stuck}
+spec:
+  terminationGracePeriodSeconds: 0
+  initContainers:
+  - {name: fails, image: local/busybox:1, command: ['false']}
+  containers:
+  - {name: app, image: local/busybox:1, command: [sleep, '100000']}
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -138,6 +148,8 @@ def test_init_prestop_startup_and_headless(lab, project: Path, tmp_path: Path) -
     first, second = (s["state"]["terminated"] for s in inits)
     assert first["finishedAt"] <= second["startedAt"]
     assert boot["status"]["containerStatuses"][0]["state"].get("running") is not None
+    cp = orc("logs", "boot", "-c", "first", cwd=project)  # an init container's log, as kubectl reads it
+    assert cp.returncode == 0 and cp.stdout == "first\n", cp.stdout + cp.stderr
 
     h = next(h for h in lab.spec.lab_hosts() if h.name == slow_host)
     for run in ("first", "after a restart"):  # restarted, it goes through its startup probe again
@@ -160,6 +172,13 @@ def test_init_prestop_startup_and_headless(lab, project: Path, tmp_path: Path) -
     until("the never-started container is restarted", restarted, timeout=25)
     events = orc("get", "events", cwd=project).stdout
     assert "Startup probe failed" in events, events
+
+    # a failing init container is retried (docker's back-off) and the app container never starts
+    stuck = pod_doc(project, "stuck")["status"]
+    assert stuck["initContainerStatuses"][0]["restartCount"] > 0, stuck
+    assert stuck["containerStatuses"][0]["state"] == {"waiting": {"reason": "PodInitializing"}}
+    line = orc("get", "pod", "stuck", "--no-headers", cwd=project).stdout.split()
+    assert line[2] in ("Init:Error", "Init:CrashLoopBackOff"), line
 
     # headless: no cluster IP; inside a pod the name resolves to both ready pods' hosts (one per host: hostPort)
     svc = orc_json("get", "svc", "peers", cwd=project)
