@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.commands.pod import STARTED_MARK
 from orchestrator.lab import daemons
 from tests.e2e.helpers import orc, orc_json
 
@@ -28,7 +29,7 @@ spec:
   initContainers:
   - name: first
     image: local/busybox:1
-    command: [sh, -c, 'echo first | tee /work/order']
+    command: [sh, -c, 'echo first | tee /work/order; cat /sys/class/net/eth0/address > /work/mac']
     volumeMounts: [{name: work, mountPath: /work}]
   - name: second
     image: local/busybox:1
@@ -148,19 +149,22 @@ def test_init_prestop_startup_and_headless(lab, project: Path, tmp_path: Path) -
     first, second = (s["state"]["terminated"] for s in inits)
     assert first["finishedAt"] <= second["startedAt"]
     assert boot["status"]["containerStatuses"][0]["state"].get("running") is not None
+    mac = orc("exec", "boot", "--", "sh", "-c", "cat /work/mac /sys/class/net/eth0/address", cwd=project).stdout
+    assert len(mac.split()) == 2 and mac.split()[0] == mac.split()[1], mac  # one network namespace: the pod's
     cp = orc("logs", "boot", "-c", "first", cwd=project)  # an init container's log, as kubectl reads it
     assert cp.returncode == 0 and cp.stdout == "first\n", cp.stdout + cp.stderr
 
     h = next(h for h in lab.spec.lab_hosts() if h.name == slow_host)
-    for run in ("first", "after a restart"):  # restarted, it goes through its startup probe again
-        until(f"slow becomes healthy ({run})", lambda: health(lab, slow_host, "orc_slow_app").startswith("healthy"))
-        since = daemons.docker(h, "inspect", "-f", "{{.State.StartedAt}}", "orc_slow_app").stdout.decode().strip()
-        ran = time.time() - datetime.fromisoformat(since[:26].rstrip("Z") + "+00:00").timestamp()
-        assert ran > 5.5, (run, ran)  # the app touches /tmp/started 6 s after it starts
-        cp = orc("exec", "slow", "--", "test", "-e", "/tmp/started", cwd=project)
-        assert cp.returncode == 0
-        if run == "first":
-            daemons.docker(h, "restart", "-t", "0", "orc_slow_app")
+    until("slow becomes healthy", lambda: health(lab, slow_host, "orc_slow_app").startswith("healthy"))
+    since = daemons.docker(h, "inspect", "-f", "{{.State.StartedAt}}", "orc_slow_app").stdout.decode().strip()
+    ran = time.time() - datetime.fromisoformat(since[:26].rstrip("Z") + "+00:00").timestamp()
+    assert ran > 5.5, ran  # the app touches /tmp/started 6 s after it starts
+    mark = ["exec", "orc_slow_app", "test", "-e", STARTED_MARK]
+    assert daemons.docker(h, *mark, check=False).returncode == 0
+    # restarted, it goes through its startup probe again: its mark went with the old run's /dev/shm
+    daemons.docker(h, "restart", "-t", "0", "orc_slow_app")
+    assert daemons.docker(h, *mark, check=False).returncode == 1
+    assert health(lab, slow_host, "orc_slow_app").startswith("starting")
 
     # a startupProbe that never succeeds: the container is restarted (failureThreshold 2 x periodSeconds 1)
     never_host = pod_doc(project, "never")["spec"]["nodeName"]
