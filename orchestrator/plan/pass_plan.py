@@ -30,6 +30,7 @@ from orchestrator.plan.planner import PlannerConfig, plan
 from orchestrator.plan.services import endpoint_servers, plan_services
 from orchestrator.plan.types import (
     Action,
+    ContinuePod,
     CopyImage,
     CreatePod,
     DeletePod,
@@ -67,6 +68,8 @@ def plan_pass(inputs: PassInputs, config: PassConfig, now: float, seed: int | No
     _resolve_secrets(p, inputs.secrets)
     p.actions = with_pre_stop_hooks(p.actions, inputs.snapshot)
     deleting = {a.uid for a in p.actions if isinstance(a, DeletePod)}
+    # a pod this pass deletes is not started further
+    p.actions = [a for a in p.actions if not (isinstance(a, ContinuePod) and a.uid in deleting)]
     creates = [a for a in p.actions if isinstance(a, CreatePod) and a.pod.uid not in p.hold_back]
     sp = plan_services(inputs.desired.services, inputs.snapshot, inputs.hosts, config.proxy, config.templates,
                        inputs.records, creates, deleting, inputs.book.proxy_sections, inputs.book.endpoints,

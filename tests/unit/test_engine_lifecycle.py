@@ -120,3 +120,15 @@ def test_a_startup_probe_that_fails_restarts_the_container(lab: SimLab) -> None:
     r = lab.reconcile()
     restarts = [a for p in (lab.history[-2], r) for a in p.plan.actions if isinstance(a, RestartContainer)]
     assert restarts and restarts[0].reason == "startup probe failed"
+
+
+def test_a_pod_deleted_while_it_initializes_is_not_started_further(lab: SimLab) -> None:
+    doc = pod(initContainers=INITS, terminationGracePeriodSeconds=0)
+    lab.apply(doc)
+    lab.init_results("p", "a", None)  # still running
+    lab.reconcile()
+    ((host, *_),) = lab.pods()
+    lab.init_retried(host, "p", "a")  # it ends: the next pass would start b
+    lab.delete(doc)
+    r = lab.reconcile()
+    assert not [a for a in r.plan.actions if isinstance(a, ContinuePod)] and not lab.pods()
