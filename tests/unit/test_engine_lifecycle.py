@@ -120,6 +120,11 @@ def test_a_startup_probe_that_fails_restarts_the_container(lab: SimLab) -> None:
     r = lab.reconcile()
     restarts = [a for p in (lab.history[-2], r) for a in p.plan.actions if isinstance(a, RestartContainer)]
     assert restarts and restarts[0].reason == "startup probe failed"
+    from orchestrator.act.cluster_events import EVENTS
+
+    messages = [r.value["message"] for r in lab.store.list(EVENTS) if r.value["object"] == "pod/p"]
+    assert "Startup probe failed: container app" in messages
+    assert "Container app failed startup probe, will be restarted" in messages
 
 
 def test_a_pod_deleted_while_it_initializes_is_not_started_further(lab: SimLab) -> None:
