@@ -126,7 +126,8 @@ class ObservedPod:
 
     @property
     def restarts(self) -> int:
-        return sum(c.restart_count for c in self.containers)
+        """Of its app and init containers, as kubectl's RESTARTS counts them."""
+        return sum(c.restart_count for c in (*self.containers, *self.inits))
 
     @property
     def ports(self) -> dict[str, int]:

@@ -64,6 +64,7 @@ def test_a_failing_init_container_holds_the_app_until_it_succeeds(lab: SimLab) -
     assert not [a for a in r.plan.actions if isinstance(a, ContinuePod)]  # docker retries it, not the loop
     assert stored(lab).phase == "Pending"
     assert stored(lab).init_containers[0].restarts == 1
+    assert stored(lab).restarts == 1  # RESTARTS counts init containers' restarts, as kubectl's does
     lab.init_retried(host, "p", "a")  # now it succeeds
     r = lab.reconcile()
     assert [a.reason for a in r.plan.actions if isinstance(a, ContinuePod)] == ["init container b is next"]
