@@ -17,7 +17,11 @@ for the old one.
     orc.host-ports=P/PROTO  explicit hostPorts (infra only)
     orc.grace=SECONDS       its terminationGracePeriodSeconds (infra only)
     orc.gpus=ID,ID          the GPU devices it was given (infra only)
-    orc.probe=liveness|readiness   what the container's docker health check stands for
+    orc.probe=liveness|readiness|startup   what the container's docker health check stands for
+    orc.startup=true        its health check runs a startupProbe first (see commands/pod.py `_health`)
+    orc.pre-stop=JSON       its lifecycle.preStop hook: {"exec": [ARGV]} or {"sleep": SECONDS}
+    orc.init=INDEX          an init container (0, 1, ...: the order it runs in)
+    orc.init-containers=A,B the init containers the pod should have, in order (infra only)
     orc.port-names, orc.http-check  what services need (see proxy/pod_labels.py)
     orc.label.KEY=VALUE     the pod's own labels
 """
@@ -38,6 +42,14 @@ HOST_PORTS = "orc.host-ports"
 GRACE = "orc.grace"
 GPUS = "orc.gpus"
 PROBE = "orc.probe"
+STARTUP = "orc.startup"
+PRE_STOP = "orc.pre-stop"
+INIT = "orc.init"
+INIT_CONTAINERS = "orc.init-containers"
+
+STARTUP_FAILED = "orc: startup probe failed"
+"""What a container's health check prints while its startupProbe fails (with orc.startup=true): the
+observer tells a failed startup (restart) from a failed readiness check (no restart) by it."""
 PORT_NAMES = "orc.port-names"
 HTTP_CHECK = "orc.http-check"
 LABEL_PREFIX = "orc.label."

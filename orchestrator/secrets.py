@@ -108,12 +108,13 @@ def secret_refs(objects: Iterable[Any]) -> list[tuple[str, str, str, str, bool, 
             spec, prefix = o.template.spec, "spec.template.spec"
         else:
             continue
-        for i, c in enumerate(spec.containers):
-            for j, e in enumerate(c.env or []):
-                ref = e.value_from.secret_key_ref if e.value_from else None
-                if ref is not None:
-                    out.append((f'{o.kind} "{o.name}"', f"{prefix}.containers[{i}].env[{j}].valueFrom.secretKeyRef",
-                                ref.name, ref.key, bool(ref.optional), e.name))
+        for part, cs in (("initContainers", spec.init_containers or []), ("containers", spec.containers)):
+            for i, c in enumerate(cs):
+                for j, e in enumerate(c.env or []):
+                    ref = e.value_from.secret_key_ref if e.value_from else None
+                    if ref is not None:
+                        out.append((f'{o.kind} "{o.name}"', f"{prefix}.{part}[{i}].env[{j}].valueFrom.secretKeyRef",
+                                    ref.name, ref.key, bool(ref.optional), e.name))
     return out
 
 

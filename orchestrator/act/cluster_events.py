@@ -46,6 +46,7 @@ class ClusterEvent:
 
 def _action_events(r: Any, owners: dict[str, str]) -> list[ClusterEvent]:
     from orchestrator.plan.types import (
+        ContinuePod,
         CopyImage,
         CreatePod,
         DeletePod,
@@ -85,8 +86,13 @@ def _action_events(r: Any, owners: dict[str, str]) -> list[ClusterEvent]:
         name = a.container.removeprefix(f"orc_{a.pod}_")
         if not ok:
             return [ClusterEvent(pod, "Warning", "FailedRestart", f"Error restarting container {name}: {error}")]
-        return [ClusterEvent(pod, "Warning", "Unhealthy", f"Liveness probe failed: container {name}"),
-                ClusterEvent(pod, "Normal", "Killing", f"Container {name} failed liveness probe, will be restarted")]
+        probe = "startup" if a.reason.startswith("startup") else "liveness"
+        return [ClusterEvent(pod, "Warning", "Unhealthy", f"{probe.capitalize()} probe failed: container {name}"),
+                ClusterEvent(pod, "Normal", "Killing", f"Container {name} failed {probe} probe, will be restarted")]
+    if isinstance(a, ContinuePod):
+        if not ok:
+            return [ClusterEvent(f"pod/{a.name}", "Warning", "Failed", f"Error starting it on {a.host}: {error}")]
+        return [ClusterEvent(f"pod/{a.name}", "Normal", "Started", a.reason)]
     if isinstance(a, UpdateProxy):
         if not ok:
             return [ClusterEvent(f"node/{a.host}", "Warning", "ProxyUpdateFailed", error)]

@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from orchestrator.act.fence import HostFence, refused_by
 from orchestrator.commands.base import Command
 from orchestrator.commands.haproxy import deploy_steps, hosts_file_step
-from orchestrator.commands.pod import create_pod, delete_pod, grace_of, restart_container, stop_pods
+from orchestrator.commands.pod import (
+    continue_pod,
+    create_pod,
+    delete_pod,
+    grace_of,
+    restart_container,
+    stop_pods,
+)
 from orchestrator.errors import ConfigError, TransportError
 from orchestrator.inventory.host import Host
 from orchestrator.plan.pass_plan import images_of
@@ -27,6 +34,7 @@ from orchestrator.plan.types import (
     DRAIN,
     FIRST,
     Action,
+    ContinuePod,
     CopyImage,
     CreatePod,
     DeletePod,
@@ -66,11 +74,13 @@ def render(action: Action, runtime: Runtime, hosts: dict[str, Host] | None = Non
     if isinstance(action, CreatePod):
         return [create_pod(action.pod, runtime.infra_image, runtime.infra_command, cluster=runtime.cluster)]
     if isinstance(action, DeletePod):
-        return [delete_pod(action.name, action.uid, action.grace, stopped=stopped)]
+        return [delete_pod(action.name, action.uid, action.grace, stopped=stopped, hooks=action.hooks)]
+    if isinstance(action, ContinuePod):
+        return [continue_pod(action.name, action.inits, action.apps)]
     if isinstance(action, RemoveOrphan):
         return [Command(name=f"remove {action.container}", argv=("docker", "rm", "-f", "--", action.container))]
     if isinstance(action, RestartContainer):
-        return [restart_container(action.pod, action.container, action.grace)]
+        return [restart_container(action.pod, action.container, action.grace, action.hook)]
     if isinstance(action, UpdateHostsFile):
         return [hosts_file_step(action.path, action.text)]
     if isinstance(action, UpdateProxy):
@@ -178,7 +188,8 @@ def _run_batches(work: dict[str, list[Action]], hosts: dict[str, Host], transpor
         # grows by the longest grace only; the deletes then add no time.
         graceful = [a for a in actions if isinstance(a, DeletePod) and grace_of(a.grace) > 0]
         if len(graceful) > 1:
-            steps.append(stop_pods([(a.name, a.uid, a.grace) for a in graceful]))
+            steps.append(stop_pods([(a.name, a.uid, a.grace) for a in graceful],
+                                   {a.uid: a.hooks for a in graceful if a.hooks}))
             owners.append(None)
         for a in actions:
             cmds = render(a, runtime, hosts, stopped=len(graceful) > 1)

@@ -77,8 +77,8 @@ def _quantities(part: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
     return [(k, v) for k, v in sorted((part or {}).items())]
 
 
-def describe_containers(out: Text, containers: list[dict[str, Any]], indent: int) -> None:
-    out.line("Containers:", indent)
+def describe_containers(out: Text, containers: list[dict[str, Any]], indent: int, title: str = "Containers") -> None:
+    out.line(f"{title}:", indent)
     for c in containers:
         out.line(f"{c.get('name')}:", indent + 1)
         ports = [
@@ -102,9 +102,15 @@ def describe_containers(out: Text, containers: list[dict[str, Any]], indent: int
             if resources.get(part):
                 out.line(f"{title}:", indent + 2)
                 out.block(_quantities(resources[part]), indent + 4)
-        for probe, title in (("livenessProbe", "Liveness"), ("readinessProbe", "Readiness")):
+        for probe, name in (("livenessProbe", "Liveness"), ("readinessProbe", "Readiness"), ("startupProbe", "Startup")):
             if c.get(probe):
-                out.block([(title, probe_text(c[probe]))], indent + 2)
+                out.block([(name, probe_text(c[probe]))], indent + 2)
+        hook = (c.get("lifecycle") or {}).get("preStop")
+        if hook:
+            how = (f"exec [{' '.join(hook['exec'].get('command') or [])}]" if hook.get("exec")
+                   else f"sleep {hook['sleep'].get('seconds')}s" if hook.get("sleep")
+                   else f"http-get :{(hook.get('httpGet') or {}).get('port')}{(hook.get('httpGet') or {}).get('path', '/')}")
+            out.block([("PreStop", how)], indent + 2)
         env = c.get("env") or []
         if env:
             out.line("Environment:", indent + 2)
@@ -231,6 +237,8 @@ def describe_pod(view: ClusterView, name: str, now: float) -> str:
         pairs.append(("Node-Selectors", _map_lines(spec["nodeSelector"])))
     out.block(pairs)
     if spec:
+        if spec.get("initContainers"):
+            describe_containers(out, list(spec["initContainers"]), 0, "Init Containers")
         describe_containers(out, list(spec.get("containers") or []), 0)
         describe_volumes(out, spec, 0)
     describe_events(out, view, key, now)

@@ -164,14 +164,48 @@ def qos_class(spec_containers: list[dict[str, Any]]) -> str:
     return "Guaranteed"
 
 
+def init_container_statuses(pod: ObservedPod, spec_inits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Kubernetes' initContainerStatuses, in the order they run: one not started yet is waiting
+    (PodInitializing), one that succeeded is terminated (Completed)."""
+    by_name = {c.name: c for c in pod.init_containers}
+    names = [str(c.get("name")) for c in spec_inits] or list(by_name)
+    images = {str(c.get("name")): c.get("image") for c in spec_inits}
+    out = []
+    for name in names:
+        c = by_name.get(name)
+        state, last = _state(c, pod.name, name)
+        if c is None or c.state == "created":
+            state = {"waiting": {"reason": "PodInitializing"}}
+        status: dict[str, Any] = {"name": name, "image": (c.image if c and c.image else images.get(name, ""))}
+        if c is not None and c.id:
+            status["containerID"] = f"docker://{c.id}"
+        status.update({"ready": bool(c and c.state == "exited" and c.exit_code == 0),
+                       "started": bool(c and c.state == "running"), "restartCount": c.restarts if c else 0,
+                       "state": state})
+        if last:
+            status["lastState"] = last
+        out.append(status)
+    return out
+
+
 def observed_pod_status(pod: ObservedPod, host: ObservedHost | None, spec: dict[str, Any]) -> dict[str, Any]:
     containers = list(spec.get("containers") or [])
     statuses = container_statuses(pod, containers)
+    inits = init_container_statuses(pod, list(spec.get("initContainers") or [])) \
+        if spec.get("initContainers") or pod.init_containers else []
+    waiting = [s["name"] for s in inits if not s["ready"]]
+    if waiting:  # the app containers wait for the init containers
+        for st in statuses:
+            if "waiting" in st["state"]:
+                st["state"] = {"waiting": {"reason": "PodInitializing"}}
     phase, reason = pod_phase(pod)
     status: dict[str, Any] = {"phase": phase}
     if reason:
         status["reason"] = reason
     status["conditions"] = pod_conditions(pod, statuses)
+    if waiting:
+        status["conditions"][0] = _condition("Initialized", False, "ContainersNotInitialized",
+                                             f"containers with incomplete status: [{' '.join(waiting)}]")
     address = host.cluster_address if host else ""
     if address:
         status["hostIP"] = address
@@ -181,6 +215,8 @@ def observed_pod_status(pod: ObservedPod, host: ObservedHost | None, spec: dict[
         status["podIPs"] = [{"ip": pod.ip}]
     if pod.started_at is not None:
         status["startTime"] = iso_time(pod.started_at)
+    if inits:
+        status["initContainerStatuses"] = inits
     status["containerStatuses"] = statuses
     status["qosClass"] = qos_class(containers)
     return status
@@ -242,6 +278,18 @@ def display_status(status: dict[str, Any]) -> str:
     """The STATUS column, as kubectl derives it from a pod's status: the reason of a waiting or terminated
     container (CrashLoopBackOff, ContainerCreating, Error, Completed) over the phase."""
     reason = status.get("reason") or status.get("phase") or "Unknown"
+    inits = status.get("initContainerStatuses") or []
+    for i, cs in enumerate(inits):  # as kubectl: the first init container that has not succeeded
+        state = cs.get("state") or {}
+        t = state.get("terminated")
+        if t is not None and t.get("exitCode") == 0:
+            continue
+        waiting = (state.get("waiting") or {}).get("reason")
+        if t is not None:
+            return "Init:" + (t.get("reason") or f"ExitCode:{t.get('exitCode', 0)}")
+        if waiting and waiting != "PodInitializing":
+            return f"Init:{waiting}"
+        return f"Init:{i}/{len(inits)}"
     has_running = False
     for cs in reversed(status.get("containerStatuses") or []):
         state = cs.get("state") or {}

@@ -34,7 +34,8 @@ The stored value is a JSON object:
             "exit_code": 0, "started_at": 1700000000.0, "finished_at": null,
             "restarts": 0,                      # docker's restarts plus the loop's liveness restarts
             "health": "healthy",                # healthy | unhealthy | starting | null (no probe)
-            "probe": "liveness"}]}              # liveness | readiness | null: what the health check is
+            "probe": "liveness"}],              # liveness | readiness | startup | null: what the health check is
+         "init_containers": [...]}              # init containers in the order they run, as containers (optional)
       ]
     }
 
@@ -198,6 +199,7 @@ class ObservedPod:
     ports: dict[str, int] = field(default_factory=dict)
     containers: tuple[ObservedContainer, ...] = ()
     spec_hash: str = ""  # the hash of the template it was made from (updatedReplicas)
+    init_containers: tuple[ObservedContainer, ...] = ()  # in the order they run (a pod with none: empty)
 
     @classmethod
     def from_dict(cls, entry: Any, where: str = "pods[0]") -> ObservedPod:
@@ -223,6 +225,10 @@ class ObservedPod:
                 for i, c in enumerate(_field(entry, where, "containers", list, []))
             ),
             spec_hash=_field(entry, where, "spec_hash", str, ""),
+            init_containers=tuple(
+                ObservedContainer.from_dict(c, f"{where}.init_containers[{i}]")
+                for i, c in enumerate(_field(entry, where, "init_containers", list, []))
+            ),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -241,6 +247,7 @@ class ObservedPod:
             "ports": dict(self.ports),
             "containers": [c.to_dict() for c in self.containers],
             "spec_hash": self.spec_hash,
+            **({"init_containers": [c.to_dict() for c in self.init_containers]} if self.init_containers else {}),
         }
 
     @property

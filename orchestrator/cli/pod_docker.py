@@ -26,8 +26,10 @@ STATE_FORMAT = "{{.State.Running}} {{.RestartCount}} {{.State.StartedAt}} {{.Sta
 
 
 def containers_query(pod: str) -> Command:
-    """The pod's app containers, in spec order, from its infra container's label."""
-    return cmd(f"containers {pod}", "docker", "inspect", "-f", f'{{{{index .Config.Labels "{L.CONTAINERS}"}}}}',
+    """The pod's app containers, in spec order, then its init containers (for `-c` and `--all-containers`,
+    as kubectl), from its infra container's labels."""
+    return cmd(f"containers {pod}", "docker", "inspect", "-f",
+               f'{{{{index .Config.Labels "{L.CONTAINERS}"}}}},{{{{index .Config.Labels "{L.INIT_CONTAINERS}"}}}}',
                "--", infra_name(pod))
 
 

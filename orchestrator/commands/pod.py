@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from orchestrator import docker_labels as L
 from orchestrator.commands.base import Command, sh
@@ -19,7 +19,7 @@ from orchestrator.model.helpers import host_ports
 from orchestrator.model.pod import Container, PodSpec, Probe
 from orchestrator.model.text import env_file_safe
 from orchestrator.plan.downward import pod_ip_vars
-from orchestrator.plan.types import PodRun
+from orchestrator.plan.types import PodRun, PreStop
 from orchestrator.proxy.pod_labels import infra_labels
 from orchestrator.resources import cpu_millis, parse_quantity, to_bytes
 
@@ -87,18 +87,62 @@ def probe_command(probe: Probe, ports: dict[str, int]) -> str:
             f"else printf {req} | nc -w 2 {shlex.quote(host)} {port} | head -n 1 | grep -q ' [23][0-9][0-9] '; fi")
 
 
+# Where a container's health check records that its startupProbe succeeded: /dev/shm is a tmpfs of the
+# container's own (writable under readOnlyRootFilesystem and by any user), emptied when it stops, so a
+# restarted container goes through its startup probe again.
+STARTED_MARK = "/dev/shm/.orc-started"
+STARTUP_FAILED = L.STARTUP_FAILED  # the health check's output while the startup probe fails
+
+
 def _health(c: Container, ports: dict[str, int]) -> list[str]:
     """Liveness wins the one health check docker has; a readiness probe alone becomes it otherwise.
-    The loop restarts a container whose liveness check fails, and a service skips an unready one."""
-    probe = c.liveness_probe or c.readiness_probe
+    The loop restarts a container whose liveness check fails, and a service skips an unready one.
+
+    A startupProbe runs first, in the same check: until it has succeeded once (STARTED_MARK) the check runs
+    it instead of the liveness or readiness probe, so neither is checked before it, and the container is
+    not ready. Docker's start period covers its failureThreshold x periodSeconds (failures then do not
+    count); past it the check turns unhealthy with STARTUP_FAILED in its output, and the loop restarts the
+    container, as liveness does."""
+    main = c.liveness_probe or c.readiness_probe
+    start = c.startup_probe
+    probe = main or start
     if probe is None:
         return []
-    return ["--health-cmd", probe_command(probe, ports),
-            "--health-interval", f"{probe.period_seconds or 10}s",
+    kind = "liveness" if c.liveness_probe else "readiness" if c.readiness_probe else "startup"
+    interval = probe.period_seconds or 10
+    retries = probe.failure_threshold or 3
+    delay = probe.initial_delay_seconds or 0
+    cmd = probe_command(probe, ports) if main is not None else "true"
+    extra: list[str] = []
+    if start is not None:
+        budget = (start.initial_delay_seconds or 0) + (start.failure_threshold or 3) * (start.period_seconds or 10)
+        delay = max(budget - retries * interval, 0)
+        cmd = (f"if [ -e {STARTED_MARK} ]; then {cmd}; "
+               f"elif {{ {probe_command(start, ports)}; }}; then : > {STARTED_MARK}; {'true' if main is None else cmd}; "
+               f"else echo {shlex.quote(STARTUP_FAILED)}; exit 1; fi")
+        extra = ["--label", f"{L.STARTUP}=true"]
+    return ["--health-cmd", cmd,
+            "--health-interval", f"{interval}s",
             "--health-timeout", f"{probe.timeout_seconds or 1}s",
-            "--health-retries", str(probe.failure_threshold or 3),
-            "--health-start-period", f"{probe.initial_delay_seconds or 0}s",
-            "--label", f"{L.PROBE}={'liveness' if c.liveness_probe else 'readiness'}"]
+            "--health-retries", str(retries),
+            "--health-start-period", f"{delay}s",
+            "--label", f"{L.PROBE}={kind}", *extra]
+
+
+def pre_stop_label(c: Container, ports: dict[str, int]) -> list[str]:
+    """The container's preStop hook as a label (docker_labels.PRE_STOP), read back when the pod is stopped
+    (the hosts are the truth: a pod made from an older template keeps its own hook). httpGet becomes a shell
+    command run in the container with the nc, wget or curl its image has, as an httpGet probe does."""
+    hook = c.lifecycle.pre_stop if c.lifecycle else None
+    if hook is None:
+        return []
+    if hook.sleep is not None:
+        value: dict[str, object] = {"sleep": hook.sleep.seconds}
+    elif hook.exec is not None:
+        value = {"exec": list(hook.exec.command)}
+    else:
+        value = {"exec": ["sh", "-c", probe_command(Probe(http_get=hook.http_get), ports)]}
+    return ["--label", f"{L.PRE_STOP}={json.dumps(value, separators=(',', ':'))}"]
 
 
 def _resources(c: Container, gpus: Sequence[str]) -> list[str]:
@@ -145,12 +189,27 @@ def env_exports(c: Container, extra: dict[str, str], secrets: dict[str, str] | N
     return {k: v for k, v in container_env(c, extra, secrets, fields).items() if not env_file_safe(k, v)}
 
 
+# An init container runs to completion once: docker's restart policy retries it only when it fails (with
+# docker's back-off), never after it succeeded.
+INIT_RESTART = {"Always": "on-failure", "OnFailure": "on-failure", "Never": "no"}
+# How long a create (or continue) step waits for each init container to finish before it leaves the rest
+# to a later pass (under --watch, the container's exit wakes one at once).
+INIT_WAIT = 5
+
+
 def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str], cluster: str) -> list[str]:
     ports = {p.name: p.container_port for cc in run.spec.containers for p in cc.ports or [] if p.name}
-    argv = ["docker", "run", "-d", "--name", container_name(run.name, c.name),
+    inits = [i.name for i in run.spec.init_containers or []]
+    policy = run.spec.restart_policy or "Always"
+    # A pod with init containers has every container created first (`docker create`) and started in order.
+    verb = ["create"] if inits else ["run", "-d"]
+    argv = ["docker", *verb, "--name", container_name(run.name, c.name),
             "--network", f"container:{infra_name(run.name)}",
-            "--restart", RESTART[run.spec.restart_policy or "Always"],
-            "--env-file", env_path, *pod_labels(run, c.name, cluster), *_resources(c, gpus), *_health(c, ports)]
+            "--restart", INIT_RESTART[policy] if c.name in inits else RESTART[policy],
+            "--env-file", env_path, *pod_labels(run, c.name, cluster), *_resources(c, gpus), *_health(c, ports),
+            *pre_stop_label(c, ports)]
+    if c.name in inits:
+        argv += ["--label", f"{L.INIT}={inits.index(c.name)}"]
     for name in [*env_exports(c, run.env, run.secret_env.get(c.name), run.field_env.get(c.name)), *pod_ip_vars(c)]:
         argv += ["-e", name]
     from orchestrator.model.security import docker_flags  # only for a pod being created
@@ -182,12 +241,12 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = (),
     container and volume carries `cluster` (orc.yaml's name), so no other cluster ever counts or removes it."""
     q = shlex.join
     lines = [
-        f"orc_undo() {{ docker rm -f {q([infra_name(run.name)] + [container_name(run.name, c.name) for c in run.spec.containers])} "
+        f"orc_undo() {{ docker rm -f {q([infra_name(run.name)] + [container_name(run.name, c.name) for c in run.spec.all_containers])} "
         f">/dev/null 2>&1; docker volume rm $(docker volume ls -q --filter label={L.POD_UID}={shlex.quote(run.uid)}) >/dev/null 2>&1; }}",
         "orc_fail() { echo \"$1\" >&2; orc_undo; exit 1; }",
     ]
     if any(env_exports(c, run.env, run.secret_env.get(c.name), run.field_env.get(c.name)) or pod_ip_vars(c)
-           for c in run.spec.containers):
+           for c in run.spec.all_containers):
         lines.append("orc_docker=$(command -v docker) || orc_fail 'docker not found on this host'")
     for v in run.spec.volumes or []:
         if v.empty_dir is not None:
@@ -204,15 +263,17 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = (),
              "--label", f"{L.REQUESTS}={json.dumps(run.requests, sort_keys=True, separators=(',', ':'))}",
              "--label", f"{L.HOST_PORTS}={','.join(f'{p}/{proto}' for p, proto in host_ports(run.spec))}",
              *infra_labels(run.spec),  # orc.port-names / orc.http-check: what services need (proxy.pod_labels)
+             *(["--label", f"{L.INIT_CONTAINERS}={','.join(c.name for c in run.spec.init_containers)}"]
+               if run.spec.init_containers else []),
              "--label", f"{L.GRACE}={grace_label(run.spec)}",
              "--label", f"{L.GPUS}={','.join(run.gpu_devices)}",  # the devices it was given (accounting)
              *_ports(run), "--", infra_image, *infra_command]
     lines.append(q(infra) + " >/dev/null || orc_fail 'infra container'")
-    if any(pod_ip_vars(c) for c in run.spec.containers):  # fieldRef status.podIP: known now, not before
+    if any(pod_ip_vars(c) for c in run.spec.all_containers):  # fieldRef status.podIP: known now, not before
         lines.append("orc_pod_ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "
                      f"-- {shlex.quote(infra_name(run.name))}) || orc_fail 'pod IP'")
     lines.append("orc_env=$(mktemp) || orc_fail 'mktemp'")
-    for c in run.spec.containers:
+    for c in run.spec.all_containers:
         secrets = run.secret_env.get(c.name)
         fields = run.field_env.get(c.name)
         data = base64.b64encode(env_file(c, run.env, secrets, fields).encode()).decode()
@@ -234,8 +295,42 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = (),
             run_argv = f'( {sets}; export {" ".join(exports)}; exec "$orc_docker"{run_argv[len("docker"):]} )'
         lines.append(f"{run_argv} >/dev/null || {{ rm -f \"$orc_env\"; orc_fail 'container {c.name}'; }}")
     lines.append('rm -f "$orc_env"')
+    if run.spec.init_containers:  # the pod exists: what the init containers do is its status, not a failure
+        lines += _start_in_order(run.name, [c.name for c in run.spec.init_containers],
+                                 [c.name for c in run.spec.containers])
     lines.append(f"echo created {shlex.quote(run.name)}")
-    return sh(f"create pod/{run.name}", "\n".join(lines))
+    allowance = INIT_WAIT * len(run.spec.init_containers or [])
+    return sh(f"create pod/{run.name}", "\n".join(lines), allowance=allowance)
+
+
+def _start_in_order(pod: str, inits: Sequence[str], apps: Sequence[str]) -> list[str]:
+    """Shell lines that start a pod's init containers one after the other, each once the one before exited 0
+    (waiting up to INIT_WAIT seconds for each), then its app containers. They stop, quietly, at an init
+    container that is still running, failed (docker's restart policy retries it) or is being restarted: a
+    later pass goes on from there (`continue_pod`)."""
+    q = shlex.quote
+    return [
+        "orc_init() {",
+        "  orc_st=$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' -- \"$1\") || return 1",
+        '  case "$orc_st" in',
+        '    "exited 0") return 0;;',
+        '    created*) docker start -- "$1" >/dev/null || return 1;;',
+        "    running*) ;;",
+        "    *) return 1;;",
+        "  esac",
+        f'  orc_code=$(timeout {INIT_WAIT} docker wait -- "$1") || return 1',
+        '  [ "$orc_code" = 0 ]',
+        "}",
+        " && ".join([*(f"orc_init {q(container_name(pod, n))}" for n in inits),
+                     "docker start -- " + " ".join(q(container_name(pod, n)) for n in apps) + " >/dev/null"])
+        + " || :",
+    ]
+
+
+def continue_pod(name: str, inits: Sequence[str], apps: Sequence[str]) -> Command:
+    """Go on starting a pod whose init containers have not all run yet (see `_start_in_order`)."""
+    script = "\n".join([*_start_in_order(name, inits, apps), f"echo continued {shlex.quote(name)}"])
+    return sh(f"start pod/{name}", script, allowance=INIT_WAIT * len(inits))
 
 
 # Kubernetes' default terminationGracePeriodSeconds: SIGTERM, then SIGKILL this many seconds later.
@@ -257,15 +352,32 @@ def grace_label(spec: PodSpec) -> str:
     return str(grace_of(spec.termination_grace_period_seconds))
 
 
-def delete_pod(name: str, uid: str, grace: int | None = None, *, stopped: bool = False) -> Command:
+def _hook_lines(hooks: Sequence[PreStop], grace: int) -> list[str]:
+    """Run the preStop hooks of a pod's containers, all at once, each cut off at the grace period, and leave
+    in `$orc_left` what remains of the grace for the stop that follows (the grace includes the hooks, as in
+    Kubernetes)."""
+    lines = ["orc_t0=$(date +%s)"]
+    for h in hooks:
+        run = (["sleep", str(h.sleep)] if h.sleep is not None
+               else ["docker", "exec", "--", h.container, *h.exec])
+        lines.append(f"timeout {grace} {shlex.join(run)} >/dev/null 2>&1 &")
+    lines += ["wait", f'orc_left=$(({grace} - $(date +%s) + orc_t0)); [ "$orc_left" -gt 0 ] || orc_left=0']
+    return lines
+
+
+def delete_pod(name: str, uid: str, grace: int | None = None, *, stopped: bool = False,
+               hooks: Sequence[PreStop] = ()) -> Command:
     """Remove every container and volume of one pod instance (by uid: another instance of the same name on
     this host, if any, is another pod). As Kubernetes does, the app containers get SIGTERM and `grace`
-    seconds (default 30) to stop, all at once, then SIGKILL; grace 0 kills at once. `stopped`: a parallel
-    stop step of the same batch (`stop_pods`) already gave them their grace, so this step adds no time."""
+    seconds (default 30) to stop, all at once, then SIGKILL; grace 0 kills at once. Their preStop `hooks`
+    run first, within the grace. `stopped`: a parallel stop step of the same batch (`stop_pods`) already gave
+    them their grace (and ran their hooks), so this step adds no time."""
     g = grace_of(grace)
     u = shlex.quote(f"label={L.POD_UID}={uid}")
-    stop = (f"ids=$(docker ps --filter {u} {_APPS})\n"
-            f'[ -z "$ids" ] || docker stop -t {g} $ids >/dev/null 2>&1\n') if g else ""
+    hook = "\n".join(_hook_lines(hooks, g)) + "\n" if hooks and g and not stopped else ""
+    left = '"$orc_left"' if hook else str(g)
+    stop = (f"{hook}ids=$(docker ps --filter {u} {_APPS})\n"
+            f'[ -z "$ids" ] || docker stop -t {left} $ids >/dev/null 2>&1\n') if g else ""
     script = (f"{stop}"
               f"ids=$(docker ps -aq --filter {u}); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null || exit 1\n"
               f"vols=$(docker volume ls -q --filter {u}); [ -z \"$vols\" ] || docker volume rm $vols >/dev/null\n"
@@ -273,23 +385,36 @@ def delete_pod(name: str, uid: str, grace: int | None = None, *, stopped: bool =
     return sh(f"delete pod/{name}", script, allowance=0 if stopped or not g else g + KILL_MARGIN)
 
 
-def stop_pods(pods: Sequence[tuple[str, str, int | None]]) -> Command:
+def stop_pods(pods: Sequence[tuple[str, str, int | None]],
+              hooks: Mapping[str, Sequence[PreStop]] | None = None) -> Command:
     """Give several pods of one host (name, uid, grace) their grace periods at the same time: each pod's app
-    containers get `docker stop -t GRACE` in a background job, and the step waits for all of them. The
-    batch's time limit grows by the longest grace period, not their sum. Stopping is best effort: the
-    delete steps that follow remove whatever is left."""
+    containers get `docker stop -t GRACE` in a background job (after the pod's preStop `hooks`, uid -> its
+    hooks, within the same grace), and the step waits for all of them. The batch's time limit grows by the
+    longest grace period, not their sum. Stopping is best effort: the delete steps that follow remove
+    whatever is left."""
     lines = ["orc_stop() {",
              f'  ids=$(docker ps --filter "label={L.POD_UID}=$1" {_APPS})',
              '  [ -z "$ids" ] || docker stop -t "$2" $ids >/dev/null 2>&1',
              "}"]
-    lines += [f"orc_stop {shlex.quote(uid)} {grace_of(grace)} &" for _, uid, grace in pods]
+    for _, uid, grace in pods:
+        mine = (hooks or {}).get(uid, ())
+        if mine and grace_of(grace):
+            lines += ["(", *(f"  {x}" for x in _hook_lines(mine, grace_of(grace))),
+                      f'  orc_stop {shlex.quote(uid)} "$orc_left"', ") &"]
+        else:
+            lines.append(f"orc_stop {shlex.quote(uid)} {grace_of(grace)} &")
     lines += ["wait", "echo stopped " + " ".join(shlex.quote(name) for name, _, _ in pods)]
     longest = max((grace_of(g) for _, _, g in pods), default=0)
     return sh(f"stop {len(pods)} pods", "\n".join(lines), allowance=longest + KILL_MARGIN)
 
 
-def restart_container(pod: str, container: str, grace: int | None = None) -> Command:
-    """Restart one container (its liveness check fails) with the pod's grace period: SIGTERM, then SIGKILL."""
+def restart_container(pod: str, container: str, grace: int | None = None, hook: PreStop | None = None) -> Command:
+    """Restart one container (its liveness check fails) with the pod's grace period: SIGTERM, then SIGKILL.
+    Its preStop hook runs first, within the grace."""
     g = grace_of(grace)
+    if hook is not None and g:
+        script = "\n".join([*_hook_lines([hook], g),
+                            f'docker restart -t "$orc_left" -- {shlex.quote(container)} >/dev/null'])
+        return sh(f"restart pod/{pod} {container}", script, allowance=g + KILL_MARGIN)
     return Command(name=f"restart pod/{pod} {container}", argv=("docker", "restart", "-t", str(g), "--", container),
                    allowance=g + KILL_MARGIN)

@@ -136,6 +136,7 @@ def with_restarts(pods: list[dict[str, Any]], restarts: dict[str, int]) -> list[
     for p in pods:
         containers = [{**c, "restarts": int(c.get("restarts") or 0) + restarts.get(f"orc_{p.get('name')}_{c.get('name')}", 0)}
                       for c in p.get("containers") or []]
-        total = sum(c["restarts"] for c in containers) if containers else p.get("restarts", 0)
+        inits = sum(int(c.get("restarts") or 0) for c in p.get("init_containers") or [])  # kubectl counts them too
+        total = sum(c["restarts"] for c in containers) + inits if containers else p.get("restarts", 0)
         out.append({**p, "containers": containers, "restarts": total})
     return out

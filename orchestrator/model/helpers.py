@@ -7,21 +7,29 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from orchestrator.model.pod import RESOURCE_NAMES, PodSpec, PodTemplateSpec
+from orchestrator.model.pod import RESOURCE_NAMES, Container, PodSpec, PodTemplateSpec
 from orchestrator.resources import format_quantity, parse_quantity
 
 
 def pod_requests(pod_spec: PodSpec) -> dict[str, Decimal]:
     """The pod's requests summed over its containers, as Kubernetes counts them: a resource with a limit
-    but no request requests its limit. Every known resource is present (0 when unset): "cpu" in cores,
+    but no request requests its limit; an init container's request counts when it is more than the sum. Every known resource is present (0 when unset): "cpu" in cores,
     "memory" and "ephemeral-storage" in bytes, "nvidia.com/gpu" in devices."""
     total = {name: Decimal(0) for name in RESOURCE_NAMES}
     for c in pod_spec.containers:
-        requests = dict((c.resources.limits or {}) if c.resources else {})
-        requests.update((c.resources.requests or {}) if c.resources else {})
-        for name, q in requests.items():
+        for name, q in _asks(c).items():
             total[name] += parse_quantity(q)
+    # init containers run one at a time, before the app containers: the pod needs the most any one asks for
+    for c in pod_spec.init_containers or []:
+        for name, q in _asks(c).items():
+            total[name] = max(total[name], parse_quantity(q))
     return total
+
+
+def _asks(c: Container) -> dict[str, Any]:
+    requests = dict((c.resources.limits or {}) if c.resources else {})
+    requests.update((c.resources.requests or {}) if c.resources else {})
+    return requests
 
 
 def host_ports(pod_spec: PodSpec) -> list[tuple[int, str]]:
@@ -40,7 +48,7 @@ def canonical(model: PodTemplateSpec | PodSpec | dict[str, Any]) -> dict[str, An
         return model
     data = model.model_dump(by_alias=True, exclude_none=True, mode="json")
     spec = data.get("spec", data)
-    for container in spec.get("containers", []):
+    for container in [*spec.get("containers", []), *spec.get("initContainers", [])]:
         for part in ("requests", "limits"):
             amounts = container.get("resources", {}).get(part)
             if amounts:

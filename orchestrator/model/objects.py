@@ -349,10 +349,9 @@ class ServiceSpec(K8sModel):
                     errors.append((f"ports[{i}].nodePort", duplicate(p.node_port)))
                 node_ports.add(p.node_port)
         errors += label_map_errors(self.selector, "selector")
-        if self.cluster_ip == "None":
-            errors.append(("clusterIP", unsupported("None", ["an IPv4 address in orc.yaml proxy.service_cidr", ""])
-                           + " (headless services are not supported: a pod's own address is reachable only on "
-                           "its host; omit clusterIP and the service gets a cluster IP that every host serves)"))
+        if self.cluster_ip == "None":  # headless: no address, no proxy; its name resolves to its pods' hosts
+            if (self.type or "ClusterIP") != "ClusterIP":
+                errors.append(("clusterIP", invalid("None", "may not be set to 'None' for NodePort services")))
         elif self.cluster_ip:
             try:
                 ipaddress.IPv4Address(self.cluster_ip)
@@ -375,6 +374,12 @@ class Service(K8sObject):
     def selector(self) -> Selector | None:
         """The pods behind the service; None when it has no selector (then it has no endpoints)."""
         return Selector.from_dict(self.spec.selector) if self.spec.selector else None
+
+    @property
+    def headless(self) -> bool:
+        """`clusterIP: None`: no cluster IP and no proxy; pods resolve its name to every ready endpoint's
+        address (proxy.discovery.hosts_file)."""
+        return self.spec.cluster_ip == "None"
 
     @property
     def type(self) -> str:

@@ -280,6 +280,36 @@ class Probe(K8sModel):
         return action.port if action is not None and isinstance(action.port, str) else None
 
 
+class SleepAction(K8sModel):
+    seconds: int
+
+    def check(self) -> FieldErrors:
+        return _nonnegative("seconds", self.seconds)
+
+
+class LifecycleHandler(K8sModel):
+    """A lifecycle hook: `exec` (run in the container), `httpGet` (sent from inside the container, with
+    the nc, wget or curl its image has) or `sleep`."""
+
+    exec: ExecAction | None = None
+    http_get: HTTPGetAction | None = None
+    sleep: SleepAction | None = None
+
+    def check(self) -> FieldErrors:
+        handlers = [h for h in (self.exec, self.http_get, self.sleep) if h is not None]
+        if not handlers:
+            return [("", required("must specify a handler type (exec, httpGet or sleep)"))]
+        if len(handlers) > 1:
+            return [("", forbidden("may not specify more than 1 handler type"))]
+        return []
+
+
+class Lifecycle(K8sModel):
+    """`lifecycle.preStop` only: run before the container is stopped, within its grace period."""
+
+    pre_stop: LifecycleHandler | None = None
+
+
 class VolumeMount(K8sModel):
     name: str
     mount_path: str
@@ -303,6 +333,8 @@ class Container(K8sModel):
     resources: ResourceRequirements | None = None
     liveness_probe: Probe | None = None
     readiness_probe: Probe | None = None
+    startup_probe: Probe | None = None
+    lifecycle: Lifecycle | None = None
     volume_mounts: list[VolumeMount] | None = None
     working_dir: str | None = None
     image_pull_policy: OneOf("Always", "IfNotPresent", "Never") | None = None  # type: ignore[valid-type]
@@ -322,21 +354,23 @@ class Container(K8sModel):
         else:
             errors += [("image", invalid(self.image, m)) for m in image_reference_errors(self.image)]
         port_names = [p.name for p in self.ports or [] if p.name]
-        for probe_name in ("livenessProbe", "readinessProbe"):
-            probe = self.liveness_probe if probe_name == "livenessProbe" else self.readiness_probe
+        probes = {"livenessProbe": self.liveness_probe, "readinessProbe": self.readiness_probe,
+                  "startupProbe": self.startup_probe}
+        for probe_name, probe in probes.items():
             if probe is None:
                 continue
             named = probe.named_port
             if named is not None and named not in port_names:
                 kind = "httpGet" if probe.http_get else "tcpSocket"
                 errors.append((f"{probe_name}.{kind}.port", not_found(named)))
-        if self.liveness_probe and self.liveness_probe.success_threshold not in (None, 1):
-            errors.append(
-                (
-                    "livenessProbe.successThreshold",
-                    invalid(self.liveness_probe.success_threshold, "must be 1"),
-                )
-            )
+        for probe_name in ("livenessProbe", "startupProbe"):
+            probe = probes[probe_name]
+            if probe is not None and probe.success_threshold not in (None, 1):
+                errors.append((f"{probe_name}.successThreshold", invalid(probe.success_threshold, "must be 1")))
+        hook = self.lifecycle.pre_stop if self.lifecycle else None
+        if hook is not None and hook.http_get is not None and isinstance(hook.http_get.port, str) \
+                and hook.http_get.port not in port_names:
+            errors.append(("lifecycle.preStop.httpGet.port", not_found(hook.http_get.port)))
         return errors
 
 
@@ -397,8 +431,13 @@ class LocalObjectReference(K8sModel):
     name: str
 
 
+_INIT_FORBIDDEN = (("lifecycle", "lifecycle"), ("liveness_probe", "livenessProbe"),
+                   ("readiness_probe", "readinessProbe"), ("startup_probe", "startupProbe"))
+
+
 class PodSpec(K8sModel):
     containers: list[Container]
+    init_containers: list[Container] | None = None  # run to completion, in order, before `containers`
     volumes: list[Volume] | None = None
     node_selector: dict[str, Any] | None = None
     node_name: str | None = None
@@ -425,10 +464,11 @@ class PodSpec(K8sModel):
         if not self.containers:
             errors.append(("containers", required()))
         seen: set[str] = set()
-        for i, c in enumerate(self.containers):
-            if c.name in seen:
-                errors.append((f"containers[{i}].name", duplicate(c.name)))
-            seen.add(c.name)
+        for part, cs in (("initContainers", self.init_containers or []), ("containers", self.containers)):
+            for i, c in enumerate(cs):  # unique across init and app containers, as Kubernetes requires
+                if c.name in seen:
+                    errors.append((f"{part}[{i}].name", duplicate(c.name)))
+                seen.add(c.name)
         volumes: set[str] = set()
         for i, v in enumerate(self.volumes or []):
             if v.name in volumes:
@@ -450,6 +490,18 @@ class PodSpec(K8sModel):
                     if p.name in port_names:
                         errors.append((f"containers[{i}].ports[{j}].name", duplicate(p.name)))
                     port_names.add(p.name)
+        for i, c in enumerate(self.init_containers or []):
+            for attr, alias in _INIT_FORBIDDEN:
+                if getattr(c, attr) is not None:
+                    errors.append((f"initContainers[{i}].{alias}", forbidden("may not be set for init containers")))
+            if c.ports:
+                errors.append((f"initContainers[{i}].ports", forbidden(
+                    "may not be set for init containers (orc publishes the app containers' ports)")))
+            for j, m in enumerate(c.volume_mounts or []):
+                if m.name not in volumes:
+                    errors.append((f"initContainers[{i}].volumeMounts[{j}].name", not_found(m.name)))
+            errors += identity_errors(self.security_context, c.security_context,
+                                      f"initContainers[{i}].securityContext")
         if self.enable_service_links is False:
             errors.append(("enableServiceLinks", unsupported(False, ["true"])))
         for i, c in enumerate(self.containers):
@@ -467,6 +519,12 @@ class PodSpec(K8sModel):
         if self.node_name is not None and not self.node_name:
             errors.append(("nodeName", invalid(self.node_name, "must name an inventory host")))
         return errors
+
+
+    @property
+    def all_containers(self) -> list[Container]:
+        """Init containers (in order), then app containers: every container the pod runs."""
+        return [*(self.init_containers or []), *self.containers]
 
 
 class PodTemplateSpec(K8sModel):

@@ -34,6 +34,7 @@ class ContainerInfo:
     ports: dict[str, int]  # "80/tcp" -> published host port
     ip: str = ""  # its address on the host's docker network (the pod IP, for an infra container)
     created_at: str = ""  # when it was created (a restart by docker keeps it; StartedAt moves)
+    health_output: str = ""  # the output of its last health check (its end)
 
     @property
     def running(self) -> bool:

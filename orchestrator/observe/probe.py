@@ -101,6 +101,8 @@ def container_from_inspect(d: dict[str, Any]) -> ContainerInfo:
             if b.get("HostPort"):
                 ports.setdefault(port, int(b["HostPort"]))
     health = (state.get("Health") or {}).get("Status")
+    log = (state.get("Health") or {}).get("Log") or []
+    last_output = str((log[-1] or {}).get("Output") or "")[-200:] if isinstance(log, list) and log else ""
     net = d.get("NetworkSettings") or {}
     ip = net.get("IPAddress") or next((n.get("IPAddress") for n in (net.get("Networks") or {}).values()
                                        if n and n.get("IPAddress")), "")
@@ -118,6 +120,7 @@ def container_from_inspect(d: dict[str, Any]) -> ContainerInfo:
         ports=ports,
         ip=ip or "",
         created_at=d.get("Created", "") or "",
+        health_output=last_output,
     )
 
 

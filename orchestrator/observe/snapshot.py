@@ -44,11 +44,31 @@ class ObservedPod:
     infra: ContainerInfo | None
     containers: tuple[ContainerInfo, ...]  # app containers
     expected: tuple[str, ...]  # app container names the pod should have
+    inits: tuple[ContainerInfo, ...] = ()  # init containers, in the order they run
+    init_expected: tuple[str, ...] = ()  # init container names the pod should have, in order
 
     @property
     def complete(self) -> bool:
-        have = {c.labels.get(L.CONTAINER) for c in self.containers}
-        return self.infra is not None and all(n in have for n in self.expected)
+        have = {c.labels.get(L.CONTAINER) for c in (*self.containers, *self.inits)}
+        return self.infra is not None and all(n in have for n in (*self.expected, *self.init_expected))
+
+    @property
+    def initialized(self) -> bool:
+        """Every init container ran to completion (exit 0); true for a pod without any."""
+        return all(c.state == "exited" and c.exit_code == 0 for c in self.inits)
+
+    @property
+    def init_next(self) -> str | None:
+        """What a pass can start now: the next init container (its predecessors exited 0), "" for the app
+        containers (every init container did, and an app container was never started), or None: nothing
+        (an init container runs, failed, or is being restarted by docker; or the pod is started)."""
+        if not self.init_expected or not self.complete:
+            return None
+        for c in self.inits:
+            if c.state == "exited" and c.exit_code == 0:
+                continue
+            return c.labels.get(L.CONTAINER, c.name) if c.state == "created" else None
+        return "" if any(c.state == "created" for c in self.containers) else None
 
     @property
     def phase(self) -> str:
@@ -57,6 +77,9 @@ class ObservedPod:
         if self.sandbox_changed:
             return "SandboxChanged"
         assert self.infra is not None
+        if not self.initialized:  # a failed init container docker does not retry (restartPolicy Never) fails it
+            return "Failed" if any(c.state in ("exited", "dead") and c.exit_code != 0 for c in self.inits) \
+                else "Pending"
         every = (self.infra, *self.containers)
         if all(c.running for c in every):
             return "Running"
@@ -93,12 +116,18 @@ class ObservedPod:
     @property
     def unhealthy(self) -> tuple[ContainerInfo, ...]:
         """Running containers whose liveness check fails: the loop restarts them."""
-        return tuple(c for c in self.containers
-                     if c.running and c.health == "unhealthy" and c.labels.get(L.PROBE) == "liveness")
+        return tuple(c for c in self.containers if c.running and c.health == "unhealthy"
+                     and (c.labels.get(L.PROBE) == "liveness" or self.startup_failed(c)))
+
+    @staticmethod
+    def startup_failed(c: ContainerInfo) -> bool:
+        """Its startupProbe did not succeed within failureThreshold x periodSeconds (commands.pod._health)."""
+        return c.labels.get(L.STARTUP) == "true" and c.health == "unhealthy" and L.STARTUP_FAILED in c.health_output
 
     @property
     def restarts(self) -> int:
-        return sum(c.restart_count for c in self.containers)
+        """Of its app and init containers, as kubectl's RESTARTS counts them."""
+        return sum(c.restart_count for c in (*self.containers, *self.inits))
 
     @property
     def ports(self) -> dict[str, int]:
@@ -151,7 +180,8 @@ class ObservedPod:
                 "labels": dict(self.labels), "ports": self.ports, "spec_hash": self.spec_hash,
                 "requests": self.requests, "grace": self.grace, "gpu_devices": list(self.gpu_devices),
                 "host_ports": [f"{p}/{proto}" for p, proto in self.host_ports],
-                "containers": [container_status(c) for c in self.containers]}
+                "containers": [container_status(c) for c in self.containers],
+                **({"init_containers": [container_status(c) for c in self.inits]} if self.init_expected else {})}
 
 
 def container_status(c: ContainerInfo) -> dict[str, Any]:
@@ -172,13 +202,18 @@ def pods_of(facts: HostFacts, containers: tuple[ContainerInfo, ...] | None = Non
     pods = []
     for uid, cs in groups.items():
         infra = next((c for c in cs if c.labels.get(L.INFRA) == "true"), None)
-        apps = tuple(sorted((c for c in cs if c.labels.get(L.INFRA) != "true"), key=lambda c: c.name))
+        apps = tuple(sorted((c for c in cs if c.labels.get(L.INFRA) != "true" and L.INIT not in c.labels),
+                            key=lambda c: c.name))
+        inits = tuple(sorted((c for c in cs if L.INIT in c.labels),
+                             key=lambda c: (int(c.labels[L.INIT]) if c.labels[L.INIT].isdigit() else 0, c.name)))
         first = infra or cs[0]
         expected = tuple(x for x in (infra.labels.get(L.CONTAINERS, "") if infra else "").split(",") if x)
+        init_expected = tuple(x for x in (infra.labels.get(L.INIT_CONTAINERS, "") if infra else "").split(",") if x)
         pods.append(ObservedPod(
             name=first.labels.get(L.POD, ""), uid=uid, host=facts.name,
             owner=first.labels.get(L.OWNER) or None, spec_hash=first.labels.get(L.SPEC_HASH, ""),
-            labels=first.pod_labels, infra=infra, containers=apps, expected=expected))
+            labels=first.pod_labels, infra=infra, containers=apps, expected=expected, inits=inits,
+            init_expected=init_expected))
     return sorted(pods, key=lambda p: (p.name, p.uid))
 
 

@@ -20,7 +20,7 @@ def field_env(pod: PodRun, node: str, host_ip: str) -> dict[str, dict[str, str]]
               "spec.nodeName": node, "status.hostIP": host_ip,
               "spec.serviceAccountName": pod.spec.service_account_name or pod.spec.service_account or "default"}
     out: dict[str, dict[str, str]] = {}
-    for c in pod.spec.containers:
+    for c in pod.spec.all_containers:
         for e in c.env or []:
             ref = e.value_from.field_ref if e.value_from else None
             if ref is None or ref.field_path == POD_IP:

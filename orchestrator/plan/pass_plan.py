@@ -14,19 +14,31 @@ acts on exactly the plan returned, and records.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestrator import docker_labels as L
 from orchestrator.config import ProxySettings
 from orchestrator.controllers.book import Book
 from orchestrator.controllers.desired import DesiredState
 from orchestrator.inventory.host import Host
-from orchestrator.observe.snapshot import ClusterSnapshot
+from orchestrator.observe.snapshot import ClusterSnapshot, ObservedPod
 from orchestrator.plan.downward import field_env
 from orchestrator.plan.planner import PlannerConfig, plan
 from orchestrator.plan.services import endpoint_servers, plan_services
-from orchestrator.plan.types import CopyImage, CreatePod, DeletePod, Plan, PodRun
+from orchestrator.plan.types import (
+    Action,
+    ContinuePod,
+    CopyImage,
+    CreatePod,
+    DeletePod,
+    Plan,
+    PodRun,
+    PreStop,
+    RestartContainer,
+)
 from orchestrator.proxy.discovery import hosts_file_path
 from orchestrator.proxy.hostvars import proxy_hosts
 from orchestrator.secrets import SecretSource
@@ -54,7 +66,10 @@ class PassConfig:
 def plan_pass(inputs: PassInputs, config: PassConfig, now: float, seed: int | None = None) -> Plan:
     p = plan(inputs.desired, inputs.snapshot, inputs.book, now, config.planner, seed=seed)
     _resolve_secrets(p, inputs.secrets)
+    p.actions = with_pre_stop_hooks(p.actions, inputs.snapshot)
     deleting = {a.uid for a in p.actions if isinstance(a, DeletePod)}
+    # a pod this pass deletes is not started further
+    p.actions = [a for a in p.actions if not (isinstance(a, ContinuePod) and a.uid in deleting)]
     creates = [a for a in p.actions if isinstance(a, CreatePod) and a.pod.uid not in p.hold_back]
     sp = plan_services(inputs.desired.services, inputs.snapshot, inputs.hosts, config.proxy, config.templates,
                        inputs.records, creates, deleting, inputs.book.proxy_sections, inputs.book.endpoints,
@@ -105,7 +120,7 @@ def resolve_secrets(pod: PodRun, source: SecretSource) -> tuple[dict[str, dict[s
     """Container -> var -> value for the pod's secretKeyRefs, or a message naming what is missing (never a
     value)."""
     out: dict[str, dict[str, str]] = {}
-    for c in pod.spec.containers:
+    for c in pod.spec.all_containers:
         for e in c.env or []:
             ref = e.value_from.secret_key_ref if e.value_from else None
             if ref is None:
@@ -117,6 +132,39 @@ def resolve_secrets(pod: PodRun, source: SecretSource) -> tuple[dict[str, dict[s
                 broken = f" (the secret source has errors: {'; '.join(source.errors)})" if source.errors else ""
                 return {}, f'secret "{ref.name}" key "{ref.key}" is not in {source.where()}{broken}'
     return out, ""
+
+
+def pre_stop_hooks(pod: ObservedPod) -> dict[str, PreStop]:
+    """Docker container name -> its preStop hook, as its label (docker_labels.PRE_STOP) recorded it; a label
+    that cannot be read is no hook."""
+    out: dict[str, PreStop] = {}
+    for c in pod.containers:
+        try:
+            value = json.loads(c.labels.get(L.PRE_STOP) or "null")
+        except ValueError:
+            continue
+        if isinstance(value, dict) and isinstance(value.get("exec"), list) and value["exec"]:
+            out[c.name] = PreStop(c.name, exec=tuple(str(x) for x in value["exec"]))
+        elif isinstance(value, dict) and isinstance(value.get("sleep"), int) and not isinstance(value["sleep"], bool):
+            out[c.name] = PreStop(c.name, sleep=max(value["sleep"], 0))
+    return out
+
+
+def with_pre_stop_hooks(actions: Sequence[Action], snapshot: ClusterSnapshot) -> list[Action]:
+    """Deletes and restarts with the preStop hooks of the containers they stop, read from the pods as the
+    hosts run them (a pod made from an older template keeps its own hooks)."""
+    pods = {p.uid: p for p in snapshot.pods}
+    by_pod = {p.name: p for p in snapshot.pods}
+    out: list[Action] = []
+    for a in actions:
+        if isinstance(a, DeletePod) and a.uid in pods:
+            hooks = pre_stop_hooks(pods[a.uid])
+            a = dataclasses.replace(a, hooks=tuple(hooks[k] for k in sorted(hooks))) if hooks else a
+        elif isinstance(a, RestartContainer) and a.pod in by_pod:
+            hook = pre_stop_hooks(by_pod[a.pod]).get(a.container)
+            a = dataclasses.replace(a, hook=hook) if hook else a
+        out.append(a)
+    return out
 
 
 def _serving(snapshot: ClusterSnapshot, last: Mapping[str, Sequence[str]]) -> set[str]:
@@ -133,7 +181,7 @@ def normalize_image(image: str) -> str:
 
 def images_of(pod: PodRun, infra_image: str) -> list[str]:
     """Every image a pod needs on its host, as `docker images` names them: its containers' and the infra's."""
-    return [normalize_image(i) for i in [*(c.image for c in pod.spec.containers if c.image),
+    return [normalize_image(i) for i in [*(c.image for c in pod.spec.all_containers if c.image),
                                           *([infra_image] if infra_image else [])]]
 
 

@@ -35,7 +35,15 @@ from orchestrator.observe.snapshot import ClusterSnapshot
 from orchestrator.plan.disruption import BUDGET_VIOLATION, Disruptions
 from orchestrator.plan.ports import assign_ports, needs_ports, taken_ports
 from orchestrator.plan.rollout import status, step, strategy_of
-from orchestrator.plan.types import CreatePod, DeletePod, Plan, PodRun, RemoveOrphan, RestartContainer
+from orchestrator.plan.types import (
+    ContinuePod,
+    CreatePod,
+    DeletePod,
+    Plan,
+    PodRun,
+    RemoveOrphan,
+    RestartContainer,
+)
 from orchestrator.plan.views import PodView
 from orchestrator.scheduler import SchedulerConfig
 
@@ -135,7 +143,12 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
     for p in snapshot.pods:
         if p.host in ready and p.complete:
             for c in p.unhealthy:
-                out.actions.append(RestartContainer(p.host, p.name, c.name, "liveness probe failed", p.grace))
+                why = "startup probe failed" if p.startup_failed(c) else "liveness probe failed"
+                out.actions.append(RestartContainer(p.host, p.name, c.name, why, p.grace))
+            nxt = p.init_next
+            if nxt is not None and p.uid not in evicted:
+                out.actions.append(ContinuePod(p.host, p.name, p.uid, p.init_expected, p.expected,
+                                               f"init container {nxt} is next" if nxt else "init containers done"))
     for host, c in snapshot.orphans:
         if config.reap_orphans:
             out.actions.append(RemoveOrphan(host, c.name))

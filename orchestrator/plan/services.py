@@ -47,12 +47,14 @@ class ServicePlan:
 
 
 def created_view(a: CreatePod) -> StoredPod:
-    """A pod this pass creates, as the endpoints see it: ready at once unless a container has a readiness
-    probe (then it joins when docker reports it healthy, in a later pass)."""
+    """A pod this pass creates, as the endpoints see it: ready at once unless a container has a readiness or
+    startup probe, or the pod has init containers (then it joins when docker reports it healthy or started, in a
+    later pass)."""
     from orchestrator.proxy.pod_labels import infra_labels
 
     infra = dict(item.partition("=")[::2] for item in infra_labels(a.pod.spec)[1::2])
-    probed = any(c.readiness_probe is not None for c in a.pod.spec.containers)
+    probed = bool(a.pod.spec.init_containers) or any(
+        c.readiness_probe is not None or c.startup_probe is not None for c in a.pod.spec.containers)
     return StoredPod(name=a.pod.name, uid=a.pod.uid, host=a.host, ready=not probed, labels=dict(a.pod.labels),
                      ports={b.key: b.host_port for b in a.pod.ports},
                      port_names=infra.get(PORT_NAMES_LABEL, ""), http_check=infra.get(HTTP_CHECK_LABEL, ""))
@@ -78,7 +80,7 @@ def plan_services(services: Mapping[str, Service], snapshot: ClusterSnapshot, ho
     out.endpoints = endpoints(services, [*staying, *(created_view(a) for a in creates)], snapshot.hosts)
     out.env = service_env(services, out.addresses)
     cluster = snapshot.cluster
-    out.hosts_text = mark_line(cluster) + hosts_file(services, out.addresses)
+    out.hosts_text = mark_line(cluster) + hosts_file(services, out.addresses, out.endpoints)
     proxies = {h.name for h in proxy_hosts(hosts, settings)}
     changes = _changes(out.endpoints, last_endpoints or {})
     last_sections = last_sections or {}
@@ -195,6 +197,8 @@ def _servable(services: Mapping[str, Service], addresses: Mapping[str, ServiceAd
     here: dict[str, Service] = {}
     clashes: list[str] = []
     for name, svc in services.items():
+        if svc.headless:  # no address, nothing to proxy
+            continue
         addr = addresses.get(name)
         if addr is not None and addr.cluster_ip in state.others:
             clashes.append(f"svc/{name}: its address {addr.cluster_ip} is already on lo with the label "

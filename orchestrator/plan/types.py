@@ -55,6 +55,16 @@ class PodRun:
 
 
 @dataclass(frozen=True)
+class PreStop:
+    """A container's lifecycle.preStop hook, as its docker label (docker_labels.PRE_STOP) recorded it:
+    a command run in the container, or a pause of `sleep` seconds."""
+
+    container: str  # the docker container's name
+    exec: tuple[str, ...] = ()
+    sleep: int | None = None
+
+
+@dataclass(frozen=True)
 class CreatePod:
     host: str
     pod: PodRun
@@ -76,6 +86,7 @@ class DeletePod:
     uid: str
     reason: str
     grace: int | None = None  # seconds its containers get to stop (terminationGracePeriodSeconds; None: 30)
+    hooks: tuple[PreStop, ...] = ()  # its containers' preStop hooks, run first within the grace
 
     @property
     def verb(self) -> str:
@@ -93,6 +104,7 @@ class RestartContainer:
     container: str  # docker container name
     reason: str
     grace: int | None = None  # the pod's terminationGracePeriodSeconds (None: Kubernetes' default, 30 s)
+    hook: PreStop | None = None  # the container's preStop hook, run first within the grace
 
     @property
     def verb(self) -> str:
@@ -101,6 +113,27 @@ class RestartContainer:
     @property
     def target(self) -> str:
         return f"pod/{self.pod} container {self.container}"
+
+
+@dataclass(frozen=True)
+class ContinuePod:
+    """Go on starting a pod whose init containers run one after the other: start the next one once the one
+    before exited 0, and the app containers once all did (commands.pod.continue_pod)."""
+
+    host: str
+    name: str
+    uid: str
+    inits: tuple[str, ...]  # init container names, in order
+    apps: tuple[str, ...]
+    reason: str
+
+    @property
+    def verb(self) -> str:
+        return "start"
+
+    @property
+    def target(self) -> str:
+        return f"pod/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -178,7 +211,8 @@ class UpdateProxy:
         return "haproxy"
 
 
-Action = CreatePod | DeletePod | RestartContainer | RemoveOrphan | CopyImage | UpdateHostsFile | UpdateProxy
+Action = (CreatePod | DeletePod | RestartContainer | ContinuePod | RemoveOrphan | CopyImage | UpdateHostsFile
+          | UpdateProxy)
 HostAction = Action
 
 # Phases of a host's work in one pass. Proxies and hosts files change first, with the creates and restarts

@@ -254,7 +254,7 @@ def plan_allocation(
     every `_meta/cluster-ip/` and `_meta/node-port/` record), with the writes that allocate what is
     missing and release what deleted services held. Errors name each service that could not be served;
     the others are served."""
-    by_name = {s.name: s for s in services.values()}
+    by_name = {s.name: s for s in services.values() if not s.headless}  # a headless one has no address
     alloc = _Allocator(records, settings)
     alloc.release_deleted(set(by_name))
     errors: list[str] = []

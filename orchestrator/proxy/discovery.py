@@ -4,13 +4,14 @@ pod bind-mounts as /etc/hosts and that each pass rewrites in place as services c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from orchestrator.inventory.host import Host
 from orchestrator.inventory.state_dir import cluster_dir
 from orchestrator.model.objects import Service
 from orchestrator.proxy.addresses import ServiceAddress
 from orchestrator.proxy.config_values import hosts_word
+from orchestrator.proxy.endpoints import Endpoint
 
 HOSTS_HEADER = "127.0.0.1 localhost\n"
 
@@ -47,14 +48,20 @@ def service_env(services: Mapping[str, Service], addresses: Mapping[str, Service
     return env
 
 
-def hosts_file(services: Mapping[str, Service], addresses: Mapping[str, ServiceAddress]) -> str:
-    """/etc/hosts for pods: localhost, then one line per service with an address, sorted by name. Each
-    field is one word of the format (`config_values.hosts_word`): a value that is not raises UnsafeValue."""
-    lines = [
-        f"{hosts_word(addresses[s.name].cluster_ip)} {hosts_word(s.name)}\n"
-        for s in sorted(services.values(), key=lambda s: s.name)
-        if s.name in addresses
-    ]
+def hosts_file(services: Mapping[str, Service], addresses: Mapping[str, ServiceAddress],
+               endpoints: Mapping[str, Sequence[Endpoint]] | None = None) -> str:
+    """/etc/hosts for pods: localhost, then one line per service with an address, sorted by name; a headless
+    service (`clusterIP: None`) has one line per address of its ready endpoints (the cluster addresses of the
+    hosts its ready pods run on, where their ports are published), so its name resolves to all of them.
+    Each field is one word of the format (`config_values.hosts_word`): a value that is not raises
+    UnsafeValue."""
+    lines = []
+    for s in sorted(services.values(), key=lambda s: s.name):
+        if s.headless:
+            seen = dict.fromkeys(e.address for e in (endpoints or {}).get(s.name, ()))
+            lines += [f"{hosts_word(a)} {hosts_word(s.name)}\n" for a in seen]
+        elif s.name in addresses:
+            lines.append(f"{hosts_word(addresses[s.name].cluster_ip)} {hosts_word(s.name)}\n")
     return HOSTS_HEADER + "".join(lines)
 
 

@@ -35,7 +35,7 @@ spec:
       containers:
       - name: httpd
         image: local/busybox:1
-        command: [sh, -c, "hostname > /tmp/index.html && exec httpd -f -p 80 -h /tmp"]
+        command: [sh, -c, "hostname > /tmp/index.html && httpd -f -p 80 -h /tmp & trap 'exit 0' TERM; wait $!"]
         ports: [{{name: http, containerPort: 80}}]
 {readiness}---
 apiVersion: v1

@@ -32,11 +32,11 @@ spec:
   template:
     metadata: {{labels: {{app: web}}}}
     spec:
-      terminationGracePeriodSeconds: 2  # httpd as PID 1 ignores SIGTERM: killed 2 s later
+      terminationGracePeriodSeconds: 2  # sh (PID 1) traps SIGTERM and exits at once; httpd as PID 1 would ignore it
       containers:
       - name: httpd
         image: local/busybox:1
-        command: [sh, -c, "hostname > /tmp/index.html && exec httpd -f -p 80 -h /tmp"]
+        command: [sh, -c, "hostname > /tmp/index.html && httpd -f -p 80 -h /tmp & trap 'exit 0' TERM; wait $!"]
         ports: [{{containerPort: 80}}]
         resources: {{requests: {{cpu: 100m, memory: 32Mi}}}}
 """

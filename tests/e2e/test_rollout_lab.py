@@ -38,7 +38,7 @@ spec:
       containers:
       - name: httpd
         image: {IMAGE.format(tag)}
-        command: [sh, -c, "cat /tag > /tmp/index.html && exec httpd -f -p 80 -h /tmp"]
+        command: [sh, -c, "cat /tag > /tmp/index.html && httpd -f -p 80 -h /tmp & trap 'exit 0' TERM; wait $!"]
         ports: [{{name: http, containerPort: 80}}]
         readinessProbe: {{httpGet: {{path: /, port: http}}, periodSeconds: 1}}
 ---

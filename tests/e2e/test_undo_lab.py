@@ -3,7 +3,7 @@ image` rolls a 3-replica Deployment to a new image with zero failed requests; an
 at once stops at progressDeadlineSeconds while the old pods keep serving and `orc rollout status` exits 1;
 autoRollback (the object's orc.io/auto-rollback annotation) then restores the previous template; `orc rollout
 undo --to-revision 1` restores the first one. Cron-style `orc reconcile` passes run throughout; never fewer
-than 3 pods ready (25% of 3: maxUnavailable 0), sampled."""
+than 3 pods ready (maxUnavailable 0), sampled."""
 
 from __future__ import annotations
 
@@ -33,7 +33,10 @@ kind: Deployment
 metadata: {{name: undo{annotations}}}
 spec:
   replicas: 3
-  progressDeadlineSeconds: 20
+  progressDeadlineSeconds: 15
+  # every new pod at once (none of the old ones goes before they are ready): one step per rollout keeps
+  # the file short; the rolling steps themselves are test_rollout_lab's
+  strategy: {{type: RollingUpdate, rollingUpdate: {{maxSurge: 3, maxUnavailable: 0}}}}
   selector: {{matchLabels: {{app: undo}}}}
   template:
     metadata: {{labels: {{app: undo}}}}
@@ -42,7 +45,7 @@ spec:
       containers:
       - name: httpd
         image: {image}
-        command: [sh, -c, "cat /tag > /tmp/index.html && exec httpd -f -p 80 -h /tmp"]
+        command: [sh, -c, "cat /tag > /tmp/index.html && httpd -f -p 80 -h /tmp & trap 'exit 0' TERM; wait $!"]
         ports: [{{name: http, containerPort: 80}}]
         readinessProbe: {{httpGet: {{path: /, port: http}}, periodSeconds: 1}}
 ---

@@ -89,7 +89,10 @@ class Container:
             "FinishedAt": iso(self.finished) if self.finished is not None else ZERO_TIME,
         }
         if status is not None:
-            state["Health"] = {"Status": status, "FailingStreak": 0, "Log": []}
+            # a startupProbe that fails says so in the check's output (commands/pod.py _health)
+            log = ([{"Output": "orc: startup probe failed\n"}]
+                   if status == "unhealthy" and self.labels.get("orc.startup") == "true" else [])
+            state["Health"] = {"Status": status, "FailingStreak": 0, "Log": log}
         own_net = not self.network.startswith("container:")
         ports = ({p: [{"HostIp": ip, "HostPort": str(hp)} for ip, hp in binds] for p, binds in self.ports.items()}
                  if own_net and self.running else {})
@@ -135,6 +138,7 @@ class DockerHost:
     haproxy_rejects: str | None = None  # `haproxy -c` fails with this message
     haproxy_loaded: bytes | None = None  # the config HAProxy runs (read at its last start or reload)
     save_fails: str | None = None  # `docker save` on this host fails with this message
+    hooks_run: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # preStop hooks: (container, argv)
     _serial: int = 0
     _next_port: int = 32768
     _next_pid: int = 4000

@@ -339,6 +339,20 @@ class SimLab:
                 if c.health is not None and normalize(c.image) == normalize(image):
                     c.health.passing = False
 
+    def init_results(self, pod: str, container: str, *codes: int | None) -> None:
+        """The next runs of an init container end with these exit codes (None: still running after the
+        create step's wait); then 0."""
+        self.ctx.init_exits[f"orc_{pod}_{container}"] = list(codes)
+
+    def init_retried(self, host: str, pod: str, container: str) -> None:
+        """Docker's restart policy runs a failed (restarting) init container again; a running one ends."""
+        from tests.harness.steps import run_init
+
+        c = self.docker[host].containers[f"orc_{pod}_{container}"]
+        if c.state == "restarting":
+            c.restart_count += 1
+        run_init(self.docker[host], c, self.ctx)
+
     def batches(self, host: str) -> list[tuple[str, ...]]:
         """Step names of every batch sent to the host so far."""
         return [b.names for b in self.transport.batches_for(host)]

@@ -195,7 +195,7 @@ class RunSpec:
 
 def parse_run(argv: list[str]) -> RunSpec:
     """`docker run` words: options (`--opt value` and `--opt=value`), `--`, the image, its arguments."""
-    if argv[:2] != ["docker", "run"]:
+    if argv[:2] not in (["docker", "run"], ["docker", "create"]):
         raise HarnessError(f"not a docker run: {argv}")
     spec = RunSpec()
     i = 2
@@ -240,8 +240,10 @@ def _env_file(text: str) -> dict[str, str]:
 
 def docker_run(h: DockerHost, ctx: Context, argv: list[str], env_files: dict[str, str],
                exported: dict[str, str]) -> str | None:
-    """Create and start a container as `docker run -d` would; the error text docker prints, or None."""
+    """Create and start a container as `docker run -d` would (`docker create`: create it only); the error
+    text docker prints, or None."""
     spec = parse_run(argv)
+    start = argv[1] == "run"
     if not h.docker_alive:
         return f"docker: {DEAD}"
     name = spec.get("--name") or f"auto_{h.new_id('auto')[:12]}"
@@ -300,6 +302,12 @@ def docker_run(h: DockerHost, ctx: Context, argv: list[str], env_files: dict[str
                   entrypoint=spec.get("--entrypoint"), env=env, mounts=tuple(spec.all("-v", "--volume")),
                   publish=tuple(spec.all("-p", "--publish")), gpus=spec.get("--gpus", "") or "", health=health)
     h.containers[name] = c
+    return start_container(h, c, now) if start else None
+
+
+def start_container(h: DockerHost, c: Container, now: float) -> str | None:
+    """`docker start` of a container made (by `docker run`, or `docker create` before); the error, or None."""
+    name, network = c.name, c.network
     for m in c.mounts:  # a named volume is created on first use, as docker does
         source = m.split(":", 1)[0]
         if not source.startswith("/"):
@@ -322,6 +330,92 @@ def docker_run(h: DockerHost, ctx: Context, argv: list[str], env_files: dict[str
     if not network.startswith("container:"):
         c.ip = h.new_ip()
     return None
+
+
+# -- init containers -------------------------------------------------------------------------------
+
+# The shell function commands/pod.py `_start_in_order` defines, line by line (any change fails the harness).
+INIT_FUNCTION = [
+    "orc_init() {",
+    "  orc_st=$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' -- \"$1\") || return 1",
+    '  case "$orc_st" in',
+    '    "exited 0") return 0;;',
+    '    created*) docker start -- "$1" >/dev/null || return 1;;',
+    "    running*) ;;",
+    "    *) return 1;;",
+    "  esac",
+    '  orc_code=$(timeout 5 docker wait -- "$1") || return 1',
+    '  [ "$orc_code" = 0 ]',
+    "}",
+]
+INIT_CHAIN = r"((?:orc_init \S+ && )+)docker start -- (.+?) >/dev/null \|\| :"
+
+
+def run_init(h: DockerHost, c: Container, ctx: Context) -> None:
+    """One run of an init container, to the end the scenario set (`Context.init_exits`, default exit 0;
+    None: still running after the create step's wait). A failed one that docker retries (`on-failure`) is
+    left restarting, as docker's back-off has it."""
+    now = ctx.clock()
+    c.state, c.started = "running", now
+    plan = ctx.init_exits.get(c.name)
+    code = plan.pop(0) if plan else 0
+    if code is None:
+        return
+    c.exit_code, c.finished = code, now
+    c.state = "restarting" if code and c.restart_policy == "on-failure" else "exited"
+
+
+def init_chain(h: DockerHost, ctx: Context, m: re.Match[str]) -> None:
+    """`orc_init A && orc_init B && docker start -- APPS >/dev/null || :` as the shell would run it."""
+    if not h.docker_alive:
+        return
+    for name in re.findall(r"orc_init (\S+) && ", m.group(1)):
+        c = h.containers.get(_word(name))
+        if c is None:
+            return
+        if c.state == "created":
+            run_init(h, c, ctx)
+        if not (c.state == "exited" and c.exit_code == 0):
+            return  # running past the wait, failed, or being restarted: a later pass goes on
+    for name in shlex.split(m.group(2)):
+        c = h.containers.get(name)
+        if c is not None and c.state == "created":
+            start_container(h, c, ctx.clock())
+
+
+def init_patterns(h: DockerHost, ctx: Context) -> list[tuple[str, Handler]]:
+    return [*((re.escape(line), lambda m: None) for line in INIT_FUNCTION),
+            (INIT_CHAIN, lambda m: init_chain(h, ctx, m))]
+
+
+def continue_pod(h: DockerHost, step: Command, ctx: Context) -> Out:
+    """`start pod/NAME` (commands/pod.py continue_pod): the init chain again."""
+    out = Out()
+    patterns = [*init_patterns(h, ctx),
+                (r"echo continued (\S+)", lambda m: out.stdout.append(f"continued {_word(m.group(1))}"))]
+    return interpret(step, patterns, out)
+
+
+# -- preStop hooks ---------------------------------------------------------------------------------
+
+
+def hook_patterns(h: DockerHost, st: dict[str, str], indent: str = "") -> list[tuple[str, Handler]]:
+    """The lines of commands/pod.py `_hook_lines`: each hook is recorded on the host (`hooks_run`) when its
+    container runs; `$orc_left` is the whole grace (no time passes in the harness)."""
+    def exec_hook(m: re.Match[str]) -> None:
+        c = h.containers.get(m.group(2))
+        if h.docker_alive and c is not None and c.running:
+            h.hooks_run.append((c.name, tuple(shlex.split(m.group(3)))))
+
+    return [
+        (indent + r"orc_t0=\$\(date \+%s\)", lambda m: None),
+        (indent + r"timeout (\d+) docker exec -- (\S+) (.+) >/dev/null 2>&1 &", exec_hook),
+        (indent + r"timeout (\d+) sleep (\d+) >/dev/null 2>&1 &",
+         lambda m: h.hooks_run.append(("", ("sleep", m.group(2))))),
+        (indent + r"wait", lambda m: None),
+        (indent + r'orc_left=\$\(\((\d+) - \$\(date \+%s\) \+ orc_t0\)\); \[ "\$orc_left" -gt 0 \] \|\| orc_left=0',
+         lambda m: st.update(left=m.group(1))),
+    ]
 
 
 # -- create pod/... --------------------------------------------------------------------------------
@@ -410,10 +504,12 @@ def create_pod(h: DockerHost, step: Command, ctx: Context, killed_after_runs: in
         (r"orc_env=\$\(mktemp\) \|\| orc_fail 'mktemp'", env_empty),
         (r"printf '%s' ([A-Za-z0-9+/=]+) \| base64 -d > \"\$orc_env\" \|\| orc_fail 'env file'", env_data),
         (r': > "\$orc_env"', env_empty),
-        (r"(docker run .+?) >/dev/null \|\| (orc_fail '[^']*'|\{ rm -f \"\$orc_env\"; orc_fail '[^']*'; \})", run),
+        (r"(docker (?:run|create) .+?) >/dev/null \|\| (orc_fail '[^']*'|\{ rm -f \"\$orc_env\"; orc_fail '[^']*'; \})",
+         run),
         (r"\( (.+); export ([^;]+); exec \"\$orc_docker\" run (.+?) \) >/dev/null \|\| "
          r"(\{ rm -f \"\$orc_env\"; orc_fail '[^']*'; \})", run_exported),
         (r'rm -f "\$orc_env"', lambda m: None),
+        *init_patterns(h, ctx),
         (r"echo created (\S+)", echo),
     ]
     return interpret(step, patterns, out)
@@ -433,7 +529,8 @@ def delete_pod(h: DockerHost, step: Command, ctx: Context) -> Out:
         for c in ids(state["running"], True):  # the ids the line before listed: the running ones
             if state.get("apps") and c.labels.get("orc.infra") == "true":
                 continue  # the listing kept the app containers only
-            c.state, c.exit_code, c.finished, c.stop_grace = "exited", 0, now, int(m.group(1))
+            grace = state["left"] if m.group(1) == '"$orc_left"' else m.group(1)
+            c.state, c.exit_code, c.finished, c.stop_grace = "exited", 0, now, int(grace)
 
     def remove(m: re.Match[str]) -> None:
         for c in ids(m.group(1), False):
@@ -450,7 +547,8 @@ def delete_pod(h: DockerHost, step: Command, ctx: Context) -> Out:
         (r"ids=\$\(docker ps --filter (\S+) --format '\{\{\.ID\}\} \{\{\.Label \"orc\.infra\"\}\}' \| "
          r'while read -r id infra; do \[ "\$infra" = true \] \|\| echo "\$id"; done\)',
          lambda m: state.update(running=m.group(1), apps="1")),
-        (r'\[ -z "\$ids" \] \|\| docker stop -t (\d+) \$ids >/dev/null 2>&1', stop),
+        *hook_patterns(h, state),
+        (r'\[ -z "\$ids" \] \|\| docker stop -t (\d+|"\$orc_left") \$ids >/dev/null 2>&1', stop),
         (r'ids=\$\(docker ps -aq --filter (\S+)\); \[ -z "\$ids" \] \|\| docker rm -f \$ids >/dev/null \|\| exit 1',
          remove),
         (r'vols=\$\(docker volume ls -q --filter (\S+)\); \[ -z "\$vols" \] \|\| docker volume rm \$vols >/dev/null',
@@ -468,6 +566,19 @@ def _argv(step: Command, head: list[str]) -> list[str]:
 
 
 def restart(h: DockerHost, step: Command, ctx: Context) -> Out:
+    if step.shell is not None:  # the container's preStop hook first (commands/pod.py restart_container)
+        st: dict[str, str] = {}
+        out = Out()
+
+        def restart_line(m: re.Match[str]) -> None:
+            c = h.containers.get(m.group(1))
+            if not h.docker_alive or c is None:
+                raise ShellExit(1)
+            now = ctx.clock()
+            c.state, c.exit_code, c.started, c.finished = "running", 0, now, now
+
+        return interpret(step, [*hook_patterns(h, st),
+                                (r'docker restart -t "\$orc_left" -- (\S+) >/dev/null', restart_line)], out)
     rest = _argv(step, ["docker", "restart"])
     if len(rest) != 4 or rest[0] != "-t" or not rest[1].isdigit() or rest[2] != "--":
         raise HarnessError(f"step {step.name!r}: not the `docker restart -t N -- NAME` the harness knows")
@@ -639,6 +750,8 @@ class Context:
     clock: Callable[[], float]
     registry: set[str]
     failing_checks: set[str] = field(default_factory=set)  # images whose health check fails
+    # init container name -> the exit codes of its next runs (None: still running after the wait); default 0
+    init_exits: dict[str, list[int | None]] = field(default_factory=dict)
 
     def health_passing(self, image: str) -> bool:
         return normalize(image) not in self.failing_checks
@@ -652,7 +765,16 @@ def stop_pods(h: DockerHost, step: Command, ctx: Context) -> Out:
     out = Out()
     text = step.render()
     _require(step, "orc_stop() {", "wait")
-    for uid, grace in re.findall(r"^orc_stop (\S+) (\d+) &$", text, re.M):
+    for c_name, argv in re.findall(r"^  timeout \d+ docker exec -- (\S+) (.+) >/dev/null 2>&1 &$", text, re.M):
+        c = h.containers.get(c_name)
+        if h.docker_alive and c is not None and c.running:
+            h.hooks_run.append((c_name, tuple(shlex.split(argv))))
+    h.hooks_run += [("", ("sleep", n)) for n in re.findall(r"^  timeout \d+ sleep (\d+) >/dev/null 2>&1 &$", text, re.M)]
+    # a pod with hooks: its subshell runs them, then stops it with what is left of its grace (all of it here)
+    hooked = re.findall(r'^  orc_stop (\S+) "\$orc_left"$', text, re.M)
+    lefts = re.findall(r"^  orc_left=\$\(\((\d+) - ", text, re.M)
+    pairs = [*re.findall(r"^orc_stop (\S+) (\d+) &$", text, re.M), *zip(hooked, lefts, strict=True)]
+    for uid, grace in pairs:
         if not h.docker_alive:
             continue
         for c in h.matching([f"label=orc.pod-uid={_word(uid)}"], True):
@@ -676,6 +798,7 @@ STEPS: dict[str, Step] = {
 }
 PREFIXES: list[tuple[str, Step]] = [
     ("create pod/", create_pod),
+    ("start pod/", continue_pod),
     ("delete pod/", delete_pod),
     ("stop ", stop_pods),
     ("restart pod/", restart),

@@ -108,8 +108,11 @@ def test_logs_argv_is_quoted_with_double_dash_before_the_container() -> None:
     until = logs_command("p", "c", LogOptions(), until="2026-01-01T10:00:00.5Z").render()
     assert until == "docker logs --until 2026-01-01T10:00:00.5Z -- orc_p_c 2>&1"
     q = containers_query("web-1").render()
-    assert shlex.split(q) == ["docker", "inspect", "-f", '{{index .Config.Labels "orc.containers"}}', "--", "orc_web-1"]
+    assert shlex.split(q) == ["docker", "inspect", "-f", '{{index .Config.Labels "orc.containers"}},'
+                              '{{index .Config.Labels "orc.init-containers"}}', "--", "orc_web-1"]
     assert parse_containers("app,side\n") == ["app", "side"] and parse_containers("\n") == []
+    assert parse_containers("app,side,\n") == ["app", "side"]  # a pod without init containers
+    assert parse_containers("app,first,second\n") == ["app", "first", "second"]
 
 
 def test_exec_argv_and_the_remote_line_keep_every_word_one_argument() -> None:
