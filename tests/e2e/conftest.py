@@ -1,5 +1,10 @@
 """The end-to-end tests' own lab cluster: `tlab` (3 hosts on 10.99.1.0/24), beside any lab of the user's.
-It is built once per session and always removed at the end, also when tests fail."""
+It is built once per session and always removed at the end, also when tests fail.
+
+Run under pytest-xdist (`./test.sh` runs `-n 3 --dist loadgroup`), the e2e files are split into E2E_GROUPS
+groups of about equal measured time, each group on one worker, and each worker that runs e2e tests builds a
+lab of its own (`tlab`, `tlabb`, `tlabc` on 10.99.1/11/21.0/24): the files run side by side on separate
+labs while the unit tests fill the other worker."""
 
 from __future__ import annotations
 
@@ -16,6 +21,15 @@ import pytest
 from orchestrator.lab import cluster
 from orchestrator.lab.spec import LabSpec
 
+# Seconds each e2e file took in a full run (a machine loaded to about 10); files not listed count as 60.
+E2E_SECONDS = {
+    "test_undo_lab": 140, "test_services": 179, "test_reconcile": 164, "test_one_pass": 120,
+    "test_rollout_lab": 105, "test_etcd": 89, "test_vantage_lab": 85, "test_whatif_lab": 57,
+    "test_kubectl_view": 56, "test_kinds": 47, "test_graceful_and_placement": 34, "test_lab_hosts": 26,
+    "test_hostile_lab": 25, "test_pods_lab": 24, "test_real_manifests": 19, "test_identity": 16,
+    "test_images_metrics": 11, "test_proxy_zombie": 5, "test_fencing": 5, "test_lab_lifecycle": 3,
+}
+E2E_GROUPS = 2
 TOOLS = ["ip", "iptables", "nsenter", "dockerd", "sshd", "busybox", "ssh-keygen"]
 
 
@@ -40,6 +54,40 @@ class Lab:
         return self.spec.host(i)
 
 
+def e2e_groups(files: list[str], groups: int = E2E_GROUPS) -> dict[str, int]:
+    """file stem -> group: the longest first, each into the group with the least time so far."""
+    load = [0.0] * groups
+    out = {}
+    for f in sorted(set(files), key=lambda f: (-E2E_SECONDS.get(f, 60), f)):
+        g = load.index(min(load))
+        out[f] = g
+        load[g] += E2E_SECONDS.get(f, 60)
+    return out
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, each e2e file joins one of E2E_GROUPS groups (`--dist loadgroup` keeps a group on one
+    worker, so a worker's lab serves whole files)."""
+    if not getattr(config.option, "numprocesses", None):
+        return
+    here = Path(__file__).parent
+    e2e = [i for i in items if Path(str(i.path)).parent == here]
+    groups = e2e_groups([Path(str(i.path)).stem for i in e2e])
+    for item in e2e:
+        item.add_marker(pytest.mark.xdist_group(f"lab{groups[Path(str(item.path)).stem]}"))
+
+
+def lab_name_and_subnet() -> tuple[str, int]:
+    """ORC_E2E_LAB / ORC_E2E_SUBNET (default tlab, 1); xdist's worker N > 0 gets a lab of its own: a letter
+    more in the name, 10 * N more in the subnet."""
+    name, subnet = os.environ.get("ORC_E2E_LAB", "tlab"), int(os.environ.get("ORC_E2E_SUBNET", "1"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    n = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    if n:
+        name, subnet = name[:5] + "abcdefghijklmnopqrstuvwxyz"[n % 26], subnet + 10 * n
+    return name, subnet
+
+
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     why = _missing()
@@ -49,7 +97,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         pytest.skip(why)
     # ORC_E2E_LAB / ORC_E2E_SUBNET: another lab of the tests' own (e.g. `ulab`, 7) to run a test file beside a
     # full run (tests name hosts by the lab's spec, never by tlab's names).
-    name, subnet = os.environ.get("ORC_E2E_LAB", "tlab"), int(os.environ.get("ORC_E2E_SUBNET", "1"))
+    name, subnet = lab_name_and_subnet()
     spec = LabSpec(hosts=3, name=name, subnet=subnet)
     # One test session at a time owns a tests' lab on this machine: a second waits here, rather than
     # taking down the lab under the first one's feet.
