@@ -113,10 +113,10 @@ def with_cont(pid: int) -> None:
         os.kill(pid, signal.SIGCONT)
 
 
-def laptops(base: Path, etcd: EtcdCluster) -> tuple[Path, Path]:
+def laptops(base: Path, etcd: EtcdCluster, ttl: float = TTL) -> tuple[Path, Path]:
     """Two project folders of the same cluster (the fixture's orc.yaml), both on the etcd store."""
     own = [line for line in (base / "orc.yaml").read_text().splitlines() if not line.startswith("store:")]
-    config = "\n".join(own) + f"\nstore: etcd://{etcd.endpoints}\nlease_ttl: {TTL}\n"
+    config = "\n".join(own) + f"\nstore: etcd://{etcd.endpoints}\nlease_ttl: {ttl:g}\n"
     folders = []
     for name in ("laptop-a", "laptop-b"):
         folder = base / name
@@ -145,7 +145,9 @@ def wait_pods(lab, n: int, timeout: float) -> None:  # type: ignore[no-untyped-d
 
 def test_a_stale_leader_is_refused_by_the_hosts_and_steps_down_while_the_other_leads(lab, project: Path,
                                                                                       etcd: EtcdCluster) -> None:
-    a_dir, b_dir = laptops(project, etcd)
+    # A lease long enough that B, started once A has stopped, still finds it held on a loaded machine
+    # (B's own start took over 2 s in a full parallel run, and B then simply led: no standing by to see).
+    a_dir, b_dir = laptops(project, etcd, ttl=6)
     apply_rc(a_dir, 3)
     # A leads, and stops itself (SIGSTOP) after its last lease check, right before its first batches.
     a = Controller(a_dir, "a", env={"ORC_TEST_STOP_BEFORE_BATCHES": "1"})
