@@ -23,7 +23,7 @@ from orchestrator.lab.spec import LabSpec
 
 # Seconds each e2e file took in a full run (a machine loaded to about 10); files not listed count as 60.
 E2E_SECONDS = {
-    "test_undo_lab": 140, "test_services": 179, "test_reconcile": 164, "test_one_pass": 120,
+    "test_undo_lab": 140, "test_services": 225, "test_reconcile": 200, "test_one_pass": 120,
     "test_rollout_lab": 105, "test_etcd": 89, "test_vantage_lab": 85, "test_whatif_lab": 57,
     "test_kubectl_view": 56, "test_kinds": 47, "test_graceful_and_placement": 34, "test_lab_hosts": 26,
     "test_hostile_lab": 25, "test_pods_lab": 24, "test_real_manifests": 19, "test_identity": 16,
@@ -173,15 +173,23 @@ def reset_proxies(lab: Lab) -> None:
                 system.run(["ip", "netns", "exec", h.netns, "ip", "addr", "del", ip, "dev", "lo"], check=False)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `also_on_etcd` runs twice, `[sqlite]` and `[etcd]`: the suite proves the etcd backend on
+    the same end-to-end work (ORC_E2E_STORE=etcd runs every test on etcd)."""
+    if "project" in metafunc.fixturenames and metafunc.definition.get_closest_marker("also_on_etcd"):
+        metafunc.parametrize("project", ["sqlite", "etcd"], indirect=True)
+
+
 @pytest.fixture
 def project(lab: Lab, tmp_path: Path, clean_env: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
     """A fresh project (its own store) on the shared lab; every container of ours is removed afterwards and
-    every lab host is running again, also when the test fails. With ORC_E2E_STORE=etcd its store is the
-    session's etcd (a prefix of its own), so the same tests prove the etcd backend."""
+    every lab host is running again, also when the test fails. Its store is the session's etcd (a prefix of
+    its own) when the test is the `[etcd]` run of an `also_on_etcd` test or ORC_E2E_STORE=etcd is set, so
+    the same tests prove the etcd backend."""
     from orchestrator.lab import daemons
 
     store = ""
-    if os.environ.get("ORC_E2E_STORE") == "etcd":
+    if getattr(request, "param", None) == "etcd" or os.environ.get("ORC_E2E_STORE") == "etcd":
         store = f"store: etcd://{request.getfixturevalue('etcd').endpoints}\n"
     (tmp_path / "orc.yaml").write_text(store +
         f"cluster: t{abs(hash(tmp_path.name)) % 10**8}\n"

@@ -82,6 +82,7 @@ def test_killed_container_is_replaced(lab, project: Path) -> None:
     assert victim not in sum(lab_pods(lab, "rc/web").values(), [])
 
 
+@pytest.mark.also_on_etcd
 def test_lost_host_is_replaced_and_its_stale_pods_removed_when_it_returns(lab, project: Path) -> None:
     apply_rc(project, 3)
     assert reconcile(project).returncode == 0
@@ -111,6 +112,7 @@ def test_lost_host_is_replaced_and_its_stale_pods_removed_when_it_returns(lab, p
     assert reconcile(project).stdout == ""
 
 
+@pytest.mark.also_on_etcd
 def test_scale_up_down_and_delete_leave_nothing_behind(lab, project: Path) -> None:
     apply_rc(project, 3)
     assert reconcile(project).returncode == 0

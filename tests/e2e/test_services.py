@@ -95,6 +95,7 @@ def pods_of(lab, owner: str) -> set[str]:  # type: ignore[no-untyped-def]
     return set(sum(lab_pods(lab, owner).values(), []))
 
 
+@pytest.mark.also_on_etcd
 def test_node_port_on_every_host_and_cluster_ip_from_every_pod(lab, project: Path) -> None:
     apply(project, rc("web", 3, "app: web") + svc("web", "app: web", node_port=30080))
     converge(project)
@@ -204,6 +205,7 @@ class Traffic:
         return {a for at, a in self.answers if at >= t}
 
 
+@pytest.mark.also_on_etcd
 def test_a_lost_host_stops_receiving_traffic_without_failed_requests(lab, project: Path) -> None:
     apply(project, rc("web", 3, "app: web") + svc("web", "app: web", node_port=30082))
     converge(project)
