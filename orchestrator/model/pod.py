@@ -447,7 +447,8 @@ class PodSpec(K8sModel):
     restart_policy: OneOf("Always", "OnFailure", "Never") | None = None  # type: ignore[valid-type]
     termination_grace_period_seconds: int | None = None
     # Kubernetes' defaults, as `kubectl get -o yaml` exports them: accepted with these values only.
-    dns_policy: OneOf("ClusterFirst") | None = None  # type: ignore[valid-type]
+    # ClusterFirst: service names resolve (the cluster's hosts file); Default: the node's resolution only.
+    dns_policy: OneOf("ClusterFirst", "Default") | None = None  # type: ignore[valid-type]
     scheduler_name: OneOf("default-scheduler") | None = None  # type: ignore[valid-type]
     enable_service_links: bool | None = None
     priority: int | None = None

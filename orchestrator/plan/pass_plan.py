@@ -18,6 +18,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestrator import docker_labels as L
 from orchestrator.config import ProxySettings
@@ -44,6 +45,9 @@ from orchestrator.proxy.hostvars import proxy_hosts
 from orchestrator.secrets import SecretSource
 from orchestrator.store.base import Record
 
+if TYPE_CHECKING:
+    from orchestrator.model.pod import PodSpec
+
 
 @dataclass(frozen=True)
 class PassInputs:
@@ -63,6 +67,13 @@ class PassConfig:
     templates: Path | None = None
 
 
+def _hosts_file(spec: PodSpec, host: Host, cluster: str) -> str | None:
+    """The cluster's hosts file a new pod mounts as /etc/hosts (service names resolve), none for
+    `dnsPolicy: Default`: as in Kubernetes, such a pod resolves names as its node does (docker's own
+    /etc/hosts and the node's resolv.conf)."""
+    return None if spec.dns_policy == "Default" else hosts_file_path(host, cluster)
+
+
 def plan_pass(inputs: PassInputs, config: PassConfig, now: float, seed: int | None = None) -> Plan:
     p = plan(inputs.desired, inputs.snapshot, inputs.book, now, config.planner, seed=seed)
     _resolve_secrets(p, inputs.secrets)
@@ -77,7 +88,7 @@ def plan_pass(inputs: PassInputs, config: PassConfig, now: float, seed: int | No
     by_name = {h.name: h for h in inputs.hosts}
     p.actions = [dataclasses.replace(a, pod=dataclasses.replace(
                      a.pod, env={**sp.env, **a.pod.env},
-                     hosts_file=hosts_file_path(by_name[a.host], inputs.snapshot.cluster),
+                     hosts_file=_hosts_file(a.pod.spec, by_name[a.host], inputs.snapshot.cluster),
                      field_env=field_env(a.pod, a.host, inputs.snapshot.hosts[a.host].bind_address)))
                  if isinstance(a, CreatePod) else a for a in p.actions]
     p.actions = [*sp.actions, *p.actions]

@@ -84,7 +84,7 @@ def test_a_kubectl_export_applies_and_restated_defaults_are_not_warned_about() -
 
 
 @pytest.mark.parametrize(("field", "value", "expected"), [
-    ("dnsPolicy", "None", 'spec.dnsPolicy: Unsupported value: "None": supported values: "ClusterFirst"'),
+    ("dnsPolicy", "None", 'spec.dnsPolicy: Unsupported value: "None": supported values: "ClusterFirst", "Default"'),
     ("schedulerName", "my-scheduler", 'spec.schedulerName: Unsupported value: "my-scheduler"'),
     ("enableServiceLinks", False, 'spec.enableServiceLinks: Unsupported value: false'),
     ("priority", 1000, "spec.priority: Unsupported value: 1000"),

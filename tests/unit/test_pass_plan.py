@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.act.executor import Runtime, execute
+from orchestrator.commands.pod import create_pod
 from orchestrator.controllers.book import Book
 from orchestrator.inventory.host import Host
 from orchestrator.observe.snapshot import ClusterSnapshot
@@ -216,3 +217,15 @@ def test_failed_creations_back_off_from_10s_doubling_to_5_minutes_then_slow_star
     assert "next try in 15s (back-off 20s" in p.pending["rc/web"]
     later = plan_pass(inputs(d, [facts("h1")], waiting), CONFIG, T0 + 16, seed=1)
     assert len([a for a in later.actions if isinstance(a, CreatePod)]) == 1  # then slow start: one try
+
+
+def test_dns_policy_default_pods_resolve_as_their_node_does_and_cluster_first_ones_see_service_names() -> None:
+    first = plan_pass(inputs(desired(web(1), SVC), [facts("h1"), facts("h2")]), CONFIG, T0, seed=1)
+    [c] = [a for a in first.actions if isinstance(a, CreatePod)]
+    assert c.pod.hosts_file and f"{c.pod.hosts_file}:/etc/hosts:ro" in create_pod(c.pod, "i", cluster="c1").render()
+    rc = web(1)
+    rc["spec"]["template"]["spec"]["dnsPolicy"] = "Default"
+    p = plan_pass(inputs(desired(rc, SVC), [facts("h1"), facts("h2")]), CONFIG, T0, seed=1)
+    [c] = [a for a in p.actions if isinstance(a, CreatePod)]
+    assert c.pod.hosts_file is None and "/etc/hosts" not in create_pod(c.pod, "i", cluster="c1").render()
+    assert c.pod.env  # service environment variables still come (enableServiceLinks governs those)
