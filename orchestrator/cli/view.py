@@ -52,6 +52,7 @@ class ClusterView:
     events: list[dict[str, Any]] = field(default_factory=list)
     revision: int = 0
     cordons: dict[str, dict[str, Any]] = field(default_factory=dict)  # host -> `orc cordon`/`drain` record
+    secret_values: Any = None  # the applied Secrets' values (secret_store.SecretValues), when a command shows them
 
     def unschedulable(self, host: str) -> bool:
         """Cordoned: by `orc cordon` / `orc drain` (the store) or by the inventory (as of the last pass)."""
