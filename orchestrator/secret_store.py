@@ -18,6 +18,7 @@ from typing import Any
 from orchestrator.errors import ConfigError
 
 FILE_NAME = "secret-values.json"
+_KEY_ENTRY = "_key"  # not a Secret's name (those are DNS-1123): the project's digest key
 VALUES_FIELD = "orcValues"  # in the stored Secret manifest: the id of its values in this file
 
 
@@ -60,6 +61,25 @@ class SecretValues:
     def remove(self, name: str) -> None:
         self.load().pop(name, None)
 
+    def digest_key(self) -> bytes:
+        """A random key of this project (made and saved once), for digests of the `secrets/` folder's values
+        that the store's bookkeeping may hold without letting anyone guess a value from them."""
+        entry = self.load().get(_KEY_ENTRY)
+        if isinstance(entry, dict) and entry.get("id"):
+            return bytes.fromhex(str(entry["id"]))
+        key = os.urandom(32)
+        self.load()[_KEY_ENTRY] = {"id": key.hex()}
+        self.save()
+        return key
+
+    def applied(self) -> dict[str, tuple[str, dict[str, bytes]]]:
+        """Name -> (id, values) of every applied Secret in the file."""
+        out = {}
+        for name, entry in self.load().items():
+            if name != _KEY_ENTRY and isinstance(entry, dict):
+                out[name] = (str(entry.get("id") or ""), self.values(name) or {})
+        return out
+
     def save(self) -> None:
         """Write the file atomically, created 0600 (never readable by others, not even for a moment)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,3 +95,21 @@ class SecretValues:
             tmp.unlink(missing_ok=True)
             raise
         os.replace(tmp, self.path)
+
+
+def config_source(desired: Any, values: SecretValues) -> Any:
+    """What a pass can give pods (plan.config_refs.ConfigSource): the applied ConfigMaps, and the applied
+    Secrets whose values file holds the values their stored manifest names (a Secret whose values this
+    controller lacks counts as missing, with its pods waiting)."""
+    from orchestrator.plan.config_refs import ConfigSource, content_version
+
+    maps = {name: cm.values() for name, cm in desired.config_maps.items()}
+    versions = {f"cm/{name}": content_version(v) for name, v in maps.items()}
+    secrets = {}
+    for name, manifest in desired.secrets.items():
+        id_ = str(manifest.get(VALUES_FIELD) or "")
+        found = values.values(name, id_)
+        if found is not None:
+            secrets[name] = found
+            versions[f"secret/{name}"] = id_
+    return ConfigSource(maps, secrets, versions)

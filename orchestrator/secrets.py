@@ -63,6 +63,18 @@ class SecretSource:
     def get(self, name: str, key: str) -> Secret | None:
         return self._secrets.get(name, {}).get(key)
 
+    digest_key: bytes = b""  # the project's random key (secret_store.SecretValues.digest_key) for `version`
+
+    def names(self) -> list[str]:
+        return sorted(self._secrets)
+
+    def version(self, name: str) -> str:
+        """What a volume made from this Secret records of it: a digest keyed with the project's own key."""
+        from orchestrator.plan.config_refs import keyed_version
+
+        values = {k: str(v).encode() for k, v in self._secrets.get(name, {}).items()}
+        return keyed_version(values, self.digest_key or b"orc")
+
     def has(self, name: str) -> bool:
         return name in self._secrets
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
 from pydantic import Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -505,4 +505,4 @@ from orchestrator.model.config import ConfigMap, Secret  # noqa: E402 - they bui
 KINDS["ConfigMap"] = ConfigMap
 KINDS["Secret"] = Secret
 
-Object = Pod | Workload | Service | PodDisruptionBudget | Namespace | ConfigMap | Secret
+Object: TypeAlias = Pod | Workload | Service | PodDisruptionBudget | Namespace | ConfigMap | Secret
