@@ -85,7 +85,7 @@ def plan_config_volumes(p: Plan, snapshot: ClusterSnapshot, previous: Mapping[st
     for uid, entry in sorted(previous.items()):
         if uid in deleting:
             continue
-        host = str(entry.get("host") or "")
+        host = running[uid].host if uid in running else str(entry.get("host") or "")
         if uid not in running:
             if host not in seen_hosts:
                 book[uid] = dict(entry)  # not seen: it may still run there
