@@ -41,7 +41,6 @@ REQUESTS = "orc.requests"
 HOST_PORTS = "orc.host-ports"
 GRACE = "orc.grace"
 GPUS = "orc.gpus"
-CONFIG_DIR = "orc.config-dir"  # on the infra container: the folder of the pod's configMap / secret volumes
 PROBE = "orc.probe"
 STARTUP = "orc.startup"
 PRE_STOP = "orc.pre-stop"

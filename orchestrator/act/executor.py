@@ -76,7 +76,8 @@ def render(action: Action, runtime: Runtime, hosts: dict[str, Host] | None = Non
     if isinstance(action, CreatePod):
         return [create_pod(action.pod, runtime.infra_image, runtime.infra_command, cluster=runtime.cluster)]
     if isinstance(action, DeletePod):
-        return [delete_pod(action.name, action.uid, action.grace, stopped=stopped, hooks=action.hooks)]
+        return [delete_pod(action.name, action.uid, action.grace, stopped=stopped, hooks=action.hooks,
+                           config_dir=action.config_dir)]
     if isinstance(action, ContinuePod):
         return [continue_pod(action.name, action.inits, action.apps)]
     if isinstance(action, RemoveOrphan):

@@ -284,7 +284,6 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = (),
                if run.spec.init_containers else []),
              "--label", f"{L.GRACE}={grace_label(run.spec)}",
              "--label", f"{L.GPUS}={','.join(run.gpu_devices)}",  # the devices it was given (accounting)
-             *(["--label", f"{L.CONFIG_DIR}={run.config_dir}"] if run.config_dir and run.config_volumes else []),
              *_ports(run), "--", infra_image, *infra_command]
     lines.append(q(infra) + " >/dev/null || orc_fail 'infra container'")
     if any(pod_ip_vars(c) for c in run.spec.all_containers):  # fieldRef status.podIP: known now, not before
@@ -384,7 +383,7 @@ def _hook_lines(hooks: Sequence[PreStop], grace: int) -> list[str]:
 
 
 def delete_pod(name: str, uid: str, grace: int | None = None, *, stopped: bool = False,
-               hooks: Sequence[PreStop] = ()) -> Command:
+               hooks: Sequence[PreStop] = (), config_dir: str | None = None) -> Command:
     """Remove every container and volume of one pod instance (by uid: another instance of the same name on
     this host, if any, is another pod). As Kubernetes does, the app containers get SIGTERM and `grace`
     seconds (default 30) to stop, all at once, then SIGKILL; grace 0 kills at once. Their preStop `hooks`
@@ -396,9 +395,7 @@ def delete_pod(name: str, uid: str, grace: int | None = None, *, stopped: bool =
     left = '"$orc_left"' if hook else str(g)
     stop = (f"{hook}ids=$(docker ps --filter {u} {_APPS})\n"
             f'[ -z "$ids" ] || docker stop -t {left} $ids >/dev/null 2>&1\n') if g else ""
-    config = (f"cfg=$(docker ps -a --filter {u} --filter label={L.INFRA}=true --format "
-              f"'{{{{.Label \"{L.CONFIG_DIR}\"}}}}')\n"
-              f'case "$cfg" in */pods/{shlex.quote(uid)}) rm -rf -- "$cfg";; esac\n')
+    config = f"rm -rf -- {shlex.quote(config_dir)}\n" if config_dir else ""
     script = (f"{stop}{config}"
               f"ids=$(docker ps -aq --filter {u}); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null || exit 1\n"
               f"vols=$(docker volume ls -q --filter {u}); [ -z \"$vols\" ] || docker volume rm $vols >/dev/null\n"

@@ -72,6 +72,8 @@ def plan_pass(inputs: PassInputs, config: PassConfig, now: float, seed: int | No
     configs = with_folder(inputs.configs, inputs.secrets)
     resolve_configs(p, configs, inputs.secrets)
     p.actions = with_pre_stop_hooks(p.actions, inputs.snapshot)
+    p.actions = [dataclasses.replace(a, config_dir=inputs.book.config_volumes[a.uid].get("dir"))
+                 if isinstance(a, DeletePod) and a.uid in inputs.book.config_volumes else a for a in p.actions]
     deleting = {a.uid for a in p.actions if isinstance(a, DeletePod)}
     # a pod this pass deletes is not started further
     p.actions = [a for a in p.actions if not (isinstance(a, ContinuePod) and a.uid in deleting)]

@@ -91,6 +91,7 @@ class DeletePod:
     reason: str
     grace: int | None = None  # seconds its containers get to stop (terminationGracePeriodSeconds; None: 30)
     hooks: tuple[PreStop, ...] = ()  # its containers' preStop hooks, run first within the grace
+    config_dir: str | None = None  # the folder of its configMap / secret volumes on the host, removed with it
 
     @property
     def verb(self) -> str:
