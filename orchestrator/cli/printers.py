@@ -131,13 +131,19 @@ def pod_items(view: ClusterView, now: float) -> list[Item]:
         doc = pending_pod_document(view, record.key)
         containers = (record.value.get("spec") or {}).get("containers") or []
         labels = dict((record.value.get("metadata") or {}).get("labels") or {})
+        status = "Pending"
+        if name in view.config_errors:  # as the kubelet reports it: the containers wait for their config
+            status = "CreateContainerConfigError"
+            doc["status"]["containerStatuses"] = [
+                {"name": c.get("name"), "image": c.get("image"), "ready": False, "restartCount": 0, "started": False,
+                 "state": {"waiting": {"reason": status, "message": view.config_errors[name]}}} for c in containers]
         items.append(
             Item(
                 "Pod",
                 name,
                 labels,
                 doc,
-                [f"0/{len(containers)}", "Pending", "0", _age(view, record.key, now)],
+                [f"0/{len(containers)}", status, "0", _age(view, record.key, now)],
                 ["<none>", "<none>"],
             )
         )
