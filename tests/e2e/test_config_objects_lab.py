@@ -122,7 +122,7 @@ def test_a_pod_whose_config_map_is_missing_waits_then_starts_once_it_is_applied(
     (project / "waiter.yaml").write_text(WAITER)
     assert orc("apply", "-f", "waiter.yaml", cwd=project).returncode == 0
     cp = orc("reconcile", cwd=project)
-    assert cp.returncode != 0 and 'CreateContainerConfigError: configmap "later" not found' in cp.stdout + cp.stderr
+    assert cp.returncode == 5 and 'CreateContainerConfigError: configmap "later" not found' in cp.stdout + cp.stderr
     assert not any("cfg-waiter" in pods for pods in lab_pods(lab).values())
     cp = orc("get", "pods", "cfg-waiter", cwd=project)
     assert "CreateContainerConfigError" in cp.stdout, cp.stdout + cp.stderr
