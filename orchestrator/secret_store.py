@@ -26,13 +26,15 @@ class SecretValues:
     def __init__(self, path: Path):
         self.path = path
         self._data: dict[str, dict[str, Any]] | None = None
+        self._read: str | None = None  # the file as first read ("" when there was none)
 
     def load(self) -> dict[str, dict[str, Any]]:
         if self._data is None:
             try:
                 text = self.path.read_text()
+                self._read = text
             except FileNotFoundError:
-                text = "{}"
+                text, self._read = "{}", ""
             try:
                 data = json.loads(text)
             except ValueError:
@@ -79,6 +81,16 @@ class SecretValues:
             if name != _KEY_ENTRY and isinstance(entry, dict):
                 out[name] = (str(entry.get("id") or ""), self.values(name) or {})
         return out
+
+    def restore(self) -> None:
+        """Put the file back as it was first read (an apply whose store write failed keeps the old values)."""
+        if self._read is None:
+            return
+        self._data = json.loads(self._read) if self._read else {}
+        if self._read:
+            self.save()
+        else:
+            self.path.unlink(missing_ok=True)
 
     def save(self) -> None:
         """Write the file atomically, created 0600 (never readable by others, not even for a moment)."""

@@ -130,8 +130,13 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: str, namespace: 
         secrets_changed = any(isinstance(c.obj, Secret) and c.action != "unchanged" for c in changes)
         if secrets_changed:  # the values first: a Secret the store names always has them
             values.save()
-        commit_apply(store, changes, time.time(),
-                     [*claims, *allocations, *cluster_ops(store, obj.project.settings.cluster)])
+        try:
+            commit_apply(store, changes, time.time(),
+                         [*claims, *allocations, *cluster_ops(store, obj.project.settings.cluster)])
+        except BaseException:
+            if secrets_changed:  # nothing was applied: the stored Secrets keep the values they name
+                values.restore()
+            raise
     for ns in namespaces:
         click.echo(f"namespace/{ns.name} unchanged")
     for c in changes:

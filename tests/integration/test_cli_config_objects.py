@@ -129,3 +129,17 @@ def test_delete_removes_the_object_and_a_secrets_values(project: Path) -> None:
     assert "No resources found" in orc("get", "secrets").output
     r = orc("get", "cm", "app")
     assert r.exit_code == 1 and 'configmaps "app" not found' in r.output
+
+
+def test_an_apply_that_fails_in_the_store_keeps_the_old_values(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.cli import applier
+    from orchestrator.errors import ConflictError
+
+    def lost(*a: object, **k: object) -> None:
+        raise ConflictError("lost the race")
+
+    monkeypatch.setattr(applier, "commit_apply", lost)
+    (project / "objects.yaml").write_text(OBJECTS.replace(json.dumps(VALUE), '"changed"'))
+    assert orc("apply", "-f", "objects.yaml").exit_code != 0
+    doc = yaml.safe_load(orc("get", "secret", "db", "-o", "yaml").output)
+    assert base64.b64decode(doc["data"]["password"]).decode() == VALUE
