@@ -114,6 +114,13 @@ def describe_containers(out: Text, containers: list[dict[str, Any]], indent: int
                    else f"sleep {hook['sleep'].get('seconds')}s" if hook.get("sleep")
                    else f"http-get :{(hook.get('httpGet') or {}).get('port')}{(hook.get('httpGet') or {}).get('path', '/')}")
             out.block([("PreStop", how)], indent + 2)
+        sources = []
+        for ef in c.get("envFrom") or []:  # as kubectl: "app  ConfigMap  Optional: false"
+            kind, ref = ("ConfigMap", ef["configMapRef"]) if ef.get("configMapRef") else ("Secret", ef.get("secretRef") or {})
+            prefix = f" with prefix '{ef['prefix']}'" if ef.get("prefix") else ""
+            sources.append(f"{ref.get('name')}  {kind}{prefix}  Optional: {'true' if ref.get('optional') else 'false'}")
+        if sources:
+            out.block([("Environment Variables from", sources)], indent + 2)
         env = c.get("env") or []
         if env:
             out.line("Environment:", indent + 2)

@@ -143,3 +143,30 @@ def test_an_apply_that_fails_in_the_store_keeps_the_old_values(project: Path, mo
     assert orc("apply", "-f", "objects.yaml").exit_code != 0
     doc = yaml.safe_load(orc("get", "secret", "db", "-o", "yaml").output)
     assert base64.b64decode(doc["data"]["password"]).decode() == VALUE
+
+
+def test_describe_pod_names_where_env_comes_from_never_a_value(project: Path) -> None:
+    (project / "pod.yaml").write_text("""\
+apiVersion: v1
+kind: Pod
+metadata: {name: user}
+spec:
+  containers:
+  - name: app
+    image: local/busybox:1
+    envFrom: [{configMapRef: {name: app}, prefix: CFG_}, {secretRef: {name: db, optional: true}}]
+    env:
+    - {name: MODE, valueFrom: {configMapKeyRef: {name: app, key: mode}}}
+    - {name: PW, valueFrom: {secretKeyRef: {name: db, key: password}}}
+    volumeMounts: [{name: conf, mountPath: /etc/app}]
+  volumes: [{name: conf, configMap: {name: app}}]
+""")
+    r = orc("apply", "-f", "pod.yaml")
+    assert r.exit_code == 0, r.output
+    text = orc("describe", "pod", "user").output
+    assert "app ConfigMap with prefix 'CFG_' Optional: false" in squash(text)
+    assert "db Secret Optional: true" in squash(text)
+    assert "MODE: <set to the key 'mode' of config map 'app'>" in squash(text)
+    assert "PW: <set to the key 'password' in secret 'db'>" in squash(text)
+    assert "ConfigMap (a volume populated by a ConfigMap: app)" in text
+    assert "s3cr3t" not in text
