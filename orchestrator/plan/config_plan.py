@@ -100,7 +100,11 @@ def plan_config_volumes(p: Plan, snapshot: ClusterSnapshot, previous: Mapping[st
                 continue
             if version != v.get("version") and host in seen_hosts:
                 cv = ConfigVolume(name, files, version, tuple(v.get("subPaths") or ()))
-                updates.append(UpdateConfigVolume(host, str(entry.get("pod")), uid, f"{entry.get('dir')}/{name}", cv))
+                spec = v.get("spec") or {}
+                what = (f"configmap/{spec['configMap'].get('name')}" if spec.get("configMap")
+                        else f"secret/{(spec.get('secret') or {}).get('secretName')}")
+                updates.append(UpdateConfigVolume(host, str(entry.get("pod")), uid, f"{entry.get('dir')}/{name}", cv,
+                                                  f"{what} changed (files updated in place, no restart)"))
                 v["version"] = version
             volumes[name] = v
         book[uid] = {**entry, "volumes": volumes}

@@ -211,3 +211,22 @@ def test_a_running_pods_volume_is_updated_in_place_when_its_config_map_changes()
     assert update.directory == f"/var/lib/orc/c1/pods/{create.pod.uid}/conf"
     assert not [a for a in p.actions if isinstance(a, CreatePod)]  # no restart, no new pod
     assert p.book["config_volumes"][create.pod.uid]["volumes"]["conf"]["version"] == update.volume.version
+
+
+def test_the_update_says_what_changed_and_a_failed_one_is_tried_again() -> None:
+    from orchestrator.act.executor import ActionResult
+    from orchestrator.controllers.book import config_volumes_after
+
+    d = desired(USER)
+    first = plan_pass(_inputs(d), CONFIG, T0, seed=1)
+    (create,) = [a for a in first.actions if isinstance(a, CreatePod)]
+    book = Book(config_volumes=first.book["config_volumes"])
+    _, containers = running_pod(d, "pod/p", "h1", uid=create.pod.uid)
+    changed = dataclasses.replace(SOURCE, versions={**SOURCE.versions, "secret/db": "id2"})
+    p = plan_pass(_inputs(d, book, changed, containers), CONFIG, T0 + 10, seed=1)
+    (update,) = [a for a in p.actions if isinstance(a, UpdateConfigVolume)]
+    assert update.volume.name == "sec" and update.reason.startswith("secret/db changed")
+    assert SECRET_VALUE not in repr(update) and SECRET_VALUE not in repr(p.book)
+    after = config_volumes_after(book.config_volumes, p.book["config_volumes"],
+                                 [ActionResult(update, "h1", False, "update", "boom")])
+    assert after == book.config_volumes  # the old version: the next pass plans the update again
