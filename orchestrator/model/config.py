@@ -63,6 +63,11 @@ class ConfigMap(K8sObject):
         for k, v in (self.data or {}).items():
             errors += key_errors(f"data[{k}]", k)
             size += len(k) + len(v.encode("utf-8", "surrogatepass"))
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError as e:
+                errors.append((f"data[{k}]", f"Invalid value: is not valid Unicode: a lone surrogate at offset "
+                                             f"{e.start} cannot be encoded as UTF-8 (use binaryData for bytes)"))
         for k, v in (self.binary_data or {}).items():
             errors += key_errors(f"binaryData[{k}]", k)
             if k in (self.data or {}):

@@ -230,3 +230,20 @@ def test_the_update_says_what_changed_and_a_failed_one_is_tried_again() -> None:
     after = config_volumes_after(book.config_volumes, p.book["config_volumes"],
                                  [ActionResult(update, "h1", False, "update", "boom")])
     assert after == book.config_volumes  # the old version: the next pass plans the update again
+
+
+def test_a_secret_value_with_a_nul_or_a_lone_surrogate_is_never_shown_in_an_error() -> None:
+    doc = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+           "stringData": {"a": SECRET_VALUE + "\x00", "b": SECRET_VALUE + "\ud800"}}
+    errors = errors_of(doc)
+    assert errors == ['Secret "s" is invalid: stringData[b]: Invalid value: "<redacted>": is not valid Unicode']
+    (s,) = parse_objects([{**doc, "stringData": {"a": SECRET_VALUE + "\x00"}}])  # a NUL is fine in a file
+    assert s.values()["a"].endswith(b"\x00")  # type: ignore[union-attr]
+
+
+def test_a_config_map_value_must_be_unicode_and_may_hold_a_nul() -> None:
+    errors = errors_of(cm(a="x\ud800"))
+    assert errors == ['ConfigMap "app" is invalid: data[a]: Invalid value: is not valid Unicode: a lone surrogate at '
+                      "offset 1 cannot be encoded as UTF-8 (use binaryData for bytes)"]
+    (c,) = parse_objects([cm(a="x\x00y")])
+    assert c.values() == {"a": b"x\x00y"}  # type: ignore[union-attr]
