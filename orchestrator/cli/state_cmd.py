@@ -51,7 +51,8 @@ def _fail_invalid(e: ValidationError, what: str) -> None:
 @click.pass_obj
 def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: str, namespace: str | None) -> None:
     """Record the desired state from Kubernetes v1 manifests (Pod, ReplicationController, ReplicaSet,
-    Deployment, Service). Every document is validated first and every problem is listed at once; if
+    Deployment, Service, PodDisruptionBudget, ConfigMap, Secret: a Secret's values go to the project's
+    .orc/secret-values.json, mode 0600, never the store). Every document is validated first and every problem is listed at once; if
     there is any, nothing is stored (exit 1). Otherwise all objects are stored in one transaction.
 
     Applying is safe against concurrent changes: if another process changed an object after it was
