@@ -148,6 +148,13 @@ class Project:
         return self.path(self.settings.templates)
 
     @property
+    def secret_values_path(self) -> Path:
+        """The applied Secrets' values (0600; see secret_store.py), beside the store's own files."""
+        from orchestrator.secret_store import FILE_NAME
+
+        return self.state_dir / FILE_NAME
+
+    @property
     def secrets_path(self) -> Path:
         return self.path(self.settings.secrets)
 

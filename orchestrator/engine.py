@@ -20,6 +20,7 @@ from orchestrator.config import Project
 from orchestrator.controllers.book import (
     BOOK_KEY,
     Book,
+    config_volumes_after,
     host_from_record,
     host_record,
     next_backoff,
@@ -35,6 +36,7 @@ from orchestrator.observe.hosts import probe_all
 from orchestrator.observe.probe import facts_from_dict, facts_to_dict
 from orchestrator.observe.snapshot import ClusterSnapshot
 from orchestrator.observe.vantage import cross_check
+from orchestrator.plan.config_refs import ConfigSource
 from orchestrator.plan.pass_plan import PassConfig, PassInputs, plan_pass
 from orchestrator.plan.planner import PlannerConfig
 from orchestrator.plan.ports import DEFAULT_POD_PORT_RANGE, parse_port_range
@@ -44,6 +46,7 @@ from orchestrator.proxy.addresses import StoreOp, allocation_records
 from orchestrator.proxy.hostvars import proxy_hosts
 from orchestrator.proxy.sync import ENDPOINTS_PREFIX, endpoint_records, probe_steps
 from orchestrator.scheduler import SchedulerConfig
+from orchestrator.secret_store import SecretValues, config_source
 from orchestrator.secrets import SecretSource
 from orchestrator.store import keys
 from orchestrator.transport.base import Transport
@@ -142,7 +145,11 @@ class Engine:
         by_name = {f.name: f for f in probed} | unchanged
         snapshot = ClusterSnapshot.build([by_name[h.name] for h in every], self.clock(), cluster=self.cluster)
         secrets = SecretSource.load(self.project.secrets_path, strict=False)
-        inputs = PassInputs(desired, snapshot, book, self.hosts, records, secrets, self.runtime.infra_image)
+        values = SecretValues(self.project.secret_values_path)
+        if secrets.names():
+            secrets.digest_key = values.digest_key()
+        inputs = PassInputs(desired, snapshot, book, self.hosts, records, secrets, self.runtime.infra_image,
+                            config_source(desired, values) if desired.config_maps or desired.secrets else ConfigSource())
         marks = read_marks(self.store)  # `orc cordon` / `orc drain`, for this pass (cron respects them)
         config = dataclasses.replace(self.config, planner=dataclasses.replace(
             self.config.planner, cordoned=cordoned_hosts(self.hosts, marks),
@@ -251,7 +258,10 @@ class Engine:
                                **{h.name: host_record(h) for h in self.hosts}},
                         notices=list(p.notices), ready_since=p.book.get("ready_since", {}),
                         rollouts=p.book.get("rollouts", {}), restarts=restarts,
-                        proxy_renders=p.book.get("proxy_renders", {}))
+                        proxy_renders=p.book.get("proxy_renders", {}),
+                        config_volumes=config_volumes_after(book.config_volumes, p.book.get("config_volumes", {}),
+                                                            results),
+                        config_errors=p.book.get("config_errors", {}))
         deleted = {r.action.uid for r in results if r.ok and isinstance(r.action, DeletePod)}
         for tombstone, uids in p.book_tombstones.items():  # its pods are gone: the decision is spent
             if deleted.issuperset(uids):

@@ -63,6 +63,26 @@ class SecretSource:
     def get(self, name: str, key: str) -> Secret | None:
         return self._secrets.get(name, {}).get(key)
 
+    digest_key: bytes = b""  # the project's random key (secret_store.SecretValues.digest_key) for `version`
+
+    def names(self) -> list[str]:
+        return sorted(self._secrets)
+
+    def version(self, name: str) -> str:
+        """What a volume made from this Secret records of it: a digest keyed with the project's own key."""
+        from orchestrator.plan.config_refs import keyed_version
+
+        values = {k: str(v).encode() for k, v in self._secrets.get(name, {}).items()}
+        return keyed_version(values, self.digest_key or b"orc")
+
+    def has(self, name: str) -> bool:
+        return name in self._secrets
+
+    def items(self, name: str) -> dict[str, Secret] | None:
+        """Every key of the Secret `name`, or None when the folder has none of that name."""
+        found = self._secrets.get(name)
+        return dict(found) if found is not None else None
+
     def where(self) -> str:
         return str(self.folder) if self.folder else "the secret source"
 
@@ -118,15 +138,19 @@ def secret_refs(objects: Iterable[Any]) -> list[tuple[str, str, str, str, bool, 
     return out
 
 
-def missing_refs(objects: Iterable[Any], source: SecretSource) -> list[str]:
+def missing_refs(objects: Iterable[Any], source: SecretSource, applied: Iterable[str] = ()) -> list[str]:
     """kubectl-style errors for references the source cannot satisfy (optional ones excepted), and for a
     value that must bypass docker's env file (a line break, a carriage return) under a name no shell can
-    export (see commands.pod.env_exports). Values are never shown."""
+    export (see commands.pod.env_exports). Values are never shown. A reference to an `applied` Secret (in
+    the store or this apply) is checked when the pod starts instead (CreateContainerConfigError)."""
     from orchestrator.model.pod import shell_name
     from orchestrator.model.text import env_file_safe
 
     errors = []
+    applied = set(applied)
     for what, path, name, key, optional, env in secret_refs(objects):
+        if name in applied:
+            continue
         value = source.get(name, key)
         if value is None and not optional:
             errors.append(f'{what} is invalid: {path}: Not found: secret "{name}" key "{key}" is not in '

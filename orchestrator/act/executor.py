@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from orchestrator.act.fence import HostFence, refused_by
 from orchestrator.commands.base import Command
+from orchestrator.commands.config_volume import update_volume
 from orchestrator.commands.haproxy import deploy_steps, hosts_file_step
 from orchestrator.commands.pod import (
     continue_pod,
@@ -41,6 +42,7 @@ from orchestrator.plan.types import (
     Plan,
     RemoveOrphan,
     RestartContainer,
+    UpdateConfigVolume,
     UpdateHostsFile,
     UpdateProxy,
 )
@@ -74,7 +76,8 @@ def render(action: Action, runtime: Runtime, hosts: dict[str, Host] | None = Non
     if isinstance(action, CreatePod):
         return [create_pod(action.pod, runtime.infra_image, runtime.infra_command, cluster=runtime.cluster)]
     if isinstance(action, DeletePod):
-        return [delete_pod(action.name, action.uid, action.grace, stopped=stopped, hooks=action.hooks)]
+        return [delete_pod(action.name, action.uid, action.grace, stopped=stopped, hooks=action.hooks,
+                           config_dir=action.config_dir)]
     if isinstance(action, ContinuePod):
         return [continue_pod(action.name, action.inits, action.apps)]
     if isinstance(action, RemoveOrphan):
@@ -83,6 +86,8 @@ def render(action: Action, runtime: Runtime, hosts: dict[str, Host] | None = Non
         return [restart_container(action.pod, action.container, action.grace, action.hook)]
     if isinstance(action, UpdateHostsFile):
         return [hosts_file_step(action.path, action.text)]
+    if isinstance(action, UpdateConfigVolume):
+        return [update_volume(action.pod, action.directory, action.volume)]
     if isinstance(action, UpdateProxy):
         if hosts is None:
             raise ValueError("rendering a proxy update needs the host's settings")

@@ -66,7 +66,10 @@ def env_value(env: Mapping[str, Any]) -> str:
     """An env var as describe shows it: its value, or where a secret comes from (never the secret)."""
     ref = (env.get("valueFrom") or {}).get("secretKeyRef")
     if ref:
-        return f"<set from secret {ref.get('name')} key {ref.get('key')}>"
+        return f"<set to the key '{ref.get('key')}' in secret '{ref.get('name')}'>"
+    cm_ref = (env.get("valueFrom") or {}).get("configMapKeyRef")
+    if cm_ref:
+        return f"<set to the key '{cm_ref.get('key')}' of config map '{cm_ref.get('name')}'>"
     field_ref = (env.get("valueFrom") or {}).get("fieldRef")
     if field_ref:
         return f" ({field_ref.get('apiVersion', 'v1')}:{field_ref.get('fieldPath')})"
@@ -111,6 +114,13 @@ def describe_containers(out: Text, containers: list[dict[str, Any]], indent: int
                    else f"sleep {hook['sleep'].get('seconds')}s" if hook.get("sleep")
                    else f"http-get :{(hook.get('httpGet') or {}).get('port')}{(hook.get('httpGet') or {}).get('path', '/')}")
             out.block([("PreStop", how)], indent + 2)
+        sources = []
+        for ef in c.get("envFrom") or []:  # as kubectl: "app  ConfigMap  Optional: false"
+            kind, ref = ("ConfigMap", ef["configMapRef"]) if ef.get("configMapRef") else ("Secret", ef.get("secretRef") or {})
+            prefix = f" with prefix '{ef['prefix']}'" if ef.get("prefix") else ""
+            sources.append(f"{ref.get('name')}  {kind}{prefix}  Optional: {'true' if ref.get('optional') else 'false'}")
+        if sources:
+            out.block([("Environment Variables from", sources)], indent + 2)
         env = c.get("env") or []
         if env:
             out.line("Environment:", indent + 2)
@@ -148,6 +158,10 @@ def describe_volumes(out: Text, pod_spec: Mapping[str, Any], indent: int) -> Non
     for v in volumes:
         if v.get("hostPath"):
             kind = f"HostPath (path {v['hostPath'].get('path')})"
+        elif v.get("configMap"):
+            kind = f"ConfigMap (a volume populated by a ConfigMap: {v['configMap'].get('name')})"
+        elif v.get("secret"):
+            kind = f"Secret (a volume populated by a Secret: {v['secret'].get('secretName')})"
         else:
             kind = "EmptyDir (a temporary directory that shares a pod's lifetime)"
         out.block([(v.get("name", ""), kind)], indent + 1)
@@ -417,6 +431,8 @@ def describe_event(view: ClusterView, name: str, now: float) -> str:
     return str(out)
 
 
+from orchestrator.cli.config_views import describe_config_map, describe_secret  # noqa: E402 - they use Text
+
 DESCRIBERS: dict[str, Callable[[ClusterView, str, float], str]] = {
     "pods": describe_pod,
     "replicationcontrollers": describe_workload,
@@ -425,9 +441,13 @@ DESCRIBERS: dict[str, Callable[[ClusterView, str, float], str]] = {
     "services": describe_service,
     "endpoints": describe_endpoints,
     "poddisruptionbudgets": describe_pdb,
+    "configmaps": describe_config_map,
+    "secrets": describe_secret,
     "nodes": describe_node,
     "events": describe_event,
 }
+
+
 
 
 def describe(resource: Resource, name: str, view: ClusterView, now: float) -> str:

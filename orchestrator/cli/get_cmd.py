@@ -317,6 +317,10 @@ def get(
         listed = store.list("")
         records = {r.key: r for r in listed}
         view = ClusterView.from_records(listed, listed.revision)
+        if any(t.resource.plural == "secrets" for t in targets):
+            from orchestrator.secret_store import SecretValues
+
+            view.secret_values = SecretValues(obj.project.secret_values_path)
         now = time.time()
         note = snapshot_note(view, targets, now)
         if note:

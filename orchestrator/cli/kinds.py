@@ -49,6 +49,8 @@ _LIST = [
     Resource("deployments", "deployment", ("deploy",), "Deployment", "deploy"),
     Resource("services", "service", ("svc",), "Service", "svc"),
     Resource("poddisruptionbudgets", "poddisruptionbudget", ("pdb",), "PodDisruptionBudget", "pdb"),
+    Resource("configmaps", "configmap", ("cm",), "ConfigMap", "cm"),
+    Resource("secrets", "secret", (), "Secret", "secret"),
     Resource("endpoints", "endpoint", ("ep",), "Endpoints"),
     Resource("nodes", "node", ("no", "hosts", "host"), "Node"),
     Resource("events", "event", ("ev",), "Event"),

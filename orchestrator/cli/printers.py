@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from orchestrator.cli.config_views import config_map_items, secret_items
 from orchestrator.cli.documents import (
     allocated_node_port,
     display_status,
@@ -31,6 +32,8 @@ HEADERS: dict[str, tuple[list[str], list[str]]] = {
     "replicationcontrollers": (["DESIRED", "CURRENT", "READY", "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"]),
     "services": (["TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], ["SELECTOR"]),
     "endpoints": (["ENDPOINTS", "AGE"], []),
+    "configmaps": (["DATA", "AGE"], []),
+    "secrets": (["TYPE", "DATA", "AGE"], []),
     "poddisruptionbudgets": (["MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "AGE"], []),
     "nodes": (["STATUS", "ADDRESS", "PODS", "REASON"], ["CPU", "MEMORY", "LABELS"]),
     "events": (["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], ["SOURCE", "FIRST SEEN", "COUNT", "NAME"]),
@@ -128,13 +131,19 @@ def pod_items(view: ClusterView, now: float) -> list[Item]:
         doc = pending_pod_document(view, record.key)
         containers = (record.value.get("spec") or {}).get("containers") or []
         labels = dict((record.value.get("metadata") or {}).get("labels") or {})
+        status = "Pending"
+        if name in view.config_errors:  # as the kubelet reports it: the containers wait for their config
+            status = "CreateContainerConfigError"
+            doc["status"]["containerStatuses"] = [
+                {"name": c.get("name"), "image": c.get("image"), "ready": False, "restartCount": 0, "started": False,
+                 "state": {"waiting": {"reason": status, "message": view.config_errors[name]}}} for c in containers]
         items.append(
             Item(
                 "Pod",
                 name,
                 labels,
                 doc,
-                [f"0/{len(containers)}", "Pending", "0", _age(view, record.key, now)],
+                [f"0/{len(containers)}", status, "0", _age(view, record.key, now)],
                 ["<none>", "<none>"],
             )
         )
@@ -347,6 +356,8 @@ BUILDERS: dict[str, Callable[[ClusterView, float], list[Item]]] = {
     "services": service_items,
     "endpoints": endpoint_items,
     "poddisruptionbudgets": pdb_items,
+    "configmaps": config_map_items,
+    "secrets": secret_items,
     "nodes": node_items,
     "events": event_items,
 }

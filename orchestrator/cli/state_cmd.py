@@ -51,7 +51,8 @@ def _fail_invalid(e: ValidationError, what: str) -> None:
 @click.pass_obj
 def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: str, namespace: str | None) -> None:
     """Record the desired state from Kubernetes v1 manifests (Pod, ReplicationController, ReplicaSet,
-    Deployment, Service). Every document is validated first and every problem is listed at once; if
+    Deployment, Service, PodDisruptionBudget, ConfigMap, Secret: a Secret's values go to the project's
+    .orc/secret-values.json, mode 0600, never the store). Every document is validated first and every problem is listed at once; if
     there is any, nothing is stored (exit 1). Otherwise all objects are stored in one transaction.
 
     Applying is safe against concurrent changes: if another process changed an object after it was
@@ -84,12 +85,20 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: str, namespace: 
     namespaces = [o for o, _ in located if isinstance(o, Namespace)]  # `default` only: it always exists
     located = [(o, where) for o, where in located if not isinstance(o, Namespace)]
     objects = [o for o, _ in located]
-    errors += missing_refs(objects, SecretSource.load(obj.project.secrets_path))
+    from orchestrator.cli.config_apply import folder_clashes, immutable_errors, with_secret_values
+    from orchestrator.model.config import Secret
+    from orchestrator.secret_store import SecretValues
+
+    folder = SecretSource.load(obj.project.secrets_path)
+    errors += folder_clashes(objects, folder)
     services = [o for o in objects if isinstance(o, Service)]
     ports = node_port_range(obj.project.settings.proxy)
     if not objects and not errors and not namespaces:
         raise ValidationError([f"no objects passed to apply: {', '.join(filenames)} holds no manifests"])
     with obj.project.open_store() as store:
+        applied = {o.name for o in objects if isinstance(o, Secret)} | \
+            {r.key.partition("/")[2] for r in store.list(Secret.KEY_PREFIX + "/")}
+        errors += missing_refs(objects, folder, applied)
         errors += node_port_errors(store, services, ports, {o.key: where for o, where in located})
         claims = claim_ops(store, services) if not errors else []
         allocations, problems = allocation_ops(store, services, obj.project.settings.proxy, claims) \
@@ -100,7 +109,11 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: str, namespace: 
             return
         if dry_run == "none":
             move_legacy_workloads(store)
-        changes = plan_apply(store, objects)
+        values = SecretValues(obj.project.secret_values_path)
+        changes = with_secret_values(plan_apply(store, objects), values)
+        if immutable_errors(changes):
+            _fail_invalid(ValidationError(immutable_errors(changes)), "nothing was applied")
+            return
         for line in manifest_warnings(objects):
             click.echo(f"Warning: {line}", err=True)
         if dry_run != "none":
@@ -115,8 +128,16 @@ def apply(obj: AppContext, filenames: tuple[str, ...], dry_run: str, namespace: 
                     click.echo(text, nl=False)
                 click.echo(f"{c.ref} {c.action}{_DRY_NOTE[dry_run]}")
             return
-        commit_apply(store, changes, time.time(),
-                     [*claims, *allocations, *cluster_ops(store, obj.project.settings.cluster)])
+        secrets_changed = any(isinstance(c.obj, Secret) and c.action != "unchanged" for c in changes)
+        if secrets_changed:  # the values first: a Secret the store names always has them
+            values.save()
+        try:
+            commit_apply(store, changes, time.time(),
+                         [*claims, *allocations, *cluster_ops(store, obj.project.settings.cluster)])
+        except BaseException:
+            if secrets_changed:  # nothing was applied: the stored Secrets keep the values they name
+                values.restore()
+            raise
     for ns in namespaces:
         click.echo(f"namespace/{ns.name} unchanged")
     for c in changes:
@@ -149,6 +170,10 @@ def describe(obj: AppContext, args: tuple[str, ...], selector: str | None, names
     sel = parse_selector(selector)
     with obj.project.open_store() as store:
         view = read_view(store)
+    if any(t.resource.plural == "secrets" for t in targets):
+        from orchestrator.secret_store import SecretValues
+
+        view.secret_values = SecretValues(obj.project.secret_values_path)
     now = time.time()
     note = snapshot_note(view, targets, now)
     if note:
@@ -286,8 +311,8 @@ def delete(
     """
     from orchestrator.cli.applier import conflict_error, delete_ops
     from orchestrator.cli.services import move_legacy_workloads
-    from orchestrator.cli.view import read_view
-    from orchestrator.store import Op
+    from orchestrator.cli.view import created_key, read_view
+    from orchestrator.store import Delete, Op
 
     with obj.project.open_store() as store:
         if dry_run == "none":
@@ -306,7 +331,8 @@ def delete(
                         + _owned_hint(view, kind, name)
                     )
                 continue
-            ops += delete_ops(key, record.revision, time.time())
+            ops += delete_ops(key, record.revision, time.time()) if not key.startswith(("cm/", "secret/")) \
+                else [Delete(key, expect_revision=record.revision), Delete(created_key(key))]
             done.append((kind_of_key(key, record.value), name, key))
         if ops and dry_run == "none":
             try:
@@ -314,6 +340,14 @@ def delete(
             except ConflictError as e:
                 lost = next((d for d in done if d[2] == getattr(e, "key", None)), done[0])
                 raise conflict_error(lost[0], lost[1], "changed while deleting; nothing was deleted") from e
+            if any(key.startswith("secret/") for _, _, key in done):  # its values go with it
+                from orchestrator.secret_store import SecretValues
+
+                values = SecretValues(obj.project.secret_values_path)
+                for _, name, key in done:
+                    if key.startswith("secret/"):
+                        values.remove(name)
+                values.save()
     from orchestrator.controllers.moved_keys import own_key
 
     for kind, name, key in done:

@@ -52,6 +52,8 @@ class ClusterView:
     events: list[dict[str, Any]] = field(default_factory=list)
     revision: int = 0
     cordons: dict[str, dict[str, Any]] = field(default_factory=dict)  # host -> `orc cordon`/`drain` record
+    config_errors: dict[str, str] = field(default_factory=dict)  # pod -> why it cannot start (the last pass)
+    secret_values: Any = None  # the applied Secrets' values (secret_store.SecretValues), when a command shows them
 
     def unschedulable(self, host: str) -> bool:
         """Cordoned: by `orc cordon` / `orc drain` (the store) or by the inventory (as of the last pass)."""
@@ -83,6 +85,9 @@ class ClusterView:
                 rollouts = r.value.get("rollouts")
                 if isinstance(rollouts, dict):
                     view.rollouts = {k: v for k, v in rollouts.items() if isinstance(v, dict)}
+                config_errors = r.value.get("config_errors")
+                if isinstance(config_errors, dict):
+                    view.config_errors = {str(k): str(v) for k, v in config_errors.items()}
             elif key == keys.SNAPSHOT:
                 view.snapshot = snapshot_from_record(r)
                 view.snapshot_revision = r.revision

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from orchestrator import docker_labels as L
 from orchestrator.commands.base import Command, sh
+from orchestrator.commands.config_volume import volume_lines
 from orchestrator.model.helpers import host_ports
 from orchestrator.model.pod import Container, PodSpec, Probe
 from orchestrator.model.text import env_file_safe
@@ -173,6 +174,12 @@ def container_env(c: Container, extra: dict[str, str], secrets: dict[str, str] |
     return env
 
 
+def pod_env(run: PodRun, c: Container) -> dict[str, str]:
+    """What a container gets before its own `env`: the pod-wide env (service discovery), then its `envFrom`
+    (the container's `env` wins over both, as in Kubernetes)."""
+    return {**run.env, **run.env_from.get(c.name, {})}
+
+
 def env_file(c: Container, extra: dict[str, str], secrets: dict[str, str] | None = None,
              fields: dict[str, str] | None = None) -> str:
     """The container's env as a docker --env-file (written from the batch's stdin, never in argv). The file
@@ -210,7 +217,7 @@ def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str]
             *pre_stop_label(c, ports)]
     if c.name in inits:
         argv += ["--label", f"{L.INIT}={inits.index(c.name)}"]
-    for name in [*env_exports(c, run.env, run.secret_env.get(c.name), run.field_env.get(c.name)), *pod_ip_vars(c)]:
+    for name in [*env_exports(c, pod_env(run, c), run.secret_env.get(c.name), run.field_env.get(c.name)), *pod_ip_vars(c)]:
         argv += ["-e", name]
     from orchestrator.model.security import docker_flags  # only for a pod being created
 
@@ -226,6 +233,10 @@ def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str]
     volumes = {v.name: v for v in run.spec.volumes or []}
     for m in c.volume_mounts or []:
         v = volumes[m.name]
+        if v.config_source is not None:  # read-only, as Kubernetes mounts them; a subPath binds one file
+            source = f"{run.config_dir}/{v.name}" + (f"/{m.sub_path}" if m.sub_path else "")
+            argv += [f"--volume={source}:{m.mount_path}:ro"]
+            continue
         source = v.host_path.path if v.host_path else volume_name(run.uid, v.name)
         argv += [f"--volume={source}:{m.mount_path}" + (":ro" if m.read_only else "")]
     if c.command:
@@ -242,10 +253,16 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = (),
     q = shlex.join
     lines = [
         f"orc_undo() {{ docker rm -f {q([infra_name(run.name)] + [container_name(run.name, c.name) for c in run.spec.all_containers])} "
-        f">/dev/null 2>&1; docker volume rm $(docker volume ls -q --filter label={L.POD_UID}={shlex.quote(run.uid)}) >/dev/null 2>&1; }}",
+        f">/dev/null 2>&1; docker volume rm $(docker volume ls -q --filter label={L.POD_UID}={shlex.quote(run.uid)}) >/dev/null 2>&1;"
+        + (f" rm -rf -- {shlex.quote(run.config_dir)};" if run.config_dir and run.config_volumes else "") + " }",
         "orc_fail() { echo \"$1\" >&2; orc_undo; exit 1; }",
     ]
-    if any(env_exports(c, run.env, run.secret_env.get(c.name), run.field_env.get(c.name)) or pod_ip_vars(c)
+    if run.config_dir and run.config_volumes:  # the pod's configMap / secret volumes, before its containers
+        lines.append(f"mkdir -p {shlex.quote(run.config_dir.rpartition('/')[0])} && mkdir -p -m 0700 "
+                     f"{shlex.quote(run.config_dir)} || orc_fail 'config volumes'")
+        for cv in run.config_volumes:
+            lines += volume_lines(f"{run.config_dir}/{cv.name}", cv, "orc_fail")
+    if any(env_exports(c, pod_env(run, c), run.secret_env.get(c.name), run.field_env.get(c.name)) or pod_ip_vars(c)
            for c in run.spec.all_containers):
         lines.append("orc_docker=$(command -v docker) || orc_fail 'docker not found on this host'")
     for v in run.spec.volumes or []:
@@ -276,7 +293,7 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = (),
     for c in run.spec.all_containers:
         secrets = run.secret_env.get(c.name)
         fields = run.field_env.get(c.name)
-        data = base64.b64encode(env_file(c, run.env, secrets, fields).encode()).decode()
+        data = base64.b64encode(env_file(c, pod_env(run, c), secrets, fields).encode()).decode()
         lines.append(f"printf '%s' {data} | base64 -d > \"$orc_env\" || orc_fail 'env file'" if data
                      else ": > \"$orc_env\"")
         from orchestrator.model.security import effective
@@ -288,7 +305,7 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = (),
             lines.append(f'case "$orc_user" in ""|0|0:*|root|root:*) orc_fail "container {c.name} has runAsNonRoot '
                          f'and image {c.image} will run as root (set runAsUser)";; esac')
         run_argv = q(_container_run(run, c, "ORC_ENV_FILE", run.gpu_devices, cluster)).replace("ORC_ENV_FILE", '"$orc_env"')
-        exports = {**{k: shlex.quote(v) for k, v in env_exports(c, run.env, secrets, fields).items()},
+        exports = {**{k: shlex.quote(v) for k, v in env_exports(c, pod_env(run, c), secrets, fields).items()},
                    **{k: '"$orc_pod_ip"' for k in pod_ip_vars(c)}}
         if exports:  # in a subshell, with docker found before PATH could be one of the names
             sets = " ".join(f"{k}={v}" for k, v in exports.items())
@@ -366,7 +383,7 @@ def _hook_lines(hooks: Sequence[PreStop], grace: int) -> list[str]:
 
 
 def delete_pod(name: str, uid: str, grace: int | None = None, *, stopped: bool = False,
-               hooks: Sequence[PreStop] = ()) -> Command:
+               hooks: Sequence[PreStop] = (), config_dir: str | None = None) -> Command:
     """Remove every container and volume of one pod instance (by uid: another instance of the same name on
     this host, if any, is another pod). As Kubernetes does, the app containers get SIGTERM and `grace`
     seconds (default 30) to stop, all at once, then SIGKILL; grace 0 kills at once. Their preStop `hooks`
@@ -378,7 +395,8 @@ def delete_pod(name: str, uid: str, grace: int | None = None, *, stopped: bool =
     left = '"$orc_left"' if hook else str(g)
     stop = (f"{hook}ids=$(docker ps --filter {u} {_APPS})\n"
             f'[ -z "$ids" ] || docker stop -t {left} $ids >/dev/null 2>&1\n') if g else ""
-    script = (f"{stop}"
+    config = f"rm -rf -- {shlex.quote(config_dir)}\n" if config_dir else ""
+    script = (f"{stop}{config}"
               f"ids=$(docker ps -aq --filter {u}); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null || exit 1\n"
               f"vols=$(docker volume ls -q --filter {u}); [ -z \"$vols\" ] || docker volume rm $vols >/dev/null\n"
               f"echo deleted {shlex.quote(name)}")

@@ -45,13 +45,18 @@ class Book:
     # Host -> {"inputs": digest of what its HAProxy config renders from, "config": digest of that config}
     # (plan/services.py): a host whose inputs and live config are unchanged is not rendered again.
     proxy_renders: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Pod uid -> its configMap/secret volumes as given to it (plan/config_plan.py): what a pass compares.
+    config_volumes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Pod name -> why it could not start (CreateContainerConfigError: `configmap "x" not found`).
+    config_errors: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"host_failures": self.host_failures, "evicted": self.evicted, "bindings": self.bindings,
                 "assumed": self.assumed, "slow_start": self.slow_start, "endpoints": self.endpoints,
                 "proxy_sections": self.proxy_sections, "hosts": self.hosts, "backoff": self.backoff,
                 "notices": self.notices, "ready_since": self.ready_since,
-                "rollouts": self.rollouts, "restarts": self.restarts, "proxy_renders": self.proxy_renders}
+                "rollouts": self.rollouts, "restarts": self.restarts, "proxy_renders": self.proxy_renders,
+                "config_volumes": self.config_volumes, "config_errors": self.config_errors}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Book:
@@ -65,7 +70,30 @@ class Book:
                    {k: float(v) for k, v in d.get("ready_since", {}).items()},
                    {k: dict(v) for k, v in d.get("rollouts", {}).items()},
                    {k: int(v) for k, v in d.get("restarts", {}).items()},
-                   {h: dict(v) for h, v in d.get("proxy_renders", {}).items()})
+                   {h: dict(v) for h, v in d.get("proxy_renders", {}).items()},
+                   {k: dict(v) for k, v in d.get("config_volumes", {}).items()},
+                   {k: str(v) for k, v in d.get("config_errors", {}).items()})
+
+
+def config_volumes_after(before: dict[str, dict[str, Any]], planned: dict[str, dict[str, Any]],
+                         results: list[Any]) -> dict[str, dict[str, Any]]:
+    """The plan's config-volume bookkeeping, less what failed: a pod whose create failed is dropped, a volume
+    whose update failed keeps its old version (so the next pass tries again)."""
+    from orchestrator.plan.types import CreatePod, UpdateConfigVolume
+
+    out = {k: dict(v) for k, v in planned.items()}
+    for r in results:
+        if r.ok:
+            continue
+        if isinstance(r.action, CreatePod):
+            out.pop(r.action.pod.uid, None)
+        elif isinstance(r.action, UpdateConfigVolume) and r.action.uid in out:
+            old = ((before.get(r.action.uid) or {}).get("volumes") or {}).get(r.action.volume.name)
+            vols = dict(out[r.action.uid].get("volumes") or {})
+            if old is not None:
+                vols[r.action.volume.name] = old
+            out[r.action.uid] = {**out[r.action.uid], "volumes": vols}
+    return out
 
 
 _HOST_FIELDS = ("address", "port", "user", "key_file", "become", "known_hosts_file")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.controllers.moved_keys import Moved, current_objects, moves_of, own_key, owner_of
+from orchestrator.model.config import ConfigMap
 from orchestrator.model.objects import Pod, PodDisruptionBudget, Service, Workload
 
 
@@ -15,6 +16,9 @@ class DesiredState:
     workloads: dict[str, Workload] = field(default_factory=dict)  # "rc/web", "rs/web", "deploy/web" -> controller
     services: dict[str, Service] = field(default_factory=dict)  # name -> service
     budgets: dict[str, PodDisruptionBudget] = field(default_factory=dict)  # name -> PodDisruptionBudget
+    config_maps: dict[str, ConfigMap] = field(default_factory=dict)  # name -> ConfigMap
+    # name -> the stored Secret manifest (no values: those are in the secret-values file, by its `orcValues` id)
+    secrets: dict[str, dict[str, Any]] = field(default_factory=dict)
     revision: int = 0
     # Objects deleted by `orc delete` ("rc/web", "pod/db") whose pods may still run: those pods are deleted.
     tombstones: frozenset[str] = frozenset()
@@ -39,6 +43,8 @@ class DesiredState:
                 d.services[o.name] = o
             elif isinstance(o, PodDisruptionBudget):
                 d.budgets[o.name] = o
+            elif isinstance(o, ConfigMap):
+                d.config_maps[o.name] = o
         return d
 
 
@@ -50,8 +56,10 @@ def load_desired(store: Any) -> DesiredState:
 
     records = store.list("")
     # (a legacy record that cannot move, its own key being taken, is not desired: see moved_keys.py)
-    docs = [r.value for k, r in current_objects(records).items() if own_key(k, r.value) is None]
+    current = current_objects(records)
+    docs = [r.value for k, r in current.items() if own_key(k, r.value) is None and not k.startswith("secret/")]
     d = DesiredState.from_objects(parse_objects(docs) if docs else [], records.revision)
+    d.secrets = {k.partition("/")[2]: dict(r.value) for k, r in current.items() if k.startswith("secret/")}
     d.moved = moves_of(records)
     d.tombstones = frozenset(r.key[len(TOMBSTONE):] for r in records if r.key.startswith(TOMBSTONE))
     return d

@@ -188,7 +188,11 @@ def validate_document(doc: Any, position: int = 0) -> tuple[K8sObject | None, li
     if version != cls.API_VERSION:
         return None, [prefix + f"apiVersion: {unsupported(version, [cls.API_VERSION])}"]
     obj: K8sObject | None = None
-    lines = [f"{path}: {body}" for path, body in text_errors(dict(doc))]
+    # A Secret's values are never shown, not even to say what is wrong with them (its own check words it);
+    # a ConfigMap's may hold any text a file can (a NUL byte included).
+    shown = {k: v for k, v in doc.items() if k not in ("data", "stringData", "binaryData")} \
+        if kind in ("Secret", "ConfigMap") else dict(doc)
+    lines = [f"{path}: {body}" for path, body in text_errors(shown)]
     try:
         obj = cls.model_validate(dict(doc))
     except PydanticValidationError as e:

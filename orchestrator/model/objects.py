@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
 from pydantic import Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -487,8 +487,6 @@ OUT_OF_SCOPE: dict[str, str] = {
     "PersistentVolume": "use a hostPath volume (with nodeName or a nodeSelector) for data that must persist",
     "PersistentVolumeClaim": "use a hostPath volume (with nodeName or a nodeSelector) for data that must persist",
     "StorageClass": "orc provisions no storage",
-    "ConfigMap": "put configuration in env values (or a Secret in the project's secrets/ folder)",
-    "Secret": "put Secrets in the project's secrets/ folder (orc.yaml `secrets:`): they are read from there",
     "ServiceAccount": "orc has no API for pods to call: nothing to authenticate",
     "Role": "orc has no API for pods to call: nothing to authorize",
     "RoleBinding": "orc has no API for pods to call: nothing to authorize",
@@ -502,4 +500,9 @@ OUT_OF_SCOPE: dict[str, str] = {
 }
 """Kinds orc does not run, with what to do instead (`orc apply` refuses each in one line)."""
 
-Object = Pod | Workload | Service | PodDisruptionBudget | Namespace
+from orchestrator.model.config import ConfigMap, Secret  # noqa: E402 - they build on K8sObject
+
+KINDS["ConfigMap"] = ConfigMap
+KINDS["Secret"] = Secret
+
+Object: TypeAlias = Pod | Workload | Service | PodDisruptionBudget | Namespace | ConfigMap | Secret

@@ -115,15 +115,20 @@ class ObjectFieldSelector(K8sModel):
         return (m.group(1), m.group(2)) if m else None
 
 
+class ConfigMapKeySelector(SecretKeySelector):
+    """`valueFrom.configMapKeyRef`: one key of a ConfigMap."""
+
+
 class EnvVarSource(K8sModel):
     secret_key_ref: SecretKeySelector | None = None
+    config_map_key_ref: ConfigMapKeySelector | None = None
     field_ref: ObjectFieldSelector | None = None
 
     def check(self) -> FieldErrors:
-        given = [name for name, v in (("secretKeyRef", self.secret_key_ref), ("fieldRef", self.field_ref))
-                 if v is not None]
+        given = [name for name, v in (("secretKeyRef", self.secret_key_ref), ("fieldRef", self.field_ref),
+                                      ("configMapKeyRef", self.config_map_key_ref)) if v is not None]
         if not given:
-            return [("", required("must specify one of: `fieldRef` or `secretKeyRef`"))]
+            return [("", required("must specify one of: `configMapKeyRef`, `fieldRef` or `secretKeyRef`"))]
         if len(given) > 1:
             return [("", invalid("", "may not have more than one field specified at a time"))]
         return []
@@ -150,6 +155,33 @@ class EnvVar(K8sModel):
             errors.append(("name", invalid(self.name, "a variable whose value has a line break (or a carriage "
                                            "return, or is over 64 KiB) must be named with letters, digits and "
                                            "'_' only (orc passes it through a shell)")))
+        return errors
+
+
+class EnvFromRef(K8sModel):
+    name: str
+    optional: bool | None = None
+
+    def check(self) -> FieldErrors:
+        return [] if self.name else [("name", required())]
+
+
+class EnvFromSource(K8sModel):
+    """`envFrom`: every key of a ConfigMap or Secret as a variable (`prefix` before each name)."""
+
+    prefix: str | None = None
+    config_map_ref: EnvFromRef | None = None
+    secret_ref: EnvFromRef | None = None
+
+    def check(self) -> FieldErrors:
+        errors: FieldErrors = []
+        given = [v for v in (self.config_map_ref, self.secret_ref) if v is not None]
+        if not given:
+            errors.append(("", required("must specify one of: `configMapRef` or `secretRef`")))
+        elif len(given) > 1:
+            errors.append(("", invalid("", "may not have more than one field specified at a time")))
+        if self.prefix and not _ENV_NAME_RE.fullmatch(self.prefix):
+            errors.append(("prefix", invalid(self.prefix, _ENV_NAME_MSG)))
         return errors
 
 
@@ -329,6 +361,7 @@ class Container(K8sModel):
     command: list[str] | None = None
     args: list[str] | None = None
     env: list[EnvVar] | None = None
+    env_from: list[EnvFromSource] | None = None
     ports: list[ContainerPort] | None = None
     resources: ResourceRequirements | None = None
     liveness_probe: Probe | None = None
@@ -412,16 +445,84 @@ class HostPathVolumeSource(K8sModel):
         return []
 
 
+def _mode_errors(path: str, mode: int | None) -> FieldErrors:
+    if mode is not None and not 0 <= mode <= 0o777:
+        return [(path, invalid(mode, "must be a number between 0 and 0777 (octal), both inclusive"))]
+    return []
+
+
+class KeyToPath(K8sModel):
+    key: str
+    path: str
+    mode: int | None = None
+
+    def check(self) -> FieldErrors:
+        errors: FieldErrors = [] if self.key else [("key", required())]
+        if not self.path:
+            errors.append(("path", required()))
+        elif self.path.startswith("/") or ".." in self.path.split("/") or self.path.startswith(".."):
+            errors.append(("path", invalid(self.path, "must be a relative path without '..' (and not start "
+                                           "with '..')")))
+        return errors + _mode_errors("mode", self.mode)
+
+
+class ConfigMapVolumeSource(K8sModel):
+    name: str
+    items: list[KeyToPath] | None = None
+    default_mode: int | None = None
+    optional: bool | None = None
+
+    def check(self) -> FieldErrors:
+        errors: FieldErrors = [] if self.name else [("name", required())]
+        seen: set[str] = set()
+        for i, item in enumerate(self.items or []):
+            if item.path in seen:
+                errors.append((f"items[{i}].path", duplicate(item.path)))
+            seen.add(item.path)
+        return errors + _mode_errors("defaultMode", self.default_mode)
+
+    @property
+    def source(self) -> str:
+        return self.name
+
+
+class SecretVolumeSource(K8sModel):
+    secret_name: str
+    items: list[KeyToPath] | None = None
+    default_mode: int | None = None
+    optional: bool | None = None
+
+    def check(self) -> FieldErrors:
+        errors: FieldErrors = [] if self.secret_name else [("secretName", required())]
+        seen: set[str] = set()
+        for i, item in enumerate(self.items or []):
+            if item.path in seen:
+                errors.append((f"items[{i}].path", duplicate(item.path)))
+            seen.add(item.path)
+        return errors + _mode_errors("defaultMode", self.default_mode)
+
+    @property
+    def source(self) -> str:
+        return self.secret_name
+
+
 class Volume(K8sModel):
     name: str
     empty_dir: EmptyDirVolumeSource | None = None
     host_path: HostPathVolumeSource | None = None
+    config_map: ConfigMapVolumeSource | None = None
+    secret: SecretVolumeSource | None = None
+
+    @property
+    def config_source(self) -> ConfigMapVolumeSource | SecretVolumeSource | None:
+        """The ConfigMap or Secret this volume shows as files, if it is one of those."""
+        return self.config_map or self.secret
 
     def check(self) -> FieldErrors:
         errors = [("name", invalid(self.name, m)) for m in validate_dns1123_label(self.name)]
-        sources = [s for s in (self.empty_dir, self.host_path) if s is not None]
+        sources = [s for s in (self.empty_dir, self.host_path, self.config_map, self.secret) if s is not None]
         if not sources:
-            errors.append(("", required("must specify a volume type (emptyDir or hostPath)")))
+            errors.append(("", required("must specify a volume type (emptyDir, hostPath, configMap or secret)")))
         elif len(sources) > 1:
             errors.append(("", forbidden("may not specify more than 1 volume type")))
         return errors

@@ -25,7 +25,10 @@ from orchestrator.config import ProxySettings
 from orchestrator.controllers.book import Book
 from orchestrator.controllers.desired import DesiredState
 from orchestrator.inventory.host import Host
+from orchestrator.inventory.state_dir import cluster_dir
 from orchestrator.observe.snapshot import ClusterSnapshot, ObservedPod
+from orchestrator.plan.config_plan import plan_config_volumes, resolve_configs, with_folder
+from orchestrator.plan.config_refs import ConfigSource
 from orchestrator.plan.downward import field_env
 from orchestrator.plan.planner import PlannerConfig, plan
 from orchestrator.plan.services import endpoint_servers, plan_services
@@ -58,6 +61,7 @@ class PassInputs:
     records: Sequence[Record] = ()  # service address allocations (see proxy.addresses)
     secrets: SecretSource = field(default_factory=lambda: SecretSource({}))
     infra_image: str = ""
+    configs: ConfigSource = field(default_factory=ConfigSource)  # applied ConfigMaps and Secrets
 
 
 @dataclass(frozen=True)
@@ -76,8 +80,11 @@ def _hosts_file(spec: PodSpec, host: Host, cluster: str) -> str | None:
 
 def plan_pass(inputs: PassInputs, config: PassConfig, now: float, seed: int | None = None) -> Plan:
     p = plan(inputs.desired, inputs.snapshot, inputs.book, now, config.planner, seed=seed)
-    _resolve_secrets(p, inputs.secrets)
+    configs = with_folder(inputs.configs, inputs.secrets)
+    resolve_configs(p, configs, inputs.secrets)
     p.actions = with_pre_stop_hooks(p.actions, inputs.snapshot)
+    p.actions = [dataclasses.replace(a, config_dir=inputs.book.config_volumes[a.uid].get("dir"))
+                 if isinstance(a, DeletePod) and a.uid in inputs.book.config_volumes else a for a in p.actions]
     deleting = {a.uid for a in p.actions if isinstance(a, DeletePod)}
     # a pod this pass deletes is not started further
     p.actions = [a for a in p.actions if not (isinstance(a, ContinuePod) and a.uid in deleting)]
@@ -89,6 +96,8 @@ def plan_pass(inputs: PassInputs, config: PassConfig, now: float, seed: int | No
     p.actions = [dataclasses.replace(a, pod=dataclasses.replace(
                      a.pod, env={**sp.env, **a.pod.env},
                      hosts_file=_hosts_file(a.pod.spec, by_name[a.host], inputs.snapshot.cluster),
+                     config_dir=config_root(by_name[a.host], inputs.snapshot.cluster, a.pod.uid)
+                     if a.pod.config_volumes else None,
                      field_env=field_env(a.pod, a.host, inputs.snapshot.hosts[a.host].bind_address)))
                  if isinstance(a, CreatePod) else a for a in p.actions]
     p.actions = [*sp.actions, *p.actions]
@@ -104,10 +113,18 @@ def plan_pass(inputs: PassInputs, config: PassConfig, now: float, seed: int | No
     p.addresses, p.endpoints = sp.addresses, sp.endpoints
     p.drain = frozenset(_serving(inputs.snapshot, inputs.book.endpoints) & deleting)
     p.actions += _image_copies(p, inputs.snapshot, inputs.infra_image)
+    updates, p.book["config_volumes"] = plan_config_volumes(p, inputs.snapshot, inputs.book.config_volumes, configs,
+                                                            deleting)
+    p.actions += updates
     p.book["proxy_sections"] = sp.sections
     p.book["proxy_renders"] = sp.renders
     p.book["endpoints"] = endpoint_servers(sp.endpoints)
     return p
+
+
+def config_root(host: Host, cluster: str, uid: str) -> str:
+    """Where a pod's configMap and secret volumes live on its host: `<orc_state_dir>/<cluster>/pods/<uid>`."""
+    return f"{cluster_dir(host, cluster)}/pods/{uid}"
 
 
 def _resolve_secrets(p: Plan, source: SecretSource) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orchestrator.model.pod import PodSpec
+    from orchestrator.plan.config_refs import ConfigVolume
     from orchestrator.proxy.addresses import ServiceAddress, StoreOp
     from orchestrator.proxy.endpoints import Endpoint
     from orchestrator.proxy.state import ProxyState
@@ -52,6 +53,9 @@ class PodRun:
     hosts_file: str | None = None  # the host's service hosts file, bind-mounted as /etc/hosts
     secret_env: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)  # container -> var -> Secret
     field_env: dict[str, dict[str, str]] = field(default_factory=dict)  # container -> var -> fieldRef value
+    env_from: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)  # container -> envFrom vars
+    config_volumes: tuple[ConfigVolume, ...] = field(default=(), repr=False)  # configMap / secret volume files
+    config_dir: str | None = None  # where those volumes live on the host (one folder per volume)
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class DeletePod:
     reason: str
     grace: int | None = None  # seconds its containers get to stop (terminationGracePeriodSeconds; None: 30)
     hooks: tuple[PreStop, ...] = ()  # its containers' preStop hooks, run first within the grace
+    config_dir: str | None = None  # the folder of its configMap / secret volumes on the host, removed with it
 
     @property
     def verb(self) -> str:
@@ -211,8 +216,29 @@ class UpdateProxy:
         return "haproxy"
 
 
+@dataclass(frozen=True)
+class UpdateConfigVolume:
+    """Swap the files of a running pod's configMap or secret volume for `volume`'s (a new timestamped folder,
+    then `..data` renamed onto it: atomic for the pod; subPath mounts keep the old files, as Kubernetes)."""
+
+    host: str
+    pod: str
+    uid: str
+    directory: str  # the volume's folder on the host
+    volume: ConfigVolume = field(repr=False)
+    reason: str = "its ConfigMap or Secret changed"
+
+    @property
+    def verb(self) -> str:
+        return "update"
+
+    @property
+    def target(self) -> str:
+        return f"pod/{self.pod} volume {self.volume.name}"
+
+
 Action = (CreatePod | DeletePod | RestartContainer | ContinuePod | RemoveOrphan | CopyImage | UpdateHostsFile
-          | UpdateProxy)
+          | UpdateProxy | UpdateConfigVolume)
 HostAction = Action
 
 # Phases of a host's work in one pass. Proxies and hosts files change first, with the creates and restarts

@@ -258,5 +258,5 @@ spec:
         out, err = watch.communicate(timeout=20)
     assert watch.returncode == 0, err
     assert "broken.yaml" in err and "%%%" not in out + err  # the bad file is named, no value shown
-    assert 'pending: pod/needs-secret: secret "other" key "pw"' in err  # what is wrong: on stderr, with its time
+    assert 'pending: pod/needs-secret: CreateContainerConfigError: secret "other" not found' in err  # on stderr, timed
     assert err.count("pending: pod/needs-secret") == 1  # a lasting condition: once, not once per pass

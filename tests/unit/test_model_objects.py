@@ -375,9 +375,9 @@ def test_multi_object_file_reports_all_mistakes():
         f'{path}#1: ReplicationController "web" is invalid: spec.template.metadata.labels: Invalid value: '
         'map[string]string{"app":"other"}: `selector` does not match template `labels`',
         f'{path}#2: Pod "{path}#2" is invalid: metadata.name: Required value: name or generateName is required',
-        f'{path}#3: ConfigMap "settings": kind ConfigMap is not supported by orc (put configuration in env values (or '
-        "a Secret in the project's secrets/ folder)); it runs Deployment, Namespace, Pod, PodDisruptionBudget, ReplicaSet, "
-        "ReplicationController, Service",
+        f'{path}#3: ConfigMap "settings" is invalid: data[bad key]: Invalid value: "bad key": a valid config key '
+        "must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name', or 'KEY_NAME', or 'key-name', "
+        "regex used for validation is '[-._a-zA-Z0-9]+')",
         f'{path}#4: Pod "p" is invalid: apiVersion: Unsupported value: "apps/v1": supported values: "v1"',
         f"{path}#5: Service \"web\" is invalid: spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'",
         f'{path}#5: Service "web" is invalid: spec.ports[1].name: Required value',

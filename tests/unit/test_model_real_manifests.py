@@ -121,7 +121,7 @@ def test_field_refs_are_checked_by_name() -> None:
 
 def test_value_from_needs_exactly_one_source_and_never_blames_another() -> None:
     (line,) = errors_of(pod({}, env=[{"name": "X", "valueFrom": {}}]))
-    assert "env[0].valueFrom: Required value: must specify one of: `fieldRef` or `secretKeyRef`" in line
+    assert "env[0].valueFrom: Required value: must specify one of: `configMapKeyRef`, `fieldRef` or `secretKeyRef`" in line
     both = {"secretKeyRef": {"name": "s", "key": "k"}, "fieldRef": {"fieldPath": "metadata.name"}}
     (line,) = errors_of(pod({}, env=[{"name": "X", "valueFrom": both}]))
     assert "may not have more than one field specified at a time" in line

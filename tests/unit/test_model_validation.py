@@ -202,8 +202,8 @@ CASES = [
         [C + "env[0].valueFrom.secretKeyRef.key: Required value"],
     ),
     (
-        container(env=[{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "s", "key": "k"}}}]),
-        [C + "env[0].valueFrom.configMapKeyRef: " + unknown("configMapKeyRef")],  # nothing about secretKeyRef
+        container(env=[{"name": "A", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}}]),
+        [C + "env[0].valueFrom.resourceFieldRef: " + unknown("resourceFieldRef")],  # nothing about secretKeyRef
     ),
     # resources
     (
@@ -309,7 +309,7 @@ CASES = [
     ),
     (
         pod(volumes=[{"name": "data"}]),
-        [P + "spec.volumes[0]: Required value: must specify a volume type (emptyDir or hostPath)"],
+        [P + "spec.volumes[0]: Required value: must specify a volume type (emptyDir, hostPath, configMap or secret)"],
     ),
     (
         pod(volumes=[{"name": "data", "emptyDir": {}, "hostPath": {"path": "/x"}}]),
@@ -691,15 +691,15 @@ CASES = [
     (
         {"apiVersion": "v1", "kind": "Widget", "metadata": {"name": "c"}},
         [
-            'Widget "c" is invalid: kind: Unsupported value: "Widget": supported values: "Deployment", "Namespace", '
-            '"Pod", "PodDisruptionBudget", "ReplicaSet", "ReplicationController", "Service"'
+            'Widget "c" is invalid: kind: Unsupported value: "Widget": supported values: "ConfigMap", "Deployment", '
+            '"Namespace", "Pod", "PodDisruptionBudget", "ReplicaSet", "ReplicationController", "Secret", "Service"'
         ],
     ),
     (
         {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pi"}},
         ['Job "pi": kind Job is not supported by orc (orc keeps long-running pods alive; run one-off work as a bare '
-         "Pod with restartPolicy: OnFailure); it runs Deployment, Namespace, Pod, PodDisruptionBudget, ReplicaSet, "
-         "ReplicationController, Service"],
+         "Pod with restartPolicy: OnFailure); it runs ConfigMap, Deployment, Namespace, Pod, PodDisruptionBudget, "
+         "ReplicaSet, ReplicationController, Secret, Service"],
     ),
     (
         {**pod(), "apiVersion": "apps/v1"},
@@ -713,7 +713,7 @@ CASES = [
     (
         {k: v for k, v in pod().items() if k != "kind"},
         [
-            'Object "p" is invalid: kind: Required value: must be one of Deployment, Namespace, Pod, PodDisruptionBudget, ReplicaSet, ReplicationController, Service'
+            'Object "p" is invalid: kind: Required value: must be one of ConfigMap, Deployment, Namespace, Pod, PodDisruptionBudget, ReplicaSet, ReplicationController, Secret, Service'
         ],
     ),
     ({k: v for k, v in pod().items() if k != "spec"}, [P + "spec: Required value"]),
