@@ -59,6 +59,38 @@ class EtcdSettings(BaseModel):
         return v.rstrip("/")
 
 
+class RebalanceSettings(BaseModel):
+    """orc.yaml `rebalance:`: move pods to restore the scheduler's spread (plan/moves.py). Off by default."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = False
+    max_moves_per_pass: int = Field(default=1, ge=1)  # pods being moved at once, cluster-wide
+    # "[DAYS ]HH:MM-HH:MM" in the controller's local time ("Sat 02:00-05:00", "Mon-Fri 22:00-02:00");
+    # empty: moves may start at any time
+    windows: list[str] = Field(default_factory=list)
+
+    @field_validator("windows")
+    @classmethod
+    def _windows(cls, v: list[str]) -> list[str]:
+        from orchestrator.plan.rebalance import parse_window
+
+        errors = []
+        for i, text in enumerate(v):
+            try:
+                parse_window(text)
+            except ValueError as e:
+                errors.append(f"[{i}] {e}")
+        if errors:
+            raise ValueError("; ".join(errors))
+        return v
+
+    def config(self) -> Any:
+        """The planner's RebalanceConfig."""
+        from orchestrator.plan.rebalance import RebalanceConfig, parse_window
+
+        return RebalanceConfig(self.enabled, self.max_moves_per_pass, tuple(parse_window(w) for w in self.windows))
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     cluster: str | None = None  # this cluster's identity on its hosts (written by `orc init`)
@@ -91,6 +123,7 @@ class Settings(BaseModel):
     etcd: EtcdSettings = Field(default_factory=EtcdSettings)
     proxy: ProxySettings = Field(default_factory=ProxySettings)
     scheduler: dict[str, Any] = Field(default_factory=dict)  # weights and strategy, see scheduler
+    rebalance: RebalanceSettings = Field(default_factory=RebalanceSettings)
 
     @field_validator("cluster")
     @classmethod

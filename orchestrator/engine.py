@@ -111,7 +111,8 @@ class Engine:
         planner = PlannerConfig(grace_period=s.grace_period, disruption_threshold=s.disruption_threshold,
                                 scheduler=SchedulerConfig.from_dict(s.scheduler),
                                 reap_orphans=reap_orphans, cordoned=cordoned_hosts(self.hosts),
-                                pod_ports=parse_port_range(s.pod_port_range or DEFAULT_POD_PORT_RANGE))
+                                pod_ports=parse_port_range(s.pod_port_range or DEFAULT_POD_PORT_RANGE),
+                                rebalance=s.rebalance.config())
         self.config = PassConfig(planner, s.proxy, project.templates_path)
 
     def watching(self) -> None:
@@ -261,7 +262,8 @@ class Engine:
                         proxy_renders=p.book.get("proxy_renders", {}),
                         config_volumes=config_volumes_after(book.config_volumes, p.book.get("config_volumes", {}),
                                                             results),
-                        config_errors=p.book.get("config_errors", {}))
+                        config_errors=p.book.get("config_errors", {}),
+                        rebalance=p.book.get("rebalance", {}))
         deleted = {r.action.uid for r in results if r.ok and isinstance(r.action, DeletePod)}
         for tombstone, uids in p.book_tombstones.items():  # its pods are gone: the decision is spent
             if deleted.issuperset(uids):

@@ -49,6 +49,8 @@ class Book:
     config_volumes: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Pod name -> why it could not start (CreateContainerConfigError: `configmap "x" not found`).
     config_errors: dict[str, str] = field(default_factory=dict)
+    # Old pod uid -> its rebalance move under way (plan/moves.Move.to_dict): owner, pod, source, target, ...
+    rebalance: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"host_failures": self.host_failures, "evicted": self.evicted, "bindings": self.bindings,
@@ -56,7 +58,8 @@ class Book:
                 "proxy_sections": self.proxy_sections, "hosts": self.hosts, "backoff": self.backoff,
                 "notices": self.notices, "ready_since": self.ready_since,
                 "rollouts": self.rollouts, "restarts": self.restarts, "proxy_renders": self.proxy_renders,
-                "config_volumes": self.config_volumes, "config_errors": self.config_errors}
+                "config_volumes": self.config_volumes, "config_errors": self.config_errors,
+                "rebalance": self.rebalance}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Book:
@@ -72,7 +75,8 @@ class Book:
                    {k: int(v) for k, v in d.get("restarts", {}).items()},
                    {h: dict(v) for h, v in d.get("proxy_renders", {}).items()},
                    {k: dict(v) for k, v in d.get("config_volumes", {}).items()},
-                   {k: str(v) for k, v in d.get("config_errors", {}).items()})
+                   {k: str(v) for k, v in d.get("config_errors", {}).items()},
+                   {u: dict(v) for u, v in d.get("rebalance", {}).items()})
 
 
 def config_volumes_after(before: dict[str, dict[str, Any]], planned: dict[str, dict[str, Any]],

@@ -117,6 +117,14 @@ class Disruptions:
         self._spend(v)
         return None
 
+    def after_surge(self, v: PodView) -> Budget | None:
+        """A rebalance move of ready `v`, made surge-first: the budget that would refuse its eviction even once
+        its replacement is ready (one more healthy pod), or None. Spends nothing."""
+        for b in self._picking(v):
+            if b.current_healthy + 1 - b.desired_healthy <= 0:
+                return b
+        return None
+
     def _spend(self, v: PodView) -> None:
         if v.ready:
             for b in self._picking(v):

@@ -33,7 +33,9 @@ from orchestrator.model.helpers import spec_hash
 from orchestrator.model.pod import PodSpec
 from orchestrator.observe.snapshot import ClusterSnapshot
 from orchestrator.plan.disruption import BUDGET_VIOLATION, Disruptions
+from orchestrator.plan.moves import plan_moves
 from orchestrator.plan.ports import assign_ports, needs_ports, taken_ports
+from orchestrator.plan.rebalance import RebalanceConfig
 from orchestrator.plan.rollout import status, step, strategy_of
 from orchestrator.plan.types import (
     ContinuePod,
@@ -66,6 +68,7 @@ class PlannerConfig:
     drain_grace: tuple[tuple[str, int], ...] = ()  # (host, seconds): `orc drain --grace-period` for its pods
     pod_ports: range = range(20000, 30000)  # where pods' container ports are published on their hosts
     disruption_threshold: float = 0.5  # more than this share of hosts failing at once: nothing is replaced
+    rebalance: RebalanceConfig = field(default_factory=RebalanceConfig)  # orc.yaml `rebalance:` (plan/moves.py)
 
     def grace_for(self, verdict: str) -> float:
         """Seconds a failing host with this multi-vantage verdict is waited for before it is lost."""
@@ -172,7 +175,9 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
     # PodDisruptionBudgets: a drain's evictions and a rolling update's removals spend them (plan/disruption.py)
     disruptions = Disruptions.of(desired.budgets, counted, desired.workloads)
 
-    # 3. replication controllers
+    # 3. replication controllers (rebalance moves first: their old pods are out of their controllers' counts)
+    moves = plan_moves(desired, snapshot, book, counted, ready, config, available, disruptions, deleting, now, rng,
+                       lambda base: _new_name(base, taken_names, rng), out)
     by_owner: dict[str, list[PodView]] = defaultdict(list)
     for v in counted:
         if v.owner:
@@ -180,7 +185,8 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
     rollouts: dict[str, dict] = {}  # rolling controller -> its status, as this pass sees it
     hold: set[str] = set()  # controllers whose new pods are not served until their leaving pods are gone
     for key, w in sorted(desired.workloads.items()):
-        mine = [v for v in by_owner.get(key, []) if v.host not in config.leaving]
+        moving = moves.uids(key)
+        mine = [v for v in by_owner.get(key, []) if v.host not in config.leaving and v.uid not in moving]
         going = [v for v in by_owner.get(key, []) if v.host in config.leaving]
         if going:
             ready_here = sum(1 for v in mine if v.ready)
@@ -258,9 +264,12 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
                 out.pending[key] = (f"{diff - batch} of {diff} missing pods wait: creations failed before, "
                                     f"so this pass tries {batch} (slow start)")
                 diff = batch
-            for _ in range(diff):
-                name = _new_name(w.name, taken_names, rng)
-                pending.append(_Pending(name, key, dict(w.template.labels), w.template.spec, template_hash, why))
+            pins = moves.create.get(key, [])  # a move's replacement goes where the scheduler said it improves
+            for i in range(diff):
+                m = pins[i] if i < len(pins) else None
+                name = m.replacement if m else _new_name(w.name, taken_names, rng)
+                pending.append(_Pending(name, key, dict(w.template.labels), w.template.spec, template_hash,
+                                        f"{key}: {m.line}" if m else why, m.target if m else None))
     orphaned: dict[str, list[PodView]] = defaultdict(list)  # owner unknown to the store -> its pods
     for owner, pods in sorted(by_owner.items()):
         if owner in desired.workloads:
@@ -318,6 +327,7 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
     # 5. placement
     if pending:
         _place(pending, snapshot, ready, counted, deleting, config, rng, out, bindings)
+    out.moves = moves.shown
     out.hold_back = frozenset(a.pod.uid for a in out.actions if isinstance(a, CreatePod) and a.pod.owner in hold)
 
     # Tombstones whose pods are all gone once this plan's deletes succeed (none on a host we cannot see).
@@ -333,6 +343,7 @@ def plan(desired: DesiredState, snapshot: ClusterSnapshot, book: Book, now: floa
         "bindings": bindings,
         "ready_since": ready_since,
         "rollouts": rollouts,
+        "rebalance": moves.book(a.pod.name for a in out.actions if isinstance(a, CreatePod)),
         "budgets": {b.name: b.status() for b in Disruptions.of(desired.budgets, counted, desired.workloads).budgets},
     }
     return out

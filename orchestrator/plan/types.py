@@ -268,6 +268,8 @@ class Plan:
     hold_back: frozenset[str] = frozenset()  # uids of new pods not served yet (a handover is under way)
     # Pod name -> why a drain does not evict it this pass (a PodDisruptionBudget allows no disruption now)
     refused_evictions: dict[str, str] = field(default_factory=dict)
+    # Rebalance moves of this pass (plan/moves.Move: started, waiting, finishing, refused or dropped)
+    moves: list[Any] = field(default_factory=list)
     addresses: dict[str, ServiceAddress] = field(default_factory=dict)
     endpoints: dict[str, list[Endpoint]] = field(default_factory=dict)  # as the proxies will have them
 
@@ -279,7 +281,7 @@ class Plan:
         """A pending entry that is progress, not a problem: a handover waiting for its replacements, a rollout
         going step by step (one past its progressDeadlineSeconds is stuck: a problem)."""
         owner, _, what = target.rpartition(": ")
-        if what == "handover":
+        if what in ("handover", "rebalance"):
             return True
         if what == "rollout":
             rollout = (self.book.get("rollouts") or {}).get(owner) or {}
