@@ -170,6 +170,13 @@ def pass_events(plan: Any, results: Sequence[Any], snapshot: Any, grace: float, 
     for r in results:
         events += _action_events(r, owners)
     events += _pending_events(plan.pending)
+    created = {r.action.pod.name for r in results if r.ok and getattr(r.action, "verb", "") == "create"
+               and hasattr(r.action, "pod")}
+    for m in getattr(plan, "moves", []):  # a rebalance move started (its replacement created), or dropped
+        if m.state == "started" and m.replacement in created:
+            events.append(ClusterEvent(m.owner, "Normal", "Rebalance", m.line))
+        elif m.state.startswith("dropped"):
+            events.append(ClusterEvent(m.owner, "Normal", "RebalanceDropped", f"{m.line}: {m.state}"))
     events += _host_events(snapshot, dict(plan.book.get("host_failures") or {}), grace, now)
     events += _pod_events(snapshot)
     for warning in plan.warnings:

@@ -81,7 +81,7 @@ def plan(obj: AppContext, output: str) -> int:
     if output != "table":
         dump({"actions": [dict(zip(["host", "action", "target", "reason"], r, strict=True)) for r in rows],
               "pending": result.plan.pending, "warnings": result.plan.warnings, "notices": result.plan.notices,
-              "errors": result.plan.errors,
+              "errors": result.plan.errors, "moves": [_move_dict(m) for m in result.plan.moves],
               "unreachable": result.unreachable}, output)
         return _plan_code(result)
     if rows:
@@ -91,6 +91,8 @@ def plan(obj: AppContext, output: str) -> int:
         click.echo(f"Nothing to do now, but the cluster does not match the desired state: {n} pending:")
     else:
         click.echo("No changes: the cluster matches the desired state.")
+    for m in result.plan.moves:
+        click.echo(f"rebalance: {m.describe()}")
     for target, why in sorted(result.plan.pending.items()):
         click.echo(f"pending: {target}: {why}")
     for w in result.plan.warnings:
@@ -103,6 +105,11 @@ def plan(obj: AppContext, output: str) -> int:
     for h in result.unreachable:
         click.echo(f"warning: {_not_ready(result.snapshot.hosts[h])}", err=True)
     return _plan_code(result)
+
+
+def _move_dict(m: Any) -> dict[str, str]:
+    return {"owner": m.owner, "pod": m.pod, "from": m.source, "to": m.target, "why": m.why,
+            "replacement": m.replacement, "state": m.state}
 
 
 def _plan_code(result: Any) -> int:
@@ -310,6 +317,8 @@ def _report(result: Any, engine: Any, quiet: bool, human: Any, verbose: int,
     for w in result.plan.warnings:
         if verbose or result.changed:
             out.echo(f"warning: {w}", err=True)
+    for m in result.plan.moves if verbose else []:
+        out.echo(f"rebalance: {m.describe()}", err=True)
     for n in [] if quiet else result.plan.notices if verbose else result.new_notices:  # news once
         out.echo(f"notice: {n}", err=True)
     if verbose:
