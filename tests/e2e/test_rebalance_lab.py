@@ -2,8 +2,8 @@
 Deployment spread 1-1-1 loses a host (power cut); its pod is replaced on the others (2-1); the host returns
 empty (its containers gone, as a reinstalled host). With `rebalance: {enabled: true, max_moves_per_pass: 1,
 windows: [<now>]}` in orc.yaml, `orc plan` shows the move and why, and reconcile passes move one pod back,
-replacement first (never more than one move per pass, never fewer than 3 pods ready, sampled), until the
-spread is 1-1-1 again, with zero failed requests."""
+replacement first (one move, never fewer than 3 pods ready, sampled), until the spread is 1-1-1 again, with
+zero failed requests. (The move limit across several moves is proven by tests/unit/test_rebalance.py.)"""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def window_now() -> str:
     return f"{(now - timedelta(minutes=30)):%H:%M}-{(now + timedelta(minutes=60)):%H:%M}"
 
 
-def test_a_host_that_returns_empty_gets_a_pod_back_one_move_per_pass_with_no_failed_request(lab, project: Path) -> None:
+def test_a_host_that_returns_empty_gets_a_pod_back_by_one_surge_first_move_with_no_failed_request(lab, project: Path) -> None:
     with (project / "orc.yaml").open("a") as f:
         f.write(f"rebalance:\n  enabled: true\n  max_moves_per_pass: 1\n  windows: ['{window_now()}']\n")
     apply(project, APP)
@@ -109,7 +109,7 @@ def test_a_host_that_returns_empty_gets_a_pod_back_one_move_per_pass_with_no_fai
             i += 1
 
     def sample() -> None:
-        while not stop.wait(0.3):
+        while not stop.wait(0.5):
             n = ready(lab)
             if n is not None and n < low["ready"]:
                 low["ready"] = n
@@ -130,21 +130,19 @@ def test_a_host_that_returns_empty_gets_a_pod_back_one_move_per_pass_with_no_fai
         assert f"from {crowded} to {gone.name}: spread ({crowded} has 2 of 3, {gone.name} none)" in cp.stdout, cp.stdout
         assert f"rebalance: {OWNER}: move pod rebal-" in cp.stdout, cp.stdout
 
-        passes, moves = 0, 0
-        deadline = time.monotonic() + 40
-        while spread(lab) != [1, 1, 1] or "rebalance" in orc("plan", cwd=project).stdout:
-            assert time.monotonic() < deadline, f"spread not restored: {lab_pods(lab, OWNER)}"
-            cp = orc("reconcile", cwd=project)
-            assert cp.returncode == 0, cp.stdout + cp.stderr
-            made = [line for line in cp.stdout.splitlines() if ": created pod/" in line]
-            assert len(made) <= 1, cp.stdout  # the move limit: one per pass
-            assert all(f"{gone.name}: created pod/rebal-" in line and "move pod rebal-" in line for line in made), cp.stdout
-            moves += len(made)
-            passes += 1
-            time.sleep(0.5)
-        assert moves == 1 and lab_pods(lab, OWNER)[gone.name], (moves, passes, lab_pods(lab, OWNER))
+        # passes until converged (one process, a pass a second): the replacement first, on the empty host; the
+        # crowded host's pod deleted once it is ready (after the proxies dropped it); nothing else
+        cp = orc("reconcile", "--wait", "40", cwd=project, timeout=80)
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+        made = [line for line in cp.stdout.splitlines() if ": created pod/" in line]
+        deleted = [line for line in cp.stdout.splitlines() if ": deleted pod/" in line]
+        assert len(made) == 1 and made[0].startswith(f"{gone.name}: created pod/rebal-"), cp.stdout
+        assert "move pod rebal-" in made[0] and f"from {crowded} to {gone.name}" in made[0], cp.stdout
+        assert len(deleted) == 1 and deleted[0].startswith(f"{crowded}: deleted pod/rebal-"), cp.stdout
+        assert "(its replacement rebal-" in deleted[0] and "is ready there)" in deleted[0], cp.stdout
+        assert spread(lab) == [1, 1, 1], lab_pods(lab, OWNER)
         cp = orc("reconcile", cwd=project)
-        assert cp.returncode == 0 and cp.stdout == "", cp.stdout + cp.stderr  # settled
+        assert cp.returncode == 0 and cp.stdout == "", cp.stdout + cp.stderr  # settled: no further move
         time.sleep(1)  # a last second of load on the settled spread
     finally:
         stop.set()
