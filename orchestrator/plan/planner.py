@@ -14,6 +14,8 @@ The passes, in order (level-triggered, as Kubernetes' controllers):
     replaced elsewhere first and evicted once the replacements are ready, each only while the
     PodDisruptionBudgets that pick it allow (plan/disruption.py), which a rolling update's removal of an
     old ready pod honours too;
+    with orc.yaml `rebalance:` on and a window open, steady controllers' pods are moved to restore the
+    scheduler's spread, replacement first, old pod once it is ready and the budgets allow (plan/moves.py);
  4. bare pods: scheduled once and bound; recreated on their host if they vanish from it; a changed spec
     replaces the pod on the same host; a pod no longer desired is deleted;
  5. placement: all new pods in one scheduler batch, so each placement is accounted before the next.

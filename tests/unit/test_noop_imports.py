@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.harness.lab import SimLab
 from tests.unit.plan_fixtures import rc_doc
 
@@ -27,7 +29,7 @@ import orchestrator.act.fence, orchestrator.controllers.moved_keys, orchestrator
 from tests.harness.lab import SimLab
 root = Path(sys.argv[1])
 state = pickle.loads((root / "hosts.pickle").read_bytes())
-lab = SimLab(root, hosts=tuple(state["docker"]), start=state["now"])
+lab = SimLab(root, hosts=tuple(state["docker"]), start=state["now"], settings=state["settings"])
 for h in state["docker"].values():
     h.clock = lab.clock
 lab.docker = state["docker"]
@@ -46,15 +48,19 @@ def svc_docs(replicas: int) -> list[dict[str, Any]]:
     return [rc, svc]
 
 
-def test_a_no_op_pass_imports_no_scheduler_template_engine_mock_or_invoke(tmp_path: Path) -> None:
-    lab = SimLab(tmp_path)
+@pytest.mark.parametrize("settings", [{}, {"rebalance": {"enabled": True}}], ids=["default", "rebalance"])
+def test_a_no_op_pass_imports_no_scheduler_template_engine_mock_or_invoke(tmp_path: Path,
+                                                                          settings: dict[str, Any]) -> None:
+    """Also with rebalance on: an even spread is seen without the scheduler."""
+    lab = SimLab(tmp_path, settings=settings)
     try:
         lab.apply(*svc_docs(3))
         lab.reconcile_until_quiet(limit=4)
         assert not lab.reconcile().changed
         for h in lab.docker.values():
             h.clock = None  # type: ignore[assignment]  # the child gives them its own
-        (tmp_path / "hosts.pickle").write_bytes(pickle.dumps({"docker": lab.docker, "now": lab.clock()}))
+        (tmp_path / "hosts.pickle").write_bytes(pickle.dumps({"docker": lab.docker, "now": lab.clock(),
+                                                               "settings": settings}))
     finally:
         lab.close()
     code = f"HEAVY = {HEAVY!r}\n" + CHILD
