@@ -28,7 +28,7 @@ E2E_SECONDS = {
     "test_kubectl_view": 56, "test_kinds": 47, "test_graceful_and_placement": 34, "test_lab_hosts": 26,
     "test_hostile_lab": 25, "test_pods_lab": 24, "test_real_manifests": 19, "test_identity": 16,
     "test_images_metrics": 11, "test_proxy_zombie": 5, "test_fencing": 5, "test_lab_lifecycle": 3,
-    "test_drain_lab": 55, "test_config_objects_lab": 20, "test_rebalance_lab": 75,
+    "test_drain_lab": 55, "test_config_objects_lab": 20, "test_rebalance_lab": 50,
 }
 E2E_GROUPS = 2
 TOOLS = ["ip", "iptables", "nsenter", "dockerd", "sshd", "busybox", "ssh-keygen"]
