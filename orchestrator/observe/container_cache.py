@@ -1,7 +1,7 @@
 """The probe's cache of inspected containers (pure): a light probe runs one `docker ps` per host and
 `docker inspect`s only the containers that are new or changed since they were last inspected.
 
-What `docker ps` can be trusted with: the id, the state, and in its status text the exit code ("Exited
+What `docker ps` can be trusted with: the id, and in its status text the state, the exit code ("Exited
 (137) 5 minutes ago", "Restarting (1) ...") and the health ("Up 2 hours (healthy)", "(health: starting)",
 "(unhealthy)"). Those make a container's key (`ps_key`); a container whose key differs from the cached one
 is inspected again (it started, died, was restarted by docker into another state, changed health). Names,
@@ -49,27 +49,26 @@ _AGO = re.compile(r"^(?:Exited|Restarting) \(-?\d+\) (.+) ago$")
 
 @dataclass(frozen=True)
 class PsRow:
-    """One line of the probe's `docker ps`."""
+    """One line of the probe's `docker ps`: a container's id and status text (which says its state: "Up",
+    "Exited", "Created", "Restarting", "Dead", "Removal In Progress"; `{{.State}}` is left out, as docker
+    before 20.10 has no such field)."""
 
     id: str
-    state: str
     status: str
 
     @property
     def key(self) -> str:
-        return ps_key(self.state, self.status)
+        return ps_key(self.status)
 
 
-def ps_key(state: str, status: str) -> str:
-    """The state with the status text less its durations: "running Up (healthy)", "exited Exited (0)". The
-    probe's shell computes the same (CONTAINERS_LIGHT in probe.py); a mismatch only costs an inspect."""
+def ps_key(status: str) -> str:
+    """The status text less its durations: "Up (healthy)", "Up (Paused)", "Exited (0)", "Created". The
+    probe's shell computes the same (probe.containers_step); a mismatch only costs an inspect."""
     if status.startswith("Up "):
-        norm = "Up" + (" (" + status.rsplit("(", 1)[1] if status.endswith(")") and "(" in status else "")
-    elif status.startswith(("Exited ", "Restarting ")):
-        norm = status.split(")", 1)[0] + ")"
-    else:
-        norm = status
-    return f"{state} {norm}"
+        return "Up" + (" (" + status.rsplit("(", 1)[1] if status.endswith(")") and "(" in status else "")
+    if status.startswith(("Exited ", "Restarting ")):
+        return status.split(")", 1)[0] + ")"
+    return status
 
 
 def duration_range(text: str) -> tuple[float, float] | None:
@@ -102,7 +101,7 @@ def consistent(row: PsRow, cached: ContainerInfo, host_now: float | None) -> boo
 
 
 def parse_ps(text: str) -> tuple[float | None, list[PsRow]]:
-    """The light step's `now=SECONDS` line and its `ps ID STATE STATUS...` lines."""
+    """The light step's `now=SECONDS` line and its `ps ID STATUS...` lines."""
     now: float | None = None
     rows = []
     for line in text.split("\n"):
@@ -112,9 +111,9 @@ def parse_ps(text: str) -> tuple[float | None, list[PsRow]]:
             except ValueError:
                 now = None
         elif line.startswith("ps "):
-            parts = line[3:].rstrip("\r").split(" ", 2)
-            if len(parts) >= 2:
-                rows.append(PsRow(parts[0], parts[1], parts[2] if len(parts) > 2 else ""))
+            cid, _, status = line[3:].rstrip("\r").partition(" ")
+            if cid:
+                rows.append(PsRow(cid, status))
     return now, rows
 
 

@@ -46,22 +46,22 @@ exit 0""")
 
 def containers_step(known: str) -> Command:
     """The light containers step (observe/container_cache.py): the host's time, one `docker ps` of our
-    containers (id, state, status), and `docker inspect` of those whose `id key` is not in `known`
+    containers (id, status), and `docker inspect` of those whose `id key` is not in `known`
     (`|ID KEY|...`, container_cache.known_keys; "" inspects every one). The key is computed here as
     container_cache.ps_key does, with shell expansions only (no process per container)."""
     return sh("containers", f"""echo "now=$(date +%s)"
-rows=$(docker ps -a --no-trunc --filter label={MANAGED}=true --format 'ps {{{{.ID}}}} {{{{.State}}}} {{{{.Status}}}}') || exit 3
+rows=$(docker ps -a --no-trunc --filter label={MANAGED}=true --format 'ps {{{{.ID}}}} {{{{.Status}}}}') || exit 3
 [ -z "$rows" ] && exit 0
 printf '%s\\n' "$rows"
 known={shlex.quote(known)}
-ids=$(printf '%s\\n' "$rows" | while read -r _ id state st; do
+ids=$(printf '%s\\n' "$rows" | while read -r _ id st; do
 case $st in
 Up\\ *"("*")") n="Up (${{st##*(}}";;
 Up\\ *) n=Up;;
 Exited\\ *|Restarting\\ *) n="${{st%%)*}})";;
 *) n=$st;;
 esac
-case "$known" in *"|$id $state $n|"*) ;; *) echo "$id";; esac
+case "$known" in *"|$id $n|"*) ;; *) echo "$id";; esac
 done)
 [ -z "$ids" ] || docker inspect --format '{{{{json .}}}}' $ids 2>/dev/null
 exit 0""")

@@ -106,9 +106,6 @@ class Container:
             return "starting"
         return "healthy" if self.health.passing else "unhealthy"
 
-    def ps_state(self) -> str:
-        return self.state
-
     def ps_status(self, now: float) -> str:
         """`docker ps`'s STATUS text, with docker's coarse durations (units.HumanDuration)."""
         if self.state == "running" and self.started is not None:

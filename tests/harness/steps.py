@@ -88,10 +88,10 @@ def probe_containers(h: DockerHost, step: Command, ctx: Context) -> Out:
     """The inspect-everything step (probe.CONTAINERS) or the light one (probe.containers_step): the host's
     time, `docker ps` rows, and `docker inspect` of the rows whose `|ID KEY|` the step's `known` lacks."""
     text = step.render()
-    light = "--format 'ps {{.ID}} {{.State}} {{.Status}}'" in text
+    light = "--format 'ps {{.ID}} {{.Status}}'" in text
     if light:
         _require(step, 'echo "now=$(date +%s)"', "docker ps -a --no-trunc", "|| exit 3",
-                 "docker inspect --format '{{json .}}' $ids", 'case "$known" in *"|$id $state $n|"*)')
+                 "docker inspect --format '{{json .}}' $ids", 'case "$known" in *"|$id $n|"*)')
         m = re.search(r"docker ps -a --no-trunc((?: --filter [^\s)]+)+) --format", text)
         k = re.search(r"^known=(.*)$", text, re.M)
         if k is None:
@@ -111,10 +111,9 @@ def probe_containers(h: DockerHost, step: Command, ctx: Context) -> Out:
         return Out(0, [json.dumps(c.inspect(now)) for c in found])
     from orchestrator.observe.container_cache import ps_key
 
-    rows = [(c, c.ps_state(), c.ps_status(now)) for c in found]
-    out = [f"now={int(now)}", *(f"ps {c.id} {state} {status}" for c, state, status in rows)]
-    out += [json.dumps(c.inspect(now)) for c, state, status in rows
-            if f"|{c.id} {ps_key(state, status)}|" not in known]
+    rows = [(c, c.ps_status(now)) for c in found]
+    out = [f"now={int(now)}", *(f"ps {c.id} {status}" for c, status in rows)]
+    out += [json.dumps(c.inspect(now)) for c, status in rows if f"|{c.id} {ps_key(status)}|" not in known]
     return Out(0, out)
 
 
