@@ -9,7 +9,7 @@ Converge is measured `-n` times: each run removes every container of ours from t
 caches from the store), then times one pass on a fresh transport, interleaved with its floor: one exec per
 host, on a fresh transport too, that starts the same containers the peers start (one `docker run` per pod).
 
-Run:  sudo .venv/bin/python bench/reconcile.py [--hosts 5 20] [-n 5] [--lab bench --subnet 3]
+Run:  sudo .venv/bin/python bench/reconcile.py [--hosts 5 20] [-n 5] [--per-host 1] [--lab bench --subnet 3]
 """
 
 from __future__ import annotations
@@ -176,15 +176,19 @@ def _wipe(transport: SSHTransport, hosts: Sequence[Host], figures: Figures, labe
             figures.errors.append(f"wipe {name}: {r!r}")
 
 
-def _floor_converge(settings: SSHSettings, hosts: Sequence[Host], figures: Figures, pair: bool = False) -> float:
+def _floor_converge(settings: SSHSettings, hosts: Sequence[Host], figures: Figures, pair: bool = False,
+                    per_host: int = 1) -> float:
     """What any tool must do to converge: one exec per host (fresh connections) that starts the pod's one
     container, as the peers start it, then waits for nothing more. `pair`: an infra container first and the
     app container in its network namespace, as orc starts a pod (what the infra container costs)."""
     run = ["docker", "run", "-d", "--label", "orc-bench-floor=1", "--restart", "unless-stopped"]
-    app = [*run, "--name", "floor_app", *(["--network", "container:floor_infra"] if pair else []),
-           "--", BASE_IMAGE, "sleep", "2147483647"]
-    steps = [cmd("infra", *run, "--name", "floor_infra", "--", BASE_IMAGE, "sleep", "2147483647")] if pair else []
-    steps.append(cmd("run", *app))
+    steps = []
+    for i in range(per_host):  # one after the other, as the peers run them
+        if pair:
+            steps.append(cmd(f"infra {i}", *run, "--name", f"floor_infra{i}", "--", BASE_IMAGE, "sleep", "2147483647"))
+        steps.append(cmd(f"run {i}", *run, "--name", f"floor_app{i}",
+                         *(["--network", f"container:floor_infra{i}"] if pair else []),
+                         "--", BASE_IMAGE, "sleep", "2147483647"))
     t = SSHTransport(settings)
     try:
         start = time.perf_counter()
@@ -200,7 +204,7 @@ def _floor_converge(settings: SSHSettings, hosts: Sequence[Host], figures: Figur
 
 
 def measure(n: int, runs: int, progress: Callable[[str], None], lab: str = LAB_NAME,
-            subnet: int = LAB_SUBNET) -> Figures:
+            subnet: int = LAB_SUBNET, per_host: int = 1) -> Figures:
     figures = Figures(hosts=n)
     spec = LabSpec(hosts=n, name=lab, subnet=subnet)
     with tempfile.TemporaryDirectory(prefix="orc-bench-") as tmp:
@@ -213,7 +217,7 @@ def measure(n: int, runs: int, progress: Callable[[str], None], lab: str = LAB_N
             project = load_project(str(root / "orc.yaml"))
             settings = project.settings.ssh
             hosts = load_inventory(project.inventory_path).hosts()
-            _apply(project.store_url, root, n)
+            _apply(project.store_url, root, n * per_host)
             store = open_store(project.store_url)
 
             def engine(transport: SSHTransport) -> Engine:
@@ -289,11 +293,11 @@ def measure(n: int, runs: int, progress: Callable[[str], None], lab: str = LAB_N
                 finally:
                     t.close()
                 _check(result, figures, "converge (again)")
-                if sum(1 for r in result.results if isinstance(r.action, CreatePod) and r.ok) != n:
-                    figures.errors.append(f"converge (again) created {len(result.results)} of {n}")
+                if sum(1 for r in result.results if isinstance(r.action, CreatePod) and r.ok) != n * per_host:
+                    figures.errors.append(f"converge (again) created {len(result.results)} of {n * per_host}")
                 figures.converges.append(elapsed)
-                figures.converge_floor.append(_floor_converge(settings, hosts, figures))
-                figures.converge_floor_pair.append(_floor_converge(settings, hosts, figures, pair=True))
+                figures.converge_floor.append(_floor_converge(settings, hosts, figures, per_host=per_host))
+                figures.converge_floor_pair.append(_floor_converge(settings, hosts, figures, True, per_host))
             store.close()
             progress(f"[{n} hosts] SSH floor")
             fl = floor(hosts, settings, runs=runs)
@@ -305,7 +309,7 @@ def measure(n: int, runs: int, progress: Callable[[str], None], lab: str = LAB_N
     return figures
 
 
-def table(rows: Sequence[Figures]) -> str:
+def table(rows: Sequence[Figures], per_host: int = 1) -> str:
     def ms(x: float) -> str:
         return f"{x * 1000:.0f} ms"
 
@@ -343,7 +347,7 @@ def table(rows: Sequence[Figures]) -> str:
                 f"{fresh / f.floor_fresh:.2f}x",
                 f"{f.noop_trips:g}",
                 ms(statistics.median(f.noop_quiet)),
-                f"{f.running}/{f.hosts}",
+                f"{f.running}/{f.hosts * per_host}",
             ]
         )
     widths = [max(len(r[i]) for r in lines) for i in range(len(head))]
@@ -356,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, nargs="+", default=[5, 20], help="lab sizes (default 5 20)")
     parser.add_argument("-n", "--runs", type=int, default=5, help="no-op passes / floor sweeps per mode")
+    parser.add_argument("--per-host", type=int, default=1, help="pods per host (default 1)")
     parser.add_argument("--lab", default=LAB_NAME, help=f"the lab's name (default {LAB_NAME})")
     parser.add_argument("--subnet", type=int, default=LAB_SUBNET, help=f"X of 10.99.X.0/24 (default {LAB_SUBNET})")
     args = parser.parse_args(argv)
@@ -363,12 +368,12 @@ def main(argv: list[str] | None = None) -> int:
     def progress(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    rows = [measure(n, args.runs, progress, args.lab, args.subnet) for n in args.hosts]
+    rows = [measure(n, args.runs, progress, args.lab, args.subnet, args.per_host) for n in args.hosts]
     print(
         f"medians of {args.runs} runs; converge = first pass on a fresh transport from an empty cluster;"
         " trips = SSH exec round trips on one host in that pass"
     )
-    print(table(rows))
+    print(table(rows, args.per_host))
     print()
     print("whole processes (wall time: interpreter start, imports, connects, probe, plan, store), median (min-max):")
     for f in rows:
