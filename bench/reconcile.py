@@ -1,11 +1,15 @@
 """Reconcile speed on a real lab: converge from empty, no-op passes, SSH round trips per host per pass, beside
 the SSH floor (one bare parallel exec sweep over the same hosts).
 
-For each size N it brings up its own lab (name "bench", 10.99.3.0/24; never the user's "lab"), writes a temp
-project, applies an RC of N replicas (one pod per host) and times `Engine.run_pass()`. The lab is always torn
-down, even on error or Ctrl-C.
+For each size N it brings up its own lab (default name "bench", 10.99.3.0/24, `--lab NAME --subnet X` for
+another; never the user's "lab"), writes a temp project, applies an RC of N replicas (one pod per host) and
+times `Engine.run_pass()`. The lab is always torn down, even on error or Ctrl-C.
 
-Run:  sudo .venv/bin/python bench/reconcile.py [--hosts 5 20] [-n 5]
+Converge is measured `-n` times: each run removes every container of ours from the hosts (and the probe's
+caches from the store), then times one pass on a fresh transport, interleaved with its floor: one exec per
+host, on a fresh transport too, that starts the same containers the peers start (one `docker run` per pod).
+
+Run:  sudo .venv/bin/python bench/reconcile.py [--hosts 5 20] [-n 5] [--per-host 1] [--lab bench --subnet 3]
 """
 
 from __future__ import annotations
@@ -23,13 +27,17 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator.config import load_project
-from orchestrator.engine import Engine, PassResult
+from orchestrator.commands.base import cmd, sh
+from orchestrator.config import SSHSettings, load_project
+from orchestrator.engine import CONTAINERS_PREFIX, FACTS_PREFIX, Engine, PassResult
+from orchestrator.inventory.host import Host
 from orchestrator.inventory.loader import load_inventory
 from orchestrator.lab import cluster
 from orchestrator.lab.spec import BASE_IMAGE, LabSpec
 from orchestrator.model.load import load_objects
+from orchestrator.plan.types import CreatePod
 from orchestrator.store import open_store
+from orchestrator.transport.parallel import run_parallel
 from orchestrator.transport.ssh import SSHTransport
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -89,6 +97,9 @@ spec:
 class Figures:
     hosts: int
     converge: float = 0.0  # seconds of the first pass (fresh transport, empty cluster)
+    converges: list[float] = field(default_factory=list)  # later converges from empty (containers removed)
+    converge_floor: list[float] = field(default_factory=list)  # one `docker run` per pod, one exec per host
+    converge_floor_pair: list[float] = field(default_factory=list)  # the same, infra + app per pod
     converge_passes: int = 0  # passes that acted before one had nothing to do (1: converged in one)
     converge_trips: float = 0.0  # max round trips on one host in the converging pass
     noop_fresh: list[float] = field(default_factory=list)
@@ -157,9 +168,45 @@ def _check(result: PassResult, figures: Figures, what: str) -> None:
         figures.errors.append(f"{what}: {h} unreachable")
 
 
-def measure(n: int, runs: int, progress: Callable[[str], None]) -> Figures:
+def _wipe(transport: SSHTransport, hosts: Sequence[Host], figures: Figures, label: str) -> None:
+    """Remove every container carrying `label` from every host (one exec each)."""
+    script = f"ids=$(docker ps -aq --filter label={label}); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null"
+    for name, r in run_parallel(hosts, lambda h: transport.run_batch(h, [sh("wipe", script)])).items():
+        if isinstance(r, Exception) or not r.ok:
+            figures.errors.append(f"wipe {name}: {r!r}")
+
+
+def _floor_converge(settings: SSHSettings, hosts: Sequence[Host], figures: Figures, pair: bool = False,
+                    per_host: int = 1) -> float:
+    """What any tool must do to converge: one exec per host (fresh connections) that starts the pod's one
+    container, as the peers start it, then waits for nothing more. `pair`: an infra container first and the
+    app container in its network namespace, as orc starts a pod (what the infra container costs)."""
+    run = ["docker", "run", "-d", "--label", "orc-bench-floor=1", "--restart", "unless-stopped"]
+    steps = []
+    for i in range(per_host):  # one after the other, as the peers run them
+        if pair:
+            steps.append(cmd(f"infra {i}", *run, "--name", f"floor_infra{i}", "--", BASE_IMAGE, "sleep", "2147483647"))
+        steps.append(cmd(f"run {i}", *run, "--name", f"floor_app{i}",
+                         *(["--network", f"container:floor_infra{i}"] if pair else []),
+                         "--", BASE_IMAGE, "sleep", "2147483647"))
+    t = SSHTransport(settings)
+    try:
+        start = time.perf_counter()
+        done = run_parallel(hosts, lambda h: t.run_batch(h, steps))
+        elapsed = time.perf_counter() - start
+        for name, r in done.items():
+            if isinstance(r, Exception) or not r.ok:
+                figures.errors.append(f"converge floor {name}: {r!r}")
+        _wipe(t, hosts, figures, "orc-bench-floor=1")
+    finally:
+        t.close()
+    return elapsed
+
+
+def measure(n: int, runs: int, progress: Callable[[str], None], lab: str = LAB_NAME,
+            subnet: int = LAB_SUBNET, per_host: int = 1) -> Figures:
     figures = Figures(hosts=n)
-    spec = LabSpec(hosts=n, name=LAB_NAME, subnet=LAB_SUBNET)
+    spec = LabSpec(hosts=n, name=lab, subnet=subnet)
     with tempfile.TemporaryDirectory(prefix="orc-bench-") as tmp:
         root = Path(tmp)
         inventory = root / "inventory.yaml"
@@ -170,7 +217,7 @@ def measure(n: int, runs: int, progress: Callable[[str], None]) -> Figures:
             project = load_project(str(root / "orc.yaml"))
             settings = project.settings.ssh
             hosts = load_inventory(project.inventory_path).hosts()
-            _apply(project.store_url, root, n)
+            _apply(project.store_url, root, n * per_host)
             store = open_store(project.store_url)
 
             def engine(transport: SSHTransport) -> Engine:
@@ -227,7 +274,6 @@ def measure(n: int, runs: int, progress: Callable[[str], None]) -> Figures:
                 if result.changed:
                     figures.errors.append(f"no-op (fresh) pass acted: {len(result.results)} actions")
                 figures.noop_fresh.append(elapsed)
-            store.close()
             progress(f"[{n} hosts] whole-process cron passes (`orc reconcile`) and the floor process")
             params = json.dumps([{"address": h.address, "port": h.port, "user": h.user, "key_file": h.key_file}
                                  for h in hosts])
@@ -236,6 +282,23 @@ def measure(n: int, runs: int, progress: Callable[[str], None]) -> Figures:
                                              figures, "cron pass"))
                 figures.cron_floor.append(_process([sys.executable, "-c", FLOOR_PROCESS, params], root, figures,
                                                    "floor process"))
+            progress(f"[{n} hosts] converge from empty, {runs} more times, beside its floor (interleaved)")
+            for _ in range(runs):
+                t = SSHTransport(settings)
+                try:
+                    _wipe(t, hosts, figures, "orc.cluster=bench")
+                    for rec in [*store.list(CONTAINERS_PREFIX), *store.list(FACTS_PREFIX)]:
+                        store.delete(rec.key)
+                    elapsed, result = _timed_pass(engine(t))
+                finally:
+                    t.close()
+                _check(result, figures, "converge (again)")
+                if sum(1 for r in result.results if isinstance(r.action, CreatePod) and r.ok) != n * per_host:
+                    figures.errors.append(f"converge (again) created {len(result.results)} of {n * per_host}")
+                figures.converges.append(elapsed)
+                figures.converge_floor.append(_floor_converge(settings, hosts, figures, per_host=per_host))
+                figures.converge_floor_pair.append(_floor_converge(settings, hosts, figures, True, per_host))
+            store.close()
             progress(f"[{n} hosts] SSH floor")
             fl = floor(hosts, settings, runs=runs)
             figures.floor_fresh, figures.floor_reused = fl.fresh_median, fl.reused_median
@@ -246,7 +309,7 @@ def measure(n: int, runs: int, progress: Callable[[str], None]) -> Figures:
     return figures
 
 
-def table(rows: Sequence[Figures]) -> str:
+def table(rows: Sequence[Figures], per_host: int = 1) -> str:
     def ms(x: float) -> str:
         return f"{x * 1000:.0f} ms"
 
@@ -284,7 +347,7 @@ def table(rows: Sequence[Figures]) -> str:
                 f"{fresh / f.floor_fresh:.2f}x",
                 f"{f.noop_trips:g}",
                 ms(statistics.median(f.noop_quiet)),
-                f"{f.running}/{f.hosts}",
+                f"{f.running}/{f.hosts * per_host}",
             ]
         )
     widths = [max(len(r[i]) for r in lines) for i in range(len(head))]
@@ -297,17 +360,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, nargs="+", default=[5, 20], help="lab sizes (default 5 20)")
     parser.add_argument("-n", "--runs", type=int, default=5, help="no-op passes / floor sweeps per mode")
+    parser.add_argument("--per-host", type=int, default=1, help="pods per host (default 1)")
+    parser.add_argument("--lab", default=LAB_NAME, help=f"the lab's name (default {LAB_NAME})")
+    parser.add_argument("--subnet", type=int, default=LAB_SUBNET, help=f"X of 10.99.X.0/24 (default {LAB_SUBNET})")
     args = parser.parse_args(argv)
 
     def progress(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    rows = [measure(n, args.runs, progress) for n in args.hosts]
+    rows = [measure(n, args.runs, progress, args.lab, args.subnet, args.per_host) for n in args.hosts]
     print(
         f"medians of {args.runs} runs; converge = first pass on a fresh transport from an empty cluster;"
         " trips = SSH exec round trips on one host in that pass"
     )
-    print(table(rows))
+    print(table(rows, args.per_host))
     print()
     print("whole processes (wall time: interpreter start, imports, connects, probe, plan, store), median (min-max):")
     for f in rows:
@@ -315,6 +381,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {f.hosts} hosts: cron no-op `orc reconcile` {spread(f.cron)}, floor process {spread(f.cron_floor)}:"
               f" {cron / fl:.2f}x; polled no-op {spread(f.noop_open)} vs quiet --watch {spread(f.noop_quiet)};"
               f" no-op fresh {spread(f.noop_fresh)}")
+    print("converge from empty (every container removed; one pass on fresh connections) beside its floor (one exec"
+          " per host starting the one container the peers start), interleaved, median (min-max):")
+    for f in rows:
+        if f.converges and f.converge_floor:
+            c, fl = statistics.median(f.converges), statistics.median(f.converge_floor)
+            print(f"  {f.hosts} hosts: converge {spread(f.converges)}, floor {spread(f.converge_floor)}: {c / fl:.2f}x;"
+                  f" floor with an infra container per pod {spread(f.converge_floor_pair)}:"
+                  f" {statistics.median(f.converge_floor_pair) / fl:.2f}x")
     failed = False
     for f in rows:
         for err in f.errors:

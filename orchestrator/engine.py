@@ -52,6 +52,7 @@ from orchestrator.store import keys
 from orchestrator.transport.base import Transport
 
 FACTS_PREFIX = "_meta/facts/"  # host -> {"at": time, "facts": static facts of its last full probe}
+CONTAINERS_PREFIX = "_meta/containers/"  # host -> its cache of inspected containers (observe/container_cache.py)
 
 
 @dataclass
@@ -90,6 +91,8 @@ class _Observed:
     inputs: PassInputs
     probed: list[HostFacts]  # hosts fully probed this pass (their static facts are cached after it)
     cached: dict[str, HostFacts]
+    containers: dict[str, Any]  # host -> the cache of inspected containers this pass read
+    new_containers: dict[str, Any]  # host -> the cache its probe made (hosts probed with docker answering)
     leaving: list[Host]  # hosts that left the inventory and are being drained
     config: PassConfig  # this pass's (the leaving hosts are part of it)
 
@@ -134,12 +137,14 @@ class Engine:
         book = self.book()
         records = allocation_records(self.store)
         cached = self._cached_facts()
+        containers = {r.key[len(CONTAINERS_PREFIX):]: r.value for r in self.store.list(CONTAINERS_PREFIX)}
         leaving = self.leaving_hosts(book)
         every = [*self.hosts, *leaving]
         serving = {h.name for h in proxy_hosts(self.hosts, self.config.proxy)} if desired.services else set()
         probed = probe_all(self.transport, [h for h in every if h.name not in unchanged],
                            max_workers=self.project.settings.ssh.max_parallel,
-                           extra=lambda h: probe_steps(h, self.cluster, h.name in serving), cached=cached)
+                           extra=lambda h: probe_steps(h, self.cluster, h.name in serving), cached=cached,
+                           containers=containers)
         probed = cross_check(self.transport, {h.name: h for h in every}, probed,
                              max_workers=self.project.settings.ssh.max_parallel,
                              also_ready=[h for h, f in unchanged.items() if f.ready])
@@ -156,7 +161,8 @@ class Engine:
             self.config.planner, cordoned=cordoned_hosts(self.hosts, marks),
             leaving=frozenset(h.name for h in leaving) | draining(marks), drained=draining(marks),
             drain_grace=drain_grace(marks)))
-        return _Observed(inputs, [f for f in probed if f.name not in cached and f.ready], cached, leaving, config)
+        return _Observed(inputs, [f for f in probed if f.name not in cached and f.ready], cached, containers,
+                         {f.name: f.container_cache for f in probed if f.container_cache is not None}, leaving, config)
 
     def leaving_hosts(self, book: Book) -> list[Host]:
         """Hosts of an earlier pass that left the inventory while pods of ours ran there: still reached, to
@@ -236,6 +242,9 @@ class Engine:
         if self.project.settings.facts_ttl > 0:
             for f in obs.probed:  # what full probes learned, for the light probes of the next passes
                 self.store.put(FACTS_PREFIX + f.name, {"at": now, "facts": facts_to_dict(f)}, fence=fence)
+        for name, cache in obs.new_containers.items():  # written only when it changed: a no-op pass writes none
+            if cache != obs.containers.get(name):
+                self.store.put(CONTAINERS_PREFIX + name, cache, fence=fence)
         # Hosts whose images (or anything else static) this pass may have changed: probed fully next.
         touched = {r.host for r in results if r.host and (isinstance(r.action, CreatePod | CopyImage) or not r.ok)}
         for h in sorted(touched):

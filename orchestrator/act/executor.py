@@ -1,5 +1,6 @@
 """Act on a plan, exactly and only: its store writes (address allocations), its image copies, then each
-host's actions of the first phase in ONE batched round trip per host, hosts in parallel, and, when the plan
+host's actions of the first phase in ONE batched round trip per host, hosts in parallel (within it, a host's
+adjacent pod creations run concurrently: `Command.concurrent`), and, when the plan
 drains pods that served a service, a second round trip for their deletes once every proxy dropped them.
 
 A failure fails only what depends on it: a lost allocation race skips the proxy updates built on it; an
@@ -12,6 +13,7 @@ of it (`refused_hosts`), and no later round is sent."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -198,6 +200,8 @@ def _run_batches(work: dict[str, list[Action]], hosts: dict[str, Host], transpor
             owners.append(None)
         for a in actions:
             cmds = render(a, runtime, hosts, stopped=len(graceful) > 1)
+            if isinstance(a, CreatePod):  # a host's adjacent pod creations run at once (docker's own pace)
+                cmds = [dataclasses.replace(c, concurrent=True) for c in cmds]
             steps += cmds
             owners += [a] * len(cmds)
         if not steps:

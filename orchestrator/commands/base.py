@@ -26,7 +26,11 @@ class Command:
 
     A `guard` step (a batch's fence) comes before every other step and runs in the batch's own shell, not
     in a subshell: what it opens (the host lock on fd `GUARD_FD` of `transport/script.py`) lasts for the
-    whole batch, and when it fails no later step of the batch runs."""
+    whole batch, and when it fails no later step of the batch runs.
+
+    `concurrent` steps next to one another in a batch run at the same time (background jobs of the batch's
+    shell, `transport/script.py`), each still reported on its own and in order; a step that is not
+    concurrent runs after every step before it has ended and before any after it starts."""
 
     name: str
     argv: tuple[str, ...] = ()
@@ -34,12 +38,15 @@ class Command:
     stdin: bytes | None = None
     allowance: float = 0.0
     guard: bool = False
+    concurrent: bool = False
 
     def __post_init__(self) -> None:
         if bool(self.argv) == (self.shell is not None):
             raise ValueError("Command needs exactly one of argv or shell")
         if self.guard and self.stdin is not None:
             raise ValueError(f"{self.name}: a guard step reads no stdin")
+        if self.guard and self.concurrent:
+            raise ValueError(f"{self.name}: a guard step runs in the batch's own shell, not concurrently")
         if any(isinstance(a, Secret) for a in self.argv):
             raise ValueError(f"{self.name}: secrets must not be passed in argv; write them through stdin")
 

@@ -84,6 +84,8 @@ class HostFacts:
     verdict: str = ""
     peers: dict[str, str] = field(default_factory=dict)  # peer -> ok | fail | unknown
     extra: dict[str, Any] = field(default_factory=dict)  # results of steps other layers added to the probe
+    # The probe's new cache of inspected containers (observe/container_cache.py); None: none kept this pass.
+    container_cache: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def ready(self) -> bool:

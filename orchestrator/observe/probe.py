@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+from collections.abc import Sequence
 from typing import Any
 
 from orchestrator.commands.base import Command, sh
@@ -41,6 +43,36 @@ CONTAINERS = sh("containers", f"""ids=$(docker ps -aq --no-trunc --filter label=
 [ -z "$ids" ] || docker inspect --format '{{{{json .}}}}' $ids 2>/dev/null
 exit 0""")
 
+
+def containers_step(known: str) -> Command:
+    """The light containers step (observe/container_cache.py): the host's time, one `docker ps` of our
+    containers (id, status), and `docker inspect` of those whose `id key` is not in `known`
+    (`|ID KEY|...`, container_cache.known_keys; "" inspects every one). The key is computed here as
+    container_cache.ps_key does, with shell expansions only (no process per container)."""
+    return sh("containers", f"""echo "now=$(date +%s)"
+rows=$(docker ps -a --no-trunc --filter label={MANAGED}=true --format 'ps {{{{.ID}}}} {{{{.Status}}}}') || exit 3
+[ -z "$rows" ] && exit 0
+printf '%s\\n' "$rows"
+known={shlex.quote(known)}
+ids=$(printf '%s\\n' "$rows" | while read -r _ id st; do
+case $st in
+Up\\ *"("*")") n="Up (${{st##*(}}";;
+Up\\ *) n=Up;;
+Exited\\ *|Restarting\\ *) n="${{st%%)*}})";;
+*) n=$st;;
+esac
+case "$known" in *"|$id $n|"*) ;; *) echo "$id";; esac
+done)
+[ -z "$ids" ] || docker inspect --format '{{{{json .}}}}' $ids 2>/dev/null
+exit 0""")
+
+
+def inspect_step(ids: Sequence[str]) -> Command:
+    """A follow-up inspect of containers the light step listed but could not vouch for (a restart the
+    cache's times do not fit): ids as docker ps printed them."""
+    return Command(name="inspect", argv=("docker", "inspect", "--format", "{{json .}}", "--", *ids))
+
+
 IMAGES = sh("images", "docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null")
 
 ARCH_LABEL = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
@@ -54,9 +86,10 @@ STATIC_FIELDS = ("hostname", "arch", "kernel", "os", "cpus", "memory_bytes", "me
                  "images", "ssh_server_address")
 
 
-def probe_commands(full: bool = True) -> list[Command]:
-    """Full: every fact. Light: only what changes between passes (the containers of ours)."""
-    return [SYSTEM, DOCKER_DISK, GPUS, CONTAINERS, IMAGES] if full else [CONTAINERS]
+def probe_commands(full: bool = True, containers: Command = CONTAINERS) -> list[Command]:
+    """Full: every fact. Light: only what changes between passes (the containers of ours). `containers`:
+    the step that lists them (CONTAINERS inspects every one; `containers_step` only those not cached)."""
+    return [SYSTEM, DOCKER_DISK, GPUS, containers, IMAGES] if full else [containers]
 
 
 def _kv(text: str) -> dict[str, str]:

@@ -18,6 +18,11 @@ the batch, so a lock it takes there covers every later step. Later steps run wit
 daemon a step starts must not inherit the lock). When a guard fails, the script ends after its end marker:
 every later step is reported as not run.
 
+A run of adjacent `Command.concurrent` steps starts every one of them as a background job, its stdout and
+stderr into files of a temporary folder, then waits for each in order and prints its markers around what
+it wrote, so the parser reads them as if they had run one after the other. A step after the run starts
+once all of them ended. With `stop_on_error` steps are never run concurrently.
+
 `parse_output(script, host, stdout, stderr)` turns the raw bytes back into a `BatchResult`. Steps that
 never started (stop_on_error after a failure) get `exit_code=None`; a step that started but never finished
 (the shell was killed) gets exit code 255 and whatever output it produced.
@@ -90,9 +95,30 @@ def build_script(
         f"printf '%s\\n' '{m}-H' >&2",
     ]
     guarded = False
+    group: list[int] = []  # indexes of the run of concurrent steps being built
     for i, step in enumerate(steps):
         if step.guard and any(not s.guard for s in steps[:i]):
             raise ValueError(f"{step.name}: a guard step must come before every other step of its batch")
+        if step.concurrent and not stop_on_error:
+            close = f" {GUARD_FD}>&-" if guarded else ""
+            if not group:
+                lines.append("__orc_d=$(mktemp -d) || exit 1")
+            group.append(i)
+            lines.append("{")
+            lines.extend(_step_lines(step, f"{m}-IN-{i}", close))
+            lines.append(f'}} >"$__orc_d/{i}.o" 2>"$__orc_d/{i}.e" &')
+            lines.append(f"__orc_p{i}=$!")
+            if i + 1 < len(steps) and steps[i + 1].concurrent:
+                continue
+            for j in group:
+                lines.append(f'wait "$__orc_p{j}"; __orc_rc=$?')
+                lines.append(f"printf '\\n%s\\n' '{m}-S {j}'; cat \"$__orc_d/{j}.o\"")
+                lines.append(f"printf '\\n%s\\n' '{m}-S {j}' >&2; cat \"$__orc_d/{j}.e\" >&2")
+                lines.append(f"printf '\\n%s %s\\n' '{m}-E {j}' \"$__orc_rc\"")
+                lines.append(f"printf '\\n%s\\n' '{m}-E {j}' >&2")
+            lines.append('rm -rf "$__orc_d"')
+            group = []
+            continue
         lines.append(f"printf '\\n%s\\n' '{m}-S {i}'")
         lines.append(f"printf '\\n%s\\n' '{m}-S {i}' >&2")
         if step.guard:

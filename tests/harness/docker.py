@@ -20,6 +20,34 @@ def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
 
 
+def human_duration(seconds: float) -> str:
+    """docker's units.HumanDuration, as `docker ps` prints uptimes."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    minutes = int(seconds / 60)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(seconds / 3600 + 0.5)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds / 3600) // 24 // 365} years"
+
+
 def label_matches(labels: dict[str, str], filter_: str) -> bool:
     """docker's `--filter label=KEY` / `label=KEY=VALUE`; any other filter is not simulated."""
     kind, _, cond = filter_.partition("=")
@@ -77,6 +105,15 @@ class Container:
         if now < self.started + self.health.start_period + self.health.interval:
             return "starting"
         return "healthy" if self.health.passing else "unhealthy"
+
+    def ps_status(self, now: float) -> str:
+        """`docker ps`'s STATUS text, with docker's coarse durations (units.HumanDuration)."""
+        if self.state == "running" and self.started is not None:
+            health = {"healthy": " (healthy)", "unhealthy": " (unhealthy)", "starting": " (health: starting)"}
+            return f"Up {human_duration(now - self.started)}{health.get(self.health_status(now) or '', '')}"
+        if self.state == "exited" and self.finished is not None:
+            return f"Exited ({self.exit_code}) {human_duration(now - self.finished)} ago"
+        return {"created": "Created", "dead": "Dead"}.get(self.state, self.state.capitalize())
 
     def inspect(self, now: float) -> dict[str, Any]:
         """`docker inspect --format '{{json .}}'` of this container (the fields a parser may read)."""

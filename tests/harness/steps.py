@@ -85,16 +85,46 @@ def probe_gpus(h: DockerHost, step: Command, ctx: Context) -> Out:
 
 
 def probe_containers(h: DockerHost, step: Command, ctx: Context) -> Out:
-    text = _require(step, "docker ps -aq --no-trunc", "docker inspect --format '{{json .}}'", "|| exit 3")
-    m = re.search(r"docker ps -aq --no-trunc((?: --filter [^\s)]+)+)", text)
+    """The inspect-everything step (probe.CONTAINERS) or the light one (probe.containers_step): the host's
+    time, `docker ps` rows, and `docker inspect` of the rows whose `|ID KEY|` the step's `known` lacks."""
+    text = step.render()
+    light = "--format 'ps {{.ID}} {{.Status}}'" in text
+    if light:
+        _require(step, 'echo "now=$(date +%s)"', "docker ps -a --no-trunc", "|| exit 3",
+                 "docker inspect --format '{{json .}}' $ids", 'case "$known" in *"|$id $n|"*)')
+        m = re.search(r"docker ps -a --no-trunc((?: --filter [^\s)]+)+) --format", text)
+        k = re.search(r"^known=(.*)$", text, re.M)
+        if k is None:
+            raise HarnessError(f"step {step.name!r}: no `known=` line to answer:\n{text}")
+        known = shlex.split(k.group(1))[0] if k.group(1) else ""
+    else:
+        _require(step, "docker ps -aq --no-trunc", "docker inspect --format '{{json .}}'", "|| exit 3")
+        m = re.search(r"docker ps -aq --no-trunc((?: --filter [^\s)]+)+)", text)
     if m is None:
-        raise HarnessError(f"step {step.name!r}: no `docker ps -aq --no-trunc --filter ...` to answer:\n{text}")
+        raise HarnessError(f"step {step.name!r}: no `docker ps ... --filter ...` to answer:\n{text}")
     filters = [shlex.split(f)[0] for f in m.group(1).split(" --filter ") if f.strip()]
-    if not h.docker_alive:
-        return Out(3, [], [DEAD])
     now = ctx.clock()
+    if not h.docker_alive:
+        return Out(3, [f"now={int(now)}"] if light else [], [DEAD])
     found = sorted(h.matching(filters), key=lambda c: c.created, reverse=True)  # `docker ps`: newest first
-    return Out(0, [json.dumps(c.inspect(now)) for c in found])
+    if not light:
+        return Out(0, [json.dumps(c.inspect(now)) for c in found])
+    from orchestrator.observe.container_cache import ps_key
+
+    rows = [(c, c.ps_status(now)) for c in found]
+    out = [f"now={int(now)}", *(f"ps {c.id} {status}" for c, status in rows)]
+    out += [json.dumps(c.inspect(now)) for c, status in rows if f"|{c.id} {ps_key(status)}|" not in known]
+    return Out(0, out)
+
+
+def inspect(h: DockerHost, step: Command, ctx: Context) -> Out:
+    """probe.inspect_step: `docker inspect --format '{{json .}}' -- ID...` (a missing one is skipped)."""
+    argv = list(step.argv)
+    if argv[:5] != ["docker", "inspect", "--format", "{{json .}}", "--"]:
+        raise HarnessError(f"step {step.name!r}: not the `docker inspect` the harness knows: {argv}")
+    by_id = {c.id: c for c in h.containers.values()}
+    now = ctx.clock()
+    return Out(0, [json.dumps(by_id[i].inspect(now)) for i in argv[5:] if i in by_id])
 
 
 def probe_images(h: DockerHost, step: Command, ctx: Context) -> Out:
@@ -790,6 +820,7 @@ STEPS: dict[str, Step] = {
     "docker": probe_docker,
     "gpus": probe_gpus,
     "containers": probe_containers,
+    "inspect": inspect,
     "images": probe_images,
     "image": image_inspect,
     "proxy-state": proxy_state,

@@ -301,3 +301,38 @@ def test_a_failing_image_source_fails_only_the_pods_that_need_it(lab: SimLab) ->
     failed = {(x.host, x.step.split(" ")[0]) for x in r.failed}
     assert failed and {h for h, _ in failed} == {"h2", "h3"}
     assert all("no space left on device" in x.error for x in r.failed), r.failed
+
+
+def _inspected(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the containers the simulated hosts `docker inspect` from now on."""
+    from tests.harness.docker import Container
+
+    seen: list[str] = []
+    real = Container.inspect
+
+    def spy(self: Container, now: float) -> dict[str, Any]:
+        seen.append(self.name)
+        return real(self, now)
+
+    monkeypatch.setattr(Container, "inspect", spy)
+    return seen
+
+
+def test_a_no_op_pass_inspects_no_container_and_a_restart_by_docker_is_still_seen(
+        lab: SimLab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe's container cache (observe/container_cache.py): one `docker ps` per host and no inspect
+    on a pass where nothing changed; a container docker restarted behind our back (still running, same
+    health) is inspected again, by its uptime, and its restart counted."""
+    lab.apply(rc_doc("web", 3))
+    lab.reconcile()
+    lab.reconcile()  # the hosts that were acted on are probed fully once (their cache is made there)
+    seen = _inspected(monkeypatch)
+    for _ in range(3):  # within facts_ttl (a full probe inspects every container afresh)
+        r = lab.reconcile(advance=30)
+        assert not r.changed and seen == [] and r.round_trips == {"h1": 1, "h2": 1, "h3": 1}
+    host, name, uid, _ = lab.pods_of("rc/web")[0]
+    lab.crash(host, name)
+    r = lab.reconcile()
+    (pod,) = [p for p in r.snapshot.pods if p.uid == uid]
+    assert pod.restarts == 1 and pod.phase == "Running" and seen == [f"orc_{name}_app"]
+    assert r.round_trips[host] == 2 and sum(r.round_trips.values()) == 4  # one inspect more, on that host only

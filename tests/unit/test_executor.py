@@ -86,3 +86,18 @@ def test_liveness_restart_carries_the_pods_grace() -> None:
     execute(Plan(actions=[RestartContainer("a", "web-3", "orc_web-3_app", "liveness probe failed", 7)]), HOSTS, t,
             Runtime("pause:3.9", cluster="c1"))
     assert t.commands_for("a") == ["docker restart -t 7 -- orc_web-3_app"]
+
+
+def test_a_hosts_pod_creations_run_concurrently_in_its_one_batch_and_are_reported_each() -> None:
+    """Creates are `concurrent` steps (run at once by the batch script); a delete before them is not, so it
+    ends before they start (a host port it frees may be reused), and each create keeps its own result."""
+    t = FakeTransport()
+    t.reply("a", "create pod/web-2", exit_code=1, stderr="port is already allocated")
+    plan = Plan(actions=[DeletePod("a", "old", "uid-old", "r", grace=0), CreatePod("a", _run("web-1"), "r"),
+                         CreatePod("a", _run("web-2"), "r"), CreatePod("a", _run("web-3"), "r")])
+    results = execute(plan, HOSTS, t, Runtime("pause:3.9", cluster="c1"))
+    (batch,) = t.batches_for("a")
+    assert [(s.name, s.concurrent) for s in batch.steps] == [
+        ("delete pod/old", False), ("create pod/web-1", True), ("create pod/web-2", True), ("create pod/web-3", True)]
+    assert [(r.action.target, r.ok) for r in results if r.action] == [
+        ("pod/old", True), ("pod/web-1", True), ("pod/web-2", False), ("pod/web-3", True)]

@@ -165,3 +165,37 @@ def test_each_script_gets_a_fresh_nonce() -> None:
 def test_remote_command_wraps_with_sudo_only_for_become() -> None:
     assert remote_command(False) == "sh -s"
     assert remote_command(True) == "sudo -n sh -s"
+
+
+def _concurrent(c: Command) -> Command:
+    import dataclasses
+
+    return dataclasses.replace(c, concurrent=True)
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_concurrent_steps_run_at_once_and_are_reported_each_in_order(shell: str, tmp_path: object) -> None:
+    """Three concurrent steps of 1 s each take about 1 s, not 3; each keeps its own exit code, stdout,
+    stderr and stdin; the step after them starts only once all have ended, the one before ended first."""
+    import time
+
+    mark = f"{tmp_path}/mark"
+    steps = [sh("before", f"echo first > {mark}"),
+             _concurrent(sh("a", f"sleep 1; cat {mark}; echo a-err >&2")),
+             _concurrent(sh("b", "sleep 1; printf 'no newline'; exit 4")),
+             _concurrent(sh("c", f"sleep 1; cat; echo done > {mark}.c", stdin=b"from stdin\n")),
+             sh("after", f"cat {mark}.c")]
+    start = time.monotonic()
+    result = run_local(steps, shell=shell)
+    took = time.monotonic() - start
+    assert took < 2.5, f"concurrent steps took {took:.1f}s"
+    assert [s.name for s in result.steps] == ["before", "a", "b", "c", "after"]
+    assert (result["a"].exit_code, result["a"].stdout, result["a"].stderr) == (0, "first\n", "a-err\n")
+    assert (result["b"].exit_code, result["b"].stdout, result["b"].stderr) == (4, "no newline", "")
+    assert (result["c"].exit_code, result["c"].stdout) == (0, "from stdin\n")
+    assert result["after"].stdout == "done\n"
+
+
+def test_a_guard_step_cannot_be_concurrent() -> None:
+    with pytest.raises(ValueError, match="guard"):
+        Command(name="g", shell="true", guard=True, concurrent=True)
