@@ -206,7 +206,11 @@ class Traffic:
 
 
 @pytest.mark.also_on_etcd
-def test_a_lost_host_stops_receiving_traffic_without_failed_requests(lab, project: Path) -> None:
+def test_a_lost_host_stops_receiving_traffic_and_no_request_sent_after_the_cut_fails(lab, project: Path) -> None:
+    """A request in flight to the victim's pod at the instant of the power cut can be cut with it (HAProxy
+    proxies TCP here: once the server took the request, nothing can replay it), as in any L4 proxy; at most
+    one such, started before the cut was over. Every request sent after it must succeed: health checks
+    and redispatch take the dead backend out, then the reconcile does."""
     apply(project, rc("web", 3, "app: web") + svc("web", "app: web", node_port=30082))
     converge(project)
     url = f"http://{lab.host(1).address}:30082/"
@@ -219,13 +223,16 @@ def test_a_lost_host_stops_receiving_traffic_without_failed_requests(lab, projec
         while victim_pod not in traffic.since(0) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert victim_pod in traffic.since(0), "the victim's pod never answered: nothing to lose"
+        cutting = time.monotonic()
         cluster.stop_host(lab.spec, victim)  # its dockerd and sshd die: its pod's port is gone at once
         stopped = time.monotonic()
         cp = orc("reconcile", cwd=project)  # the host is unreachable (exit 4): its backends leave the proxies
         assert cp.returncode == EXIT_PARTIAL, cp.stdout + cp.stderr
         reconciled = time.monotonic()
         time.sleep(2)  # requests keep flowing after the reconcile, too
-    assert traffic.failures == [], f"{len(traffic.failures)} failed requests, first: {traffic.failures[:3]}"
+    cut = [f for f in traffic.failures if cutting - 0.5 <= f[0] < stopped]
+    assert len(cut) <= 1 and [f for f in traffic.failures if f not in cut] == [], (
+        f"{len(traffic.failures)} failed requests (cut {cutting:.3f}-{stopped:.3f}): {traffic.failures[:3]}")
     during = [a for at, a in traffic.answers if at >= stopped]
     assert len(during) >= 20, f"only {len(during)} requests were sent during the failure window"
     assert traffic.since(stopped + 3) <= alive  # health checks (inter 1s, fall 2) took the victim out
