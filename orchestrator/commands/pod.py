@@ -237,7 +237,10 @@ def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str]
             source = f"{run.config_dir}/{v.name}" + (f"/{m.sub_path}" if m.sub_path else "")
             argv += [f"--volume={source}:{m.mount_path}:ro"]
             continue
-        source = v.host_path.path if v.host_path else volume_name(run.uid, v.name)
+        # a hostPath's subPath is a folder under it, made when missing (docker -v makes it), as the kubelet
+        # does; validation refuses a subPath into an emptyDir
+        source = (v.host_path.path.rstrip("/") + (f"/{m.sub_path}" if m.sub_path else "") if v.host_path
+                  else volume_name(run.uid, v.name))
         argv += [f"--volume={source}:{m.mount_path}" + (":ro" if m.read_only else "")]
     if c.command:
         argv += [f"--entrypoint={c.command[0]}", "--", c.image or ""]

@@ -536,6 +536,21 @@ _INIT_FORBIDDEN = (("lifecycle", "lifecycle"), ("liveness_probe", "livenessProbe
                    ("readiness_probe", "readinessProbe"), ("startup_probe", "startupProbe"))
 
 
+def _mount_errors(c: Container, volumes: dict[str, Volume], at: str) -> FieldErrors:
+    """A container's mounts: each names a volume of the pod; a subPath only where orc can bind one (a
+    hostPath's folder, a configMap's or secret's file), not into an emptyDir's docker volume."""
+    errors: FieldErrors = []
+    for j, m in enumerate(c.volume_mounts or []):
+        v = volumes.get(m.name)
+        if v is None:
+            errors.append((f"{at}.volumeMounts[{j}].name", not_found(m.name)))
+        elif m.sub_path and v.empty_dir is not None:
+            errors.append((f"{at}.volumeMounts[{j}].subPath", forbidden(
+                "not supported on an emptyDir volume (docker volumes have no sub-paths here): mount the whole "
+                "volume, or use a hostPath volume")))
+    return errors
+
+
 class PodSpec(K8sModel):
     containers: list[Container]
     init_containers: list[Container] | None = None  # run to completion, in order, before `containers`
@@ -571,17 +586,15 @@ class PodSpec(K8sModel):
                 if c.name in seen:
                     errors.append((f"{part}[{i}].name", duplicate(c.name)))
                 seen.add(c.name)
-        volumes: set[str] = set()
+        volumes: dict[str, Volume] = {}
         for i, v in enumerate(self.volumes or []):
             if v.name in volumes:
                 errors.append((f"volumes[{i}].name", duplicate(v.name)))
-            volumes.add(v.name)
+            volumes[v.name] = v
         host_ports: set[str] = set()
         for i, c in enumerate(self.containers):
             port_names: set[str] = set()  # unique within a container, as Kubernetes requires
-            for j, m in enumerate(c.volume_mounts or []):
-                if m.name not in volumes:
-                    errors.append((f"containers[{i}].volumeMounts[{j}].name", not_found(m.name)))
+            errors += _mount_errors(c, volumes, f"containers[{i}]")
             for j, p in enumerate(c.ports or []):
                 if p.host_port:
                     hp = f"{p.host_port}/{p.protocol or 'TCP'}"
@@ -599,9 +612,7 @@ class PodSpec(K8sModel):
             if c.ports:
                 errors.append((f"initContainers[{i}].ports", forbidden(
                     "may not be set for init containers (orc publishes the app containers' ports)")))
-            for j, m in enumerate(c.volume_mounts or []):
-                if m.name not in volumes:
-                    errors.append((f"initContainers[{i}].volumeMounts[{j}].name", not_found(m.name)))
+            errors += _mount_errors(c, volumes, f"initContainers[{i}]")
             errors += identity_errors(self.security_context, c.security_context,
                                       f"initContainers[{i}].securityContext")
         if self.enable_service_links is False:

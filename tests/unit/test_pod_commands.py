@@ -16,6 +16,7 @@ import pytest
 
 from orchestrator.commands.pod import create_pod, delete_pod, env_file, restart_container, stop_pods
 from orchestrator.controllers.placement import requests_of
+from orchestrator.errors import ValidationError
 from orchestrator.model.load import parse_objects
 from orchestrator.plan.ports import assign_ports
 from orchestrator.plan.types import PodRun
@@ -497,3 +498,22 @@ def test_run_as_non_root_is_checked_against_the_image_and_security_flags_reach_d
     assert step.ok, step.stderr
     app = calls[-1]["argv"]
     assert "--read-only" in app and "--cap-drop=ALL" in app and app.index("--read-only") < app.index("--")
+
+
+def test_a_host_path_sub_path_mounts_the_folder_under_it_and_an_empty_dir_one_is_refused_by_name() -> None:
+    spec = {"volumes": [{"name": "logs", "hostPath": {"path": "/var/log/web/"}}],
+            "containers": [{"name": "app", "image": "img:1", "volumeMounts": [
+                {"name": "logs", "mountPath": "/logs", "subPath": "app/x"},
+                {"name": "logs", "mountPath": "/all", "readOnly": True}]}]}
+    argv = app_line(pod_run(spec))
+    assert "--volume=/var/log/web/app/x:/logs" in argv and "--volume=/var/log/web:/all:ro" in argv
+    bad = {"volumes": [{"name": "cache", "emptyDir": {}}],
+           "containers": [{"name": "app", "image": "img:1",
+                           "volumeMounts": [{"name": "cache", "mountPath": "/c", "subPath": "a"}]}],
+           "initContainers": [{"name": "init", "image": "img:1",
+                               "volumeMounts": [{"name": "cache", "mountPath": "/c", "subPath": "b"}]}]}
+    with pytest.raises(ValidationError) as e:
+        pod_run(bad)
+    text = str(e.value)
+    assert "spec.containers[0].volumeMounts[0].subPath" in text and "emptyDir" in text
+    assert "spec.initContainers[0].volumeMounts[0].subPath" in text
