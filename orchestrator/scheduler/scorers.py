@@ -20,11 +20,6 @@ def _inverse_share(counts: np.ndarray) -> np.ndarray:
     return np.full(len(counts), 100.0) if top <= 0 else 100.0 * (top - counts) / top
 
 
-def _fractions(pod: PodRequest, state: ClusterState, idx: np.ndarray) -> np.ndarray:
-    """Share of cpu and memory used on each candidate once the pod is placed there (k x 2)."""
-    return state.shares_after(pod.requests.cpu, pod.requests.memory, idx)
-
-
 class SelectorSpreadScorer:
     """Spread replicas of one owner over hosts (a third of the score) and over each topology key present
     (rack, zone: the other two thirds, shared), so that losing a host or a rack keeps the service up."""
@@ -39,7 +34,7 @@ class SelectorSpreadScorer:
         if counts is None:
             return None
         host = _inverse_share(counts[idx].astype(float))
-        keys = [k for k in self.topology_keys if state.column(k).present.any()]
+        keys = [k for k in self.topology_keys if state.column(k).anywhere]
         if not keys:
             return host
         total = host.copy()
@@ -54,14 +49,14 @@ class LeastAllocatedScorer:
     name = "least_allocated"
 
     def score(self, pod: PodRequest, state: ClusterState, idx: np.ndarray) -> Scores:
-        return 100.0 * (1.0 - _fractions(pod, state, idx).mean(axis=1))
+        return state.allocation_scores(pod.requests.cpu, pod.requests.memory).least[idx]
 
 
 class MostAllocatedScorer:
     name = "most_allocated"
 
     def score(self, pod: PodRequest, state: ClusterState, idx: np.ndarray) -> Scores:
-        return 100.0 * _fractions(pod, state, idx).mean(axis=1)
+        return state.allocation_scores(pod.requests.cpu, pod.requests.memory).most[idx]
 
 
 class BalancedAllocationScorer:
@@ -70,8 +65,7 @@ class BalancedAllocationScorer:
     name = "balanced_allocation"
 
     def score(self, pod: PodRequest, state: ClusterState, idx: np.ndarray) -> Scores:
-        frac = _fractions(pod, state, idx)
-        return 100.0 * (1.0 - np.abs(frac[:, 0] - frac[:, 1]) / 2.0)
+        return state.allocation_scores(pod.requests.cpu, pod.requests.memory).balanced[idx]
 
 
 class NodeAffinityScorer:
