@@ -39,9 +39,9 @@ class SelectorSpreadScorer:
             return host
         total = host.copy()
         for key in keys:
-            present = state.column(key).present[idx]
+            col = state.column(key)
             domain = _inverse_share(state.domain_counts(key, counts)[idx])
-            total += 2.0 / len(keys) * np.where(present, domain, host)
+            total += 2.0 / len(keys) * (domain if col.everywhere else np.where(col.present[idx], domain, host))
         return total / 3.0
 
 
@@ -133,7 +133,8 @@ class ImageLocalityScorer:
     def score(self, pod: PodRequest, state: ClusterState, idx: np.ndarray) -> Scores:
         if not pod.image:
             return None
-        return 100.0 * state.image_mask(pod.image)[idx]
+        image = pod.image
+        return state.cached(("image-locality", image), lambda: 100.0 * state.image_mask(image))[idx]
 
 
 class TaintTolerationScorer:
@@ -147,7 +148,10 @@ class TaintTolerationScorer:
             return sum(1 for t in taints if t.effect == "PreferNoSchedule"
                        and not any(tol.tolerates(t) for tol in pod.tolerations))
 
-        per_set = np.array([untolerated(ts) for ts in state.taint_sets], dtype=float)
+        per_set = state.cached(("prefer-no-schedule", pod.tolerations), lambda: np.array(
+            [untolerated(ts) for ts in state.taint_sets], dtype=float))
+        if not per_set.any():
+            return None
         counts = per_set[state.taint_codes[idx]] if len(per_set) else np.zeros(len(idx))
         if not counts.any():
             return None

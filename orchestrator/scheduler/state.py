@@ -115,6 +115,7 @@ class ClusterState:
         self._hosts_by_labels: dict[frozenset[tuple[str, str]], list[int]] = {}
         self._counts_by_labels: dict[frozenset[tuple[str, str]], list[np.ndarray]] = {}
         self._compiled: dict[PodSelector, object] = {}
+        self._needs: dict[PodSelector, tuple[str, str] | None] = {}  # a label the selector requires, if any
         self._images: dict[str, np.ndarray] = {}
         self._taint_sets, self.taint_codes = self._encode_taints()
         self._static_cache: dict[object, object] = {}
@@ -194,7 +195,19 @@ class ClusterState:
         sel = self._compiled.get(selector)
         if sel is None:
             sel = self._compiled[selector] = selector.compile()
+            self._needs[selector] = next(
+                ((r.key, r.values[0]) for r in sel.requirements
+                 if r.operator in ("=", "==", "in") and len(r.values) == 1), None)
         return sel
+
+    def may_match(self, selector: PodSelector, labels: Mapping[str, str]) -> bool:
+        """Whether `selector` matches `labels`, answering no at once where a label it requires by one value
+        is absent or different (most selectors of a batch, against most label sets)."""
+        sel = self.compiled(selector)
+        need = self._needs[selector]
+        if need is not None and labels.get(need[0]) != need[1]:
+            return False
+        return bool(sel.matches(labels))
 
     def selector_counts(self, selector: PodSelector) -> np.ndarray:
         """Pods matching `selector` on each host (kept up to date once asked for)."""
@@ -216,7 +229,7 @@ class ClusterState:
         checked, matching = self._anti_matching.get(key, (0, []))
         if checked < len(self.anti_affinity_counts):
             terms = list(self.anti_affinity_counts)
-            matching = matching + [t for t in terms[checked:] if self.compiled(t.selector).matches(labels)]
+            matching = matching + [t for t in terms[checked:] if self.may_match(t.selector, labels)]
             self._anti_matching[key] = (len(terms), matching)
         return matching
 
@@ -240,7 +253,7 @@ class ClusterState:
                                                              np.zeros(0))
             entry.least, entry.most, entry.balanced = _allocation(self._shares_after(cpu, memory, slice(None)))
         elif entry.version < len(self._changed):
-            hosts = np.unique(np.array(self._changed[entry.version:], dtype=np.intp))
+            hosts = np.array(self._changed[entry.version:], dtype=np.intp)  # repeats get the same value
             entry.least[hosts], entry.most[hosts], entry.balanced[hosts] = _allocation(
                 self._shares_after(cpu, memory, hosts))
             entry.version = len(self._changed)
@@ -282,7 +295,7 @@ class ClusterState:
         matching = self._counts_by_labels.get(label_set)
         if matching is None:
             matching = self._counts_by_labels[label_set] = [
-                c for sel, c in self._selector_counts.items() if self.compiled(sel).matches(pod.labels)
+                c for sel, c in self._selector_counts.items() if self.may_match(sel, pod.labels)
             ]
         for counts in matching:
             counts[i] += 1
