@@ -114,10 +114,9 @@ class PodAntiAffinityFilter:
             counts = state.domain_counts(term.topology_key, state.selector_counts(term.selector))
             out.append((f"pod anti-affinity ({term.topology_key})", counts > 0))
             own |= counts > 0
-        for term, placed in state.anti_affinity_counts.items():
-            if state.compiled(term.selector).matches(pod.labels):
-                counts = state.domain_counts(term.topology_key, placed)
-                out.append((f"existing pods' anti-affinity ({term.topology_key})", (counts > 0) & ~own))
+        for term in state.anti_affinity_against(pod.labels):
+            counts = state.domain_counts(term.topology_key, state.anti_affinity_counts[term])
+            out.append((f"existing pods' anti-affinity ({term.topology_key})", (counts > 0) & ~own))
         return out
 
 

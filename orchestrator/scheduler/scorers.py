@@ -20,11 +20,6 @@ def _inverse_share(counts: np.ndarray) -> np.ndarray:
     return np.full(len(counts), 100.0) if top <= 0 else 100.0 * (top - counts) / top
 
 
-def _fractions(pod: PodRequest, state: ClusterState, idx: np.ndarray) -> np.ndarray:
-    """Share of cpu and memory used on each candidate once the pod is placed there (k x 2)."""
-    return state.shares_after(pod.requests.cpu, pod.requests.memory, idx)
-
-
 class SelectorSpreadScorer:
     """Spread replicas of one owner over hosts (a third of the score) and over each topology key present
     (rack, zone: the other two thirds, shared), so that losing a host or a rack keeps the service up."""
@@ -39,14 +34,14 @@ class SelectorSpreadScorer:
         if counts is None:
             return None
         host = _inverse_share(counts[idx].astype(float))
-        keys = [k for k in self.topology_keys if state.column(k).present.any()]
+        keys = [k for k in self.topology_keys if state.column(k).anywhere]
         if not keys:
             return host
         total = host.copy()
         for key in keys:
-            present = state.column(key).present[idx]
+            col = state.column(key)
             domain = _inverse_share(state.domain_counts(key, counts)[idx])
-            total += 2.0 / len(keys) * np.where(present, domain, host)
+            total += 2.0 / len(keys) * (domain if col.everywhere else np.where(col.present[idx], domain, host))
         return total / 3.0
 
 
@@ -54,14 +49,14 @@ class LeastAllocatedScorer:
     name = "least_allocated"
 
     def score(self, pod: PodRequest, state: ClusterState, idx: np.ndarray) -> Scores:
-        return 100.0 * (1.0 - _fractions(pod, state, idx).mean(axis=1))
+        return state.allocation_scores(pod.requests.cpu, pod.requests.memory).least[idx]
 
 
 class MostAllocatedScorer:
     name = "most_allocated"
 
     def score(self, pod: PodRequest, state: ClusterState, idx: np.ndarray) -> Scores:
-        return 100.0 * _fractions(pod, state, idx).mean(axis=1)
+        return state.allocation_scores(pod.requests.cpu, pod.requests.memory).most[idx]
 
 
 class BalancedAllocationScorer:
@@ -70,8 +65,7 @@ class BalancedAllocationScorer:
     name = "balanced_allocation"
 
     def score(self, pod: PodRequest, state: ClusterState, idx: np.ndarray) -> Scores:
-        frac = _fractions(pod, state, idx)
-        return 100.0 * (1.0 - np.abs(frac[:, 0] - frac[:, 1]) / 2.0)
+        return state.allocation_scores(pod.requests.cpu, pod.requests.memory).balanced[idx]
 
 
 class NodeAffinityScorer:
@@ -139,7 +133,8 @@ class ImageLocalityScorer:
     def score(self, pod: PodRequest, state: ClusterState, idx: np.ndarray) -> Scores:
         if not pod.image:
             return None
-        return 100.0 * state.image_mask(pod.image)[idx]
+        image = pod.image
+        return state.cached(("image-locality", image), lambda: 100.0 * state.image_mask(image))[idx]
 
 
 class TaintTolerationScorer:
@@ -153,7 +148,10 @@ class TaintTolerationScorer:
             return sum(1 for t in taints if t.effect == "PreferNoSchedule"
                        and not any(tol.tolerates(t) for tol in pod.tolerations))
 
-        per_set = np.array([untolerated(ts) for ts in state.taint_sets], dtype=float)
+        per_set = state.cached(("prefer-no-schedule", pod.tolerations), lambda: np.array(
+            [untolerated(ts) for ts in state.taint_sets], dtype=float))
+        if not per_set.any():
+            return None
         counts = per_set[state.taint_codes[idx]] if len(per_set) else np.zeros(len(idx))
         if not counts.any():
             return None

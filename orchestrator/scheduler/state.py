@@ -7,8 +7,8 @@ host ports, GPU devices, pod counts per owner and per selector) is updated in pl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,10 +34,15 @@ class LabelColumn:
     codes: np.ndarray
     vocabulary: dict[str, int]
     numbers: np.ndarray
+    present: np.ndarray = field(init=False)  # hosts with the label (computed once: columns are fixed facts)
+    everywhere: bool = field(init=False)  # every host has it
+    anywhere: bool = field(init=False)  # some host has it
 
-    @property
-    def present(self) -> np.ndarray:
-        return self.codes >= 0
+    def __post_init__(self) -> None:
+        present = self.codes >= 0
+        object.__setattr__(self, "present", present)
+        object.__setattr__(self, "everywhere", bool(present.all()))
+        object.__setattr__(self, "anywhere", bool(present.any()))
 
     def equals(self, value: str) -> np.ndarray:
         return self.codes == self.vocabulary.get(value, -2)
@@ -45,6 +50,22 @@ class LabelColumn:
     def isin(self, values: Sequence[str]) -> np.ndarray:
         wanted = [self.vocabulary[v] for v in values if v in self.vocabulary]
         return np.isin(self.codes, wanted) if wanted else np.zeros(len(self.codes), dtype=bool)
+
+
+@dataclass
+class AllocationScores:
+    """Per host, 0-100, for one (cpu, memory) ask; `version` is the number of placements it reflects."""
+
+    version: int
+    least: np.ndarray
+    most: np.ndarray
+    balanced: np.ndarray
+
+
+def _allocation(frac: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Least-allocated, most-allocated and balanced scores from the shares in use once placed (k x 2)."""
+    mean = frac.mean(axis=1)
+    return 100.0 * (1.0 - mean), 100.0 * mean, 100.0 * (1.0 - np.abs(frac[:, 0] - frac[:, 1]) / 2.0)
 
 
 def _number(text: str) -> float:
@@ -77,14 +98,16 @@ class ClusterState:
             self._inverse_alloc = np.where(cpu_mem > 0, 1.0 / cpu_mem, 0.0)
         self._no_alloc = cpu_mem <= 0
         self._used_share = np.zeros((self.n, 2))  # share of cpu and memory in use, per host
-        self._placed = 0  # placements so far: invalidates memoised shares
-        self._share_memo: tuple[object, np.ndarray] = (None, self._used_share)
+        self._changed: list[int] = []  # the host of every placement so far, in order
+        self._allocation: dict[tuple[int, int], AllocationScores] = {}
         self.ready = np.array([n.ready for n in self.nodes], dtype=bool)
         self.cordoned = np.array([n.cordoned for n in self.nodes], dtype=bool)
         self.free_devices: list[list[str]] = [list(d) for d in self.devices]
         self.ports: dict[tuple[int, str], np.ndarray] = {}
         self.owner_counts: dict[str, np.ndarray] = {}
         self.anti_affinity_counts: dict[PodAffinityTerm, np.ndarray] = {}  # placed pods' required terms
+        # per label set of a pod asking: how many of those terms were checked, and the ones that match it
+        self._anti_matching: dict[frozenset[tuple[str, str]], tuple[int, list[PodAffinityTerm]]] = {}
         self.pods_on: list[list[PlacedPod]] = [[] for _ in range(self.n)]
         self._columns: dict[str, LabelColumn] = {}
         self._selector_counts: dict[PodSelector, np.ndarray] = {}
@@ -92,6 +115,7 @@ class ClusterState:
         self._hosts_by_labels: dict[frozenset[tuple[str, str]], list[int]] = {}
         self._counts_by_labels: dict[frozenset[tuple[str, str]], list[np.ndarray]] = {}
         self._compiled: dict[PodSelector, object] = {}
+        self._needs: dict[PodSelector, tuple[str, str] | None] = {}  # a label the selector requires, if any
         self._images: dict[str, np.ndarray] = {}
         self._taint_sets, self.taint_codes = self._encode_taints()
         self._static_cache: dict[object, object] = {}
@@ -171,7 +195,19 @@ class ClusterState:
         sel = self._compiled.get(selector)
         if sel is None:
             sel = self._compiled[selector] = selector.compile()
+            self._needs[selector] = next(
+                ((r.key, r.values[0]) for r in sel.requirements
+                 if r.operator in ("=", "==", "in") and len(r.values) == 1), None)
         return sel
+
+    def may_match(self, selector: PodSelector, labels: Mapping[str, str]) -> bool:
+        """Whether `selector` matches `labels`, answering no at once where a label it requires by one value
+        is absent or different (most selectors of a batch, against most label sets)."""
+        sel = self.compiled(selector)
+        need = self._needs[selector]
+        if need is not None and labels.get(need[0]) != need[1]:
+            return False
+        return bool(sel.matches(labels))
 
     def selector_counts(self, selector: PodSelector) -> np.ndarray:
         """Pods matching `selector` on each host (kept up to date once asked for)."""
@@ -185,17 +221,43 @@ class ClusterState:
                     self._counts_by_labels[label_set].append(counts)
         return counts
 
-    def shares_after(self, cpu: int, memory: int, idx: np.ndarray) -> np.ndarray:
-        """Share of cpu and memory in use on hosts `idx` once a pod asking this much is placed (k x 2)."""
-        key = (cpu, memory, self._placed)
-        if self._share_memo[0] != key:  # computed over all hosts at once, reused by the next scorer
-            asked = np.array([cpu, memory])
-            share = self._used_share + asked * self._inverse_alloc
-            if self._no_alloc.any():  # a host with none of a resource is full once any of it is used
-                used = self.allocatable[:, :2] - self.free[:, :2] + asked
-                share = np.where(self._no_alloc, (used > 0).astype(float), share)
-            self._share_memo = (key, np.clip(share, 0.0, 1.0, out=share))
-        return self._share_memo[1][idx]
+    def anti_affinity_against(self, labels: Mapping[str, str]) -> list[PodAffinityTerm]:
+        """The required anti-affinity terms of placed pods whose selector matches `labels`, in the order
+        the terms were first placed (as iterating `anti_affinity_counts`). Memoised per label set and
+        extended only by terms placed since: a batch has few label sets and many placements."""
+        key = frozenset(labels.items())
+        checked, matching = self._anti_matching.get(key, (0, []))
+        if checked < len(self.anti_affinity_counts):
+            terms = list(self.anti_affinity_counts)
+            matching = matching + [t for t in terms[checked:] if self.may_match(t.selector, labels)]
+            self._anti_matching[key] = (len(terms), matching)
+        return matching
+
+    def _shares_after(self, cpu: int, memory: int, hosts: np.ndarray | slice) -> np.ndarray:
+        """Share of cpu and memory in use on `hosts` once a pod asking this much is placed (k x 2)."""
+        asked = np.array([cpu, memory])
+        share = self._used_share[hosts] + asked * self._inverse_alloc[hosts]
+        if self._no_alloc.any():  # a host with none of a resource is full once any of it is used
+            used = self.allocatable[hosts, :2] - self.free[hosts, :2] + asked
+            share = np.where(self._no_alloc[hosts], (used > 0).astype(float), share)
+        return np.clip(share, 0.0, 1.0, out=share)
+
+    def allocation_scores(self, cpu: int, memory: int) -> AllocationScores:
+        """The least-allocated, most-allocated and balanced-allocation scores of every host for a pod
+        asking this much. Kept per distinct (cpu, memory) ask (a batch has few) and brought up to date
+        on the hosts placed on since it was last asked for, not recomputed over all hosts."""
+        key = (cpu, memory)
+        entry = self._allocation.get(key)
+        if entry is None:
+            entry = self._allocation[key] = AllocationScores(len(self._changed), np.zeros(0), np.zeros(0),
+                                                             np.zeros(0))
+            entry.least, entry.most, entry.balanced = _allocation(self._shares_after(cpu, memory, slice(None)))
+        elif entry.version < len(self._changed):
+            hosts = np.array(self._changed[entry.version:], dtype=np.intp)  # repeats get the same value
+            entry.least[hosts], entry.most[hosts], entry.balanced[hosts] = _allocation(
+                self._shares_after(cpu, memory, hosts))
+            entry.version = len(self._changed)
+        return entry
 
     def domain_counts(self, key: str, counts: np.ndarray, eligible: np.ndarray | None = None) -> np.ndarray:
         """For each host, the sum of `counts` over hosts sharing its `key` label value (its domain).
@@ -203,6 +265,8 @@ class ClusterState:
         if key == HOSTNAME_LABEL and eligible is None:
             return counts
         col = self.column(key)
+        if eligible is None and col.everywhere:  # the same sums as below, without the masks
+            return np.bincount(col.codes, weights=counts, minlength=len(col.vocabulary))[col.codes]
         take = col.present if eligible is None else col.present & eligible
         sums = np.bincount(col.codes[take], weights=counts[take], minlength=len(col.vocabulary))
         out = np.zeros(self.n)
@@ -231,11 +295,11 @@ class ClusterState:
         matching = self._counts_by_labels.get(label_set)
         if matching is None:
             matching = self._counts_by_labels[label_set] = [
-                c for sel, c in self._selector_counts.items() if self.compiled(sel).matches(pod.labels)
+                c for sel, c in self._selector_counts.items() if self.may_match(sel, pod.labels)
             ]
         for counts in matching:
             counts[i] += 1
         self._hosts_by_labels.setdefault(label_set, []).append(i)
         self.pods_on[i].append(pod)
-        self._placed += 1
+        self._changed.append(i)
         self._used_share[i] = (self.allocatable[i, :2] - self.free[i, :2]) * self._inverse_alloc[i]

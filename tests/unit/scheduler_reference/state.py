@@ -1,0 +1,241 @@
+"""The cluster as arrays over hosts, updated incrementally after each placement.
+
+Host i is row i of every array. Fixed facts (labels, taints, images) are encoded once, lazily, as
+integer columns so that filters and scorers work on whole arrays; what placements change (free resources,
+host ports, GPU devices, pod counts per owner and per selector) is updated in place by `place()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from orchestrator.scheduler.types import (
+    HOSTNAME_LABEL,
+    NodeInfo,
+    NodeSelectorRequirement,
+    NodeSelectorTerm,
+    PlacedPod,
+    PodAffinityTerm,
+    PodRequest,
+    PodSelector,
+    Taint,
+)
+
+CPU, MEMORY, EPHEMERAL, GPU = range(4)
+
+
+@dataclass(frozen=True)
+class LabelColumn:
+    """One label key over all hosts: a value code per host (-1: label absent) and integer values (nan)."""
+
+    codes: np.ndarray
+    vocabulary: dict[str, int]
+    numbers: np.ndarray
+
+    @property
+    def present(self) -> np.ndarray:
+        return self.codes >= 0
+
+    def equals(self, value: str) -> np.ndarray:
+        return self.codes == self.vocabulary.get(value, -2)
+
+    def isin(self, values: Sequence[str]) -> np.ndarray:
+        wanted = [self.vocabulary[v] for v in values if v in self.vocabulary]
+        return np.isin(self.codes, wanted) if wanted else np.zeros(len(self.codes), dtype=bool)
+
+
+def _number(text: str) -> float:
+    try:
+        return float(int(text))
+    except ValueError:
+        return float("nan")
+
+
+class ClusterState:
+    """Per-host arrays for one scheduling run. Build it from NodeInfo; `place()` accounts a placement."""
+
+    def __init__(self, nodes: Sequence[NodeInfo]):
+        names = [n.name for n in nodes]
+        if len(set(names)) != len(names):
+            dup = sorted({x for x in names if names.count(x) > 1})
+            raise ValueError(f"scheduler: host name(s) {', '.join(dup)} appear more than once")
+        self.nodes = list(nodes)
+        self.n = len(self.nodes)
+        self.index = {name: i for i, name in enumerate(names)}
+        self.labels = [n.all_labels() for n in self.nodes]
+        self.devices = [n.device_ids() for n in self.nodes]
+        alloc = [
+            (*n.allocatable.as_tuple()[:3], len(d)) for n, d in zip(self.nodes, self.devices, strict=True)
+        ]
+        self.allocatable = np.array(alloc, dtype=np.int64).reshape(self.n, 4)
+        self.free = self.allocatable.copy()
+        cpu_mem = self.allocatable[:, :2].astype(float)
+        with np.errstate(divide="ignore"):
+            self._inverse_alloc = np.where(cpu_mem > 0, 1.0 / cpu_mem, 0.0)
+        self._no_alloc = cpu_mem <= 0
+        self._used_share = np.zeros((self.n, 2))  # share of cpu and memory in use, per host
+        self._placed = 0  # placements so far: invalidates memoised shares
+        self._share_memo: tuple[object, np.ndarray] = (None, self._used_share)
+        self.ready = np.array([n.ready for n in self.nodes], dtype=bool)
+        self.cordoned = np.array([n.cordoned for n in self.nodes], dtype=bool)
+        self.free_devices: list[list[str]] = [list(d) for d in self.devices]
+        self.ports: dict[tuple[int, str], np.ndarray] = {}
+        self.owner_counts: dict[str, np.ndarray] = {}
+        self.anti_affinity_counts: dict[PodAffinityTerm, np.ndarray] = {}  # placed pods' required terms
+        self.pods_on: list[list[PlacedPod]] = [[] for _ in range(self.n)]
+        self._columns: dict[str, LabelColumn] = {}
+        self._selector_counts: dict[PodSelector, np.ndarray] = {}
+        # placed pods grouped by their label set: few distinct sets, so selectors are matched per set
+        self._hosts_by_labels: dict[frozenset[tuple[str, str]], list[int]] = {}
+        self._counts_by_labels: dict[frozenset[tuple[str, str]], list[np.ndarray]] = {}
+        self._compiled: dict[PodSelector, object] = {}
+        self._images: dict[str, np.ndarray] = {}
+        self._taint_sets, self.taint_codes = self._encode_taints()
+        self._static_cache: dict[object, object] = {}
+        for i, node in enumerate(self.nodes):
+            for pod in node.pods:
+                self._account(i, pod)
+
+    # fixed facts ---------------------------------------------------------------------------------
+
+    def column(self, key: str) -> LabelColumn:
+        col = self._columns.get(key)
+        if col is None:
+            vocabulary: dict[str, int] = {}
+            codes = np.full(self.n, -1, dtype=np.int32)
+            numbers = np.full(self.n, np.nan)
+            for i, labels in enumerate(self.labels):
+                value = labels.get(key)
+                if value is not None:
+                    codes[i] = vocabulary.setdefault(value, len(vocabulary))
+                    numbers[i] = _number(value)
+            col = self._columns[key] = LabelColumn(codes, vocabulary, numbers)
+        return col
+
+    def requirement_mask(self, req: NodeSelectorRequirement) -> np.ndarray:
+        col = self.column(req.key)
+        op = req.operator
+        if op == "In":
+            return col.isin(req.values)
+        if op == "NotIn":
+            return ~col.isin(req.values)
+        if op == "Exists":
+            return col.present
+        if op == "DoesNotExist":
+            return ~col.present
+        bound = _number(req.values[0]) if len(req.values) == 1 else float("nan")
+        if np.isnan(bound):
+            raise ValueError(
+                f"node affinity: {req.key} {op} needs exactly one integer value, got {req.values}"
+            )
+        with np.errstate(invalid="ignore"):
+            return col.numbers > bound if op == "Gt" else col.numbers < bound
+
+    def term_mask(self, term: NodeSelectorTerm) -> np.ndarray:
+        """Hosts matching every expression of the term (an empty term matches no host, as in Kubernetes)."""
+        if not term:
+            return np.zeros(self.n, dtype=bool)
+        mask = np.ones(self.n, dtype=bool)
+        for req in term:
+            mask &= self.requirement_mask(req)
+        return mask
+
+    def _encode_taints(self) -> tuple[list[tuple[Taint, ...]], np.ndarray]:
+        sets: dict[tuple[Taint, ...], int] = {}
+        codes = np.array([sets.setdefault(n.taints, len(sets)) for n in self.nodes], dtype=np.int32)
+        return list(sets), codes
+
+    @property
+    def taint_sets(self) -> list[tuple[Taint, ...]]:
+        """The distinct taint sets; taint_codes[i] indexes host i's set."""
+        return self._taint_sets
+
+    def image_mask(self, image: str) -> np.ndarray:
+        mask = self._images.get(image)
+        if mask is None:
+            mask = self._images[image] = np.array([image in n.images for n in self.nodes], dtype=bool)
+        return mask
+
+    def cached(self, key: object, compute):  # type: ignore[no-untyped-def]
+        """Memoise a result that depends only on fixed facts (static filter masks, preferred terms)."""
+        if key not in self._static_cache:
+            self._static_cache[key] = compute()
+        return self._static_cache[key]
+
+    # counts that placements change ---------------------------------------------------------------
+
+    def compiled(self, selector: PodSelector):  # type: ignore[no-untyped-def]
+        sel = self._compiled.get(selector)
+        if sel is None:
+            sel = self._compiled[selector] = selector.compile()
+        return sel
+
+    def selector_counts(self, selector: PodSelector) -> np.ndarray:
+        """Pods matching `selector` on each host (kept up to date once asked for)."""
+        counts = self._selector_counts.get(selector)
+        if counts is None:
+            sel = self.compiled(selector)
+            counts = self._selector_counts[selector] = np.zeros(self.n, dtype=np.int64)
+            for label_set, hosts in self._hosts_by_labels.items():
+                if sel.matches(dict(label_set)):
+                    np.add.at(counts, hosts, 1)
+                    self._counts_by_labels[label_set].append(counts)
+        return counts
+
+    def shares_after(self, cpu: int, memory: int, idx: np.ndarray) -> np.ndarray:
+        """Share of cpu and memory in use on hosts `idx` once a pod asking this much is placed (k x 2)."""
+        key = (cpu, memory, self._placed)
+        if self._share_memo[0] != key:  # computed over all hosts at once, reused by the next scorer
+            asked = np.array([cpu, memory])
+            share = self._used_share + asked * self._inverse_alloc
+            if self._no_alloc.any():  # a host with none of a resource is full once any of it is used
+                used = self.allocatable[:, :2] - self.free[:, :2] + asked
+                share = np.where(self._no_alloc, (used > 0).astype(float), share)
+            self._share_memo = (key, np.clip(share, 0.0, 1.0, out=share))
+        return self._share_memo[1][idx]
+
+    def domain_counts(self, key: str, counts: np.ndarray, eligible: np.ndarray | None = None) -> np.ndarray:
+        """For each host, the sum of `counts` over hosts sharing its `key` label value (its domain).
+        Hosts without the label get 0; with `eligible`, only those hosts add to a domain."""
+        if key == HOSTNAME_LABEL and eligible is None:
+            return counts
+        col = self.column(key)
+        take = col.present if eligible is None else col.present & eligible
+        sums = np.bincount(col.codes[take], weights=counts[take], minlength=len(col.vocabulary))
+        out = np.zeros(self.n)
+        out[col.present] = sums[col.codes[col.present]]
+        return out
+
+    def place(self, i: int, pod: PodRequest) -> tuple[str, ...]:
+        """Account `pod` on host i; returns the GPU device ids it was given."""
+        devices = tuple(self.free_devices[i][: pod.requests.gpus])
+        self._account(i, pod.placed(devices))
+        return devices
+
+    def _account(self, i: int, pod: PlacedPod) -> None:
+        self.free[i] -= np.array(pod.requests.as_tuple(), dtype=np.int64)
+        taken = set(pod.gpu_devices)
+        free = [d for d in self.free_devices[i] if d not in taken]
+        missing = pod.requests.gpus - len(taken)  # a running pod whose device ids were not probed
+        self.free_devices[i] = free[missing:] if missing > 0 else free
+        for port in pod.host_ports:
+            self.ports.setdefault(port, np.zeros(self.n, dtype=bool))[i] = True
+        if pod.owner:
+            self.owner_counts.setdefault(pod.owner, np.zeros(self.n, dtype=np.int64))[i] += 1
+        for term in pod.anti_affinity:
+            self.anti_affinity_counts.setdefault(term, np.zeros(self.n, dtype=np.int64))[i] += 1
+        label_set = frozenset(pod.labels.items())
+        matching = self._counts_by_labels.get(label_set)
+        if matching is None:
+            matching = self._counts_by_labels[label_set] = [
+                c for sel, c in self._selector_counts.items() if self.compiled(sel).matches(pod.labels)
+            ]
+        for counts in matching:
+            counts[i] += 1
+        self._hosts_by_labels.setdefault(label_set, []).append(i)
+        self.pods_on[i].append(pod)
+        self._placed += 1
+        self._used_share[i] = (self.allocatable[i, :2] - self.free[i, :2]) * self._inverse_alloc[i]
