@@ -176,10 +176,13 @@ def test_a_stale_leader_is_refused_by_the_hosts_and_steps_down_while_the_other_l
         # A change from the other laptop wakes the leader within a second (once it is idle: every event
         # stream open and silent, a pass that asked no host anything).
         b_quiet = b.err.wait_for(quiet_pass(lab), timeout=60, after=took)
+        # (the PUT lands inside the `orc scale` process: under load the watch can wake the leader before that
+        # process has exited, so the line is looked for from the command's start)
+        started = time.time()
         cp = orc("scale", "rc/web", "--replicas", "5", cwd=a_dir)
         assert cp.returncode == 0, cp.stderr
         scaled = time.time()
-        woke = b.err.wait_for("woken by: store: PUT rc/web", timeout=10, after=max(b_quiet, scaled - 1))
+        woke = b.err.wait_for("woken by: store: PUT rc/web", timeout=10, after=max(b_quiet, started))
         assert woke - scaled < 1.0, f"the leader woke {woke - scaled:.2f}s after the scale"
         wait_pods(lab, 5, timeout=30)
         assert a.actions() == []
