@@ -13,11 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from orchestrator.errors import ConfigError
 
 CONFIG_NAME = "orc.yaml"
+CACHE_DIR = "cache"  # under .orc/: validations kept for the next run (validated_cache.py)
 CLUSTER_NAME_MAX = 40
 
 
 class SSHSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use: see validated_cache.py
     host_key_policy: Literal["strict", "accept-new"] = "strict"
     known_hosts: str | None = None  # extra known_hosts file of the project (beside ~/.ssh/known_hosts)
     connect_timeout: float = 5.0
@@ -28,7 +29,7 @@ class SSHSettings(BaseModel):
 
 
 class ProxySettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use: see validated_cache.py
     group: str | None = None  # inventory group that runs HAProxy; None: every host
     service_cidr: str = "10.233.0.0/24"
     node_port_range: str = "30000-32767"
@@ -38,7 +39,7 @@ class EtcdSettings(BaseModel):
     """How to reach an `etcd://` store (orc.yaml `etcd:`); files are relative to orc.yaml. A password is never
     written here: name the file that holds it or the environment variable."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use: see validated_cache.py
     prefix: str = "/orc"  # the cluster's keys go under <prefix>/<cluster>/, so clusters can share one etcd
     ca: str | None = None  # CA bundle that signed etcd's server certificate (turns TLS on)
     cert: str | None = None  # client certificate and its key, for etcd's --client-cert-auth
@@ -62,7 +63,7 @@ class EtcdSettings(BaseModel):
 class RebalanceSettings(BaseModel):
     """orc.yaml `rebalance:`: move pods to restore the scheduler's spread (plan/moves.py). Off by default."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use: see validated_cache.py
     enabled: bool = False
     max_moves_per_pass: int = Field(default=1, ge=1)  # pods being moved at once, cluster-wide
     # "[DAYS ]HH:MM-HH:MM" in the controller's local time ("Sat 02:00-05:00", "Mon-Fri 22:00-02:00");
@@ -92,7 +93,7 @@ class RebalanceSettings(BaseModel):
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use: see validated_cache.py
     cluster: str | None = None  # this cluster's identity on its hosts (written by `orc init`)
     inventory: str = "inventory/"
     store: str = "sqlite:.orc/state.db"
@@ -173,6 +174,10 @@ class Project:
         return self.root / ".orc"
 
     @property
+    def cache_dir(self) -> Path:
+        return self.state_dir / CACHE_DIR
+
+    @property
     def inventory_path(self) -> Path:
         return self.path(self.settings.inventory)
 
@@ -251,9 +256,12 @@ def load_project(config_path: str | None = None, cwd: Path | None = None) -> Pro
         raise ConfigError(f"{f}: not valid YAML: {e}") from e
     if not isinstance(raw, dict):
         raise ConfigError(f"{f}: must be a mapping of settings")
+    from orchestrator.validated_cache import ValidatedCache
+
+    root = f.parent.resolve()
     try:
-        settings = Settings.model_validate(raw)
+        settings = ValidatedCache(root / ".orc" / CACHE_DIR).get("settings", raw, lambda: Settings.model_validate(raw))
     except ValidationError as e:
         msgs = [f"{f}: {'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors()]
         raise ConfigError("\n".join(msgs)) from e
-    return Project(f.parent.resolve(), settings, f.resolve())
+    return Project(root, settings, f.resolve())

@@ -50,6 +50,7 @@ from orchestrator.secret_store import SecretValues, config_source
 from orchestrator.secrets import SecretSource
 from orchestrator.store import keys
 from orchestrator.transport.base import Transport
+from orchestrator.validated_cache import ValidatedCache
 
 FACTS_PREFIX = "_meta/facts/"  # host -> {"at": time, "facts": static facts of its last full probe}
 CONTAINERS_PREFIX = "_meta/containers/"  # host -> its cache of inspected containers (observe/container_cache.py)
@@ -117,6 +118,8 @@ class Engine:
                                 pod_ports=parse_port_range(s.pod_port_range or DEFAULT_POD_PORT_RANGE),
                                 rebalance=s.rebalance.config())
         self.config = PassConfig(planner, s.proxy, project.templates_path)
+        # the stored manifests' last validation, reused while they are the same (validated_cache.py)
+        self.validated = ValidatedCache(project.cache_dir if project.config_file is not None else None)
 
     def watching(self) -> None:
         """--watch: a host that no peer reaches either is lost after orc.yaml `watch_grace_period`, not
@@ -133,7 +136,7 @@ class Engine:
         and silent since they were last probed (`--watch`), whose facts are taken as they were. Then read
         what the plan needs from the store and the secret source. Writes nothing."""
         unchanged = unchanged or {}
-        desired = load_desired(self.store)
+        desired = load_desired(self.store, self.validated)
         book = self.book()
         records = allocation_records(self.store)
         cached = self._cached_facts()

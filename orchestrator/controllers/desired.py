@@ -8,6 +8,7 @@ from typing import Any
 from orchestrator.controllers.moved_keys import Moved, current_objects, moves_of, own_key, owner_of
 from orchestrator.model.config import ConfigMap
 from orchestrator.model.objects import Pod, PodDisruptionBudget, Service, Workload
+from orchestrator.validated_cache import ValidatedCache
 
 
 @dataclass
@@ -48,18 +49,36 @@ class DesiredState:
         return d
 
 
-def load_desired(store: Any) -> DesiredState:
-    """Every object in the store (keys outside `_meta/`), validated again on the way in, and the tombstones; a
-    workload an older orc stored under rc/ is read as its own kind's (moved_keys.py)."""
-    from orchestrator.model.load import parse_objects
+def load_desired(store: Any, cache: ValidatedCache | None = None) -> DesiredState:
+    """Every object in the store (keys outside `_meta/`), validated again on the way in (or, with a `cache`,
+    taken from the last validation of the same manifests), and the tombstones; a workload an older orc
+    stored under rc/ is read as its own kind's (moved_keys.py)."""
     from orchestrator.store.keys import TOMBSTONE
 
     records = store.list("")
     # (a legacy record that cannot move, its own key being taken, is not desired: see moved_keys.py)
     current = current_objects(records)
     docs = [r.value for k, r in current.items() if own_key(k, r.value) is None and not k.startswith("secret/")]
-    d = DesiredState.from_objects(parse_objects(docs) if docs else [], records.revision)
+    objects = (cache or ValidatedCache(None)).get("desired", docs, lambda: _validated(docs)) if docs else []
+    d = DesiredState.from_objects(objects, records.revision)
     d.secrets = {k.partition("/")[2]: dict(r.value) for k, r in current.items() if k.startswith("secret/")}
     d.moved = moves_of(records)
     d.tombstones = frozenset(r.key[len(TOMBSTONE):] for r in records if r.key.startswith(TOMBSTONE))
     return d
+
+
+def _validated(docs: list[dict[str, Any]]) -> list[Any]:
+    """The stored manifests as objects, with what every pass derives from them already derived (their pod
+    templates' hashes, a service's manifest): a pass that reads them from the cache dumps no model."""
+    from orchestrator.model.helpers import spec_hash
+    from orchestrator.model.load import parse_objects
+
+    objects = parse_objects(docs)
+    for o in objects:
+        if isinstance(o, Workload):
+            spec_hash(o.template)
+        elif isinstance(o, Pod):
+            spec_hash(o.spec)
+        elif isinstance(o, Service):
+            o.manifest_json()
+    return objects

@@ -87,8 +87,15 @@ def prefixed(prefix: str, errors: FieldErrors) -> FieldErrors:
     return [(join(prefix, p), b) for p, b in errors]
 
 
+T = typing.TypeVar("T")
+_MEMO = "_memo_"
+
+
 class K8sModel(BaseModel):
-    """Kubernetes field names (camelCase aliases), unknown fields rejected, immutable once read."""
+    """Kubernetes field names (camelCase aliases), unknown fields rejected, immutable once read.
+
+    Each model's validator is built when it is first used (`defer_build`), not at import: a pass that
+    validates nothing (a no-op reading the desired state from validated_cache.py) builds none."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -96,7 +103,25 @@ class K8sModel(BaseModel):
         alias_generator=to_camel,
         frozen=True,
         strict=True,
+        defer_build=True,
     )
+
+    def memo(self, name: str, compute: typing.Callable[[], T]) -> T:
+        """A value derived from this (frozen) model's fields, computed once per instance: kept in its
+        `__dict__` beside the fields, where ==, hash and model_dump do not look and pickle does (so the
+        validated-state cache carries it, and a no-op pass dumps no model to hash it). A copy drops it."""
+        key = _MEMO + name
+        try:
+            return typing.cast(T, self.__dict__[key])
+        except KeyError:
+            value = self.__dict__[key] = compute()
+            return value
+
+    def model_copy(self, *, update: typing.Mapping[str, Any] | None = None, deep: bool = False) -> typing.Self:
+        copied = super().model_copy(update=update, deep=deep)
+        for key in [k for k in copied.__dict__ if k.startswith(_MEMO)]:
+            del copied.__dict__[key]
+        return copied
 
     def check(self) -> FieldErrors:
         """This part's own semantic checks (paths relative to it); override in subclasses."""

@@ -61,5 +61,11 @@ def canonical(model: PodTemplateSpec | PodSpec | dict[str, Any]) -> dict[str, An
 def spec_hash(template: PodTemplateSpec | PodSpec | dict[str, Any]) -> str:
     """A stable 16-hex-digit hash of a pod template (labels, annotations and spec) or a pod spec: equal for
     equal specifications however they were written, different when anything that matters changes."""
-    text = json.dumps(canonical(template), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(template, dict):
+        return _hash(template)
+    return template.memo("spec_hash", lambda: _hash(canonical(template)))
+
+
+def _hash(data: dict[str, Any]) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

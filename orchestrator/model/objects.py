@@ -4,6 +4,7 @@ ReplicaSet and Deployment of apps/v1, all read as a `Workload` that keeps N pods
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from typing import Any, ClassVar, TypeAlias
 
@@ -67,6 +68,10 @@ class K8sObject(K8sModel):
     def to_manifest(self) -> dict[str, Any]:
         """The canonical manifest: Kubernetes field names, no empty fields, no server-set metadata."""
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+    def manifest_json(self) -> str:
+        """to_manifest() as JSON with sorted keys, computed once per object (see K8sModel.memo)."""
+        return self.memo("manifest_json", lambda: json.dumps(self.to_manifest(), sort_keys=True, default=str))
 
     @classmethod
     def name_errors(cls, name: str) -> list[str]:

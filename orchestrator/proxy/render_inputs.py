@@ -9,7 +9,6 @@ Bump RENDER_VERSION when the rendering code changes what the same inputs render 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -49,7 +48,7 @@ def templates_digest(templates_dir: Path | None) -> str:
 def service_digest(svc: Service, addr: ServiceAddress | None, eps: Sequence[Endpoint]) -> str:
     """One service as every proxy renders it: its manifest, address and endpoints (once per pass, shared by
     every host that serves it)."""
-    body = json.dumps(svc.to_manifest(), sort_keys=True, default=str)
+    body = svc.manifest_json()
     where = repr((addr.cluster_ip, sorted(addr.node_ports.items()))) if addr is not None else "-"
     return _sha("\n".join([body, where, *(repr(e) for e in eps)]))
 

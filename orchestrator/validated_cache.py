@@ -1,0 +1,134 @@
+"""What was validated once is not validated again: the objects a validation built from some input (the
+stored manifests, orc.yaml's settings), kept in a file of the project's `.orc/cache/` and reused while both
+the input and orc's own code are the same.
+
+A cron pass so skips pydantic: the package's models are built on first use (`defer_build`), and a no-op
+pass, which reads the same manifests as the pass before it, uses none (tests/unit/test_noop_imports.py
+checks it). The key is content, not time: a digest of the input (as JSON, keys sorted) and of orc's code
+(every module's size and mtime under the package, Python's and pydantic's versions), so a changed manifest,
+a store rebuilt elsewhere or an upgraded orc all validate afresh; nothing here can serve stale objects
+for the input it is asked about.
+
+The file is a pickle, which loading runs as code: it is written owner-only (0600, in a 0700 folder) and
+read only when this user owns it and nobody else can write it; any other file, or one that fails to load,
+is ignored (the input is validated as if there were no cache). Its trust is that of the store file beside
+it and of orc.yaml, which already decide what runs. A write that fails (a read-only project folder) is
+ignored too: the cache only saves time."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import pickle
+import stat
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+FORMAT = "1"
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def code_key(root: Path = _PACKAGE) -> str:
+    """orc's code as far as it can change what a validation builds: every module's path, size and mtime
+    (an edited or upgraded orc changes it), Python's version and pydantic's (pickles of models are theirs)."""
+    h = hashlib.sha256(f"{FORMAT}\0{sys.version}\0{_pydantic_version()}".encode())
+    stack = [str(root)]
+    while stack:
+        d = stack.pop()
+        with os.scandir(d) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                if e.name != "__pycache__":
+                    stack.append(e.path)
+            elif e.name.endswith(".py"):
+                st = e.stat()
+                h.update(f"{e.path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _pydantic_version() -> str:
+    try:
+        from pydantic_core import __version__  # light: pydantic itself is not imported for this
+    except ImportError:  # pragma: no cover  (a dependency of orc)
+        return "-"
+    return str(__version__)
+
+
+def input_key(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr,
+                                     ensure_ascii=False).encode()).hexdigest()
+
+
+class ValidatedCache:
+    """One folder of cached validations (`.orc/cache`), one file per kind of input, each holding the last
+    input's objects. `code` is computed once per process, on first use."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+        self._code: str | None = None
+
+    def get(self, kind: str, value: Any, build: Callable[[], T]) -> T:
+        """`build()`'s result for `value`: from the cache when it holds this input under this code, else
+        built (an error of `build` is raised as it is, nothing cached) and cached."""
+        if self.folder is None:
+            return build()
+        if self._code is None:
+            self._code = code_key()
+        key = f"{self._code}:{input_key(value)}"
+        path = self.folder / f"{kind}.pickle"
+        found = _read(path, key)
+        if found is not None:
+            return found[0]  # type: ignore[no-any-return]
+        result = build()
+        _write(path, key, result)
+        return result
+
+
+def _read(path: Path, key: str) -> tuple[Any] | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            return None
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            data = f.read()
+    except OSError:
+        return None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    try:
+        entry = pickle.loads(data)
+    except Exception:  # a file of another format or a half-written one: validate afresh
+        return None
+    if not isinstance(entry, dict) or entry.get("key") != key or "value" not in entry:
+        return None
+    return (entry["value"],)
+
+
+def _write(path: Path, key: str, value: Any) -> None:
+    try:
+        data = pickle.dumps({"key": key, "value": value}, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # something that does not pickle is simply not cached
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        path.parent.mkdir(mode=0o700, parents=False, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
