@@ -10,6 +10,7 @@ caches from the store), then times one pass on a fresh transport, interleaved wi
 host, on a fresh transport too, that starts the same containers the peers start (one `docker run` per pod).
 
 Run:  sudo .venv/bin/python bench/reconcile.py [--hosts 5 20] [-n 5] [--per-host 1] [--lab bench --subnet 3]
+      [--compare-python OTHER_CHECKOUT/.venv/bin/python]   (its cron pass interleaved with ours and the floor)
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ class Figures:
     floor_reused: float = 0.0
     cron: list[float] = field(default_factory=list)  # whole `orc reconcile` processes, no-op (wall seconds)
     cron_floor: list[float] = field(default_factory=list)  # whole floor processes: paramiko, threads, `docker ps`
+    cron_other: list[float] = field(default_factory=list)  # the same `orc reconcile` of --compare-python's orc
     running: int = 0  # pods running after converging
     errors: list[str] = field(default_factory=list)
 
@@ -204,7 +206,7 @@ def _floor_converge(settings: SSHSettings, hosts: Sequence[Host], figures: Figur
 
 
 def measure(n: int, runs: int, progress: Callable[[str], None], lab: str = LAB_NAME,
-            subnet: int = LAB_SUBNET, per_host: int = 1) -> Figures:
+            subnet: int = LAB_SUBNET, per_host: int = 1, other: str | None = None) -> Figures:
     figures = Figures(hosts=n)
     spec = LabSpec(hosts=n, name=lab, subnet=subnet)
     with tempfile.TemporaryDirectory(prefix="orc-bench-") as tmp:
@@ -282,6 +284,9 @@ def measure(n: int, runs: int, progress: Callable[[str], None], lab: str = LAB_N
                                              figures, "cron pass"))
                 figures.cron_floor.append(_process([sys.executable, "-c", FLOOR_PROCESS, params], root, figures,
                                                    "floor process"))
+                if other:
+                    figures.cron_other.append(_process([other, "-m", "orchestrator.cli.main", "reconcile"], root,
+                                                       figures, "cron pass (--compare-python)"))
             progress(f"[{n} hosts] converge from empty, {runs} more times, beside its floor (interleaved)")
             for _ in range(runs):
                 t = SSHTransport(settings)
@@ -363,12 +368,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-host", type=int, default=1, help="pods per host (default 1)")
     parser.add_argument("--lab", default=LAB_NAME, help=f"the lab's name (default {LAB_NAME})")
     parser.add_argument("--subnet", type=int, default=LAB_SUBNET, help=f"X of 10.99.X.0/24 (default {LAB_SUBNET})")
+    parser.add_argument("--compare-python", metavar="PYTHON",
+                        help="also time the cron pass of another checkout's orc (its venv's python), interleaved")
     args = parser.parse_args(argv)
 
     def progress(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    rows = [measure(n, args.runs, progress, args.lab, args.subnet, args.per_host) for n in args.hosts]
+    rows = [measure(n, args.runs, progress, args.lab, args.subnet, args.per_host, args.compare_python)
+            for n in args.hosts]
     print(
         f"medians of {args.runs} runs; converge = first pass on a fresh transport from an empty cluster;"
         " trips = SSH exec round trips on one host in that pass"
@@ -381,6 +389,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {f.hosts} hosts: cron no-op `orc reconcile` {spread(f.cron)}, floor process {spread(f.cron_floor)}:"
               f" {cron / fl:.2f}x; polled no-op {spread(f.noop_open)} vs quiet --watch {spread(f.noop_quiet)};"
               f" no-op fresh {spread(f.noop_fresh)}")
+        if f.cron_other:
+            print(f"    --compare-python's `orc reconcile` {spread(f.cron_other)}:"
+                  f" {statistics.median(f.cron_other) / fl:.2f}x the floor")
     print("converge from empty (every container removed; one pass on fresh connections) beside its floor (one exec"
           " per host starting the one container the peers start), interleaved, median (min-max):")
     for f in rows:
