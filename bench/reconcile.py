@@ -42,7 +42,7 @@ from orchestrator.transport.parallel import run_parallel
 from orchestrator.transport.ssh import SSHTransport
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ssh_floor import floor  # noqa: E402  (a sibling script, not a package)
+from ssh_floor import _sweep, floor  # noqa: E402  (a sibling script, not a package)
 
 # The floor of a cron pass, as a whole process: Python, paramiko, one thread per host that connects and runs
 # `docker ps` once (what any tool must do at the least). Connection parameters come on argv, so the floor
@@ -113,6 +113,9 @@ class Figures:
     cron: list[float] = field(default_factory=list)  # whole `orc reconcile` processes, no-op (wall seconds)
     cron_floor: list[float] = field(default_factory=list)  # whole floor processes: paramiko, threads, `docker ps`
     cron_other: list[float] = field(default_factory=list)  # the same `orc reconcile` of --compare-python's orc
+    # `docker ps -q` on every host over the polled passes' open connections, interleaved with them: the
+    # open-connection floor of a pass that must learn what runs
+    ps_open: list[float] = field(default_factory=list)
     running: int = 0  # pods running after converging
     errors: list[str] = field(default_factory=list)
 
@@ -247,7 +250,8 @@ def measure(n: int, runs: int, progress: Callable[[str], None], lab: str = LAB_N
                     start = time.perf_counter()
                     e.observe()
                     figures.observe_open.append(time.perf_counter() - start)
-                progress(f"[{n} hosts] no-op passes on open connections")
+                progress(f"[{n} hosts] no-op passes on open connections (interleaved with `docker ps -q` sweeps)")
+                fails: dict[str, str] = {}
                 for _ in range(runs):
                     elapsed, result = _timed_pass(e)
                     _check(result, figures, "no-op (open)")
@@ -255,6 +259,8 @@ def measure(n: int, runs: int, progress: Callable[[str], None], lab: str = LAB_N
                         figures.errors.append(f"no-op (open) pass acted: {len(result.results)} actions")
                     figures.noop_open.append(elapsed)
                     figures.noop_trips = max(result.round_trips.values(), default=0)
+                    figures.ps_open.append(_sweep(t, hosts, settings.max_parallel, fails, "docker ps -q"))
+                figures.errors += [f"docker ps floor: {h}: {err}" for h, err in sorted(fails.items())]
                 progress(f"[{n} hosts] quiet --watch passes (every host's event stream open and silent)")
                 unchanged = {h: f for h, f in result.snapshot.hosts.items() if f.ready}
                 for _ in range(runs):
@@ -389,6 +395,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {f.hosts} hosts: cron no-op `orc reconcile` {spread(f.cron)}, floor process {spread(f.cron_floor)}:"
               f" {cron / fl:.2f}x; polled no-op {spread(f.noop_open)} vs quiet --watch {spread(f.noop_quiet)};"
               f" no-op fresh {spread(f.noop_fresh)}")
+        if f.ps_open:
+            print(f"    polled no-op {spread(f.noop_open)} beside `docker ps -q` on the same open connections"
+                  f" {spread(f.ps_open)}: {statistics.median(f.noop_open) / statistics.median(f.ps_open):.2f}x")
         if f.cron_other:
             print(f"    --compare-python's `orc reconcile` {spread(f.cron_other)}:"
                   f" {statistics.median(f.cron_other) / fl:.2f}x the floor")
