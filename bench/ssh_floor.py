@@ -57,7 +57,7 @@ def _sweep(
     any tool asks a host to learn what runs), its wall time."""
     start = time.perf_counter()
     results = run_parallel(
-        hosts, lambda h: transport.run_batch(h, [cmd("floor", command)]), max_workers=max_workers
+        hosts, lambda h: transport.run_batch(h, [cmd("floor", *command.split())]), max_workers=max_workers
     )
     elapsed = time.perf_counter() - start
     for name, result in results.items():
