@@ -12,6 +12,8 @@ for the old one.
     orc.spec-hash=HASH      the template it was made from
     orc.container=NAME      the spec container ("" on the infra container)
     orc.infra=true          the infra container (holds the network namespace, publishes the ports)
+    orc.infra=self          the one container of a solo pod (commands/pod.py `solo`): it is the pod's
+                            app container and carries what an infra container would ("infra only" below)
     orc.containers=A,B      the app containers the pod should have (infra only)
     orc.requests=JSON       what it was placed with: cpu millis, memory bytes, ... (infra only)
     orc.host-ports=P/PROTO  explicit hostPorts (infra only)
@@ -36,6 +38,7 @@ OWNER = "orc.owner"
 SPEC_HASH = "orc.spec-hash"
 CONTAINER = "orc.container"
 INFRA = "orc.infra"
+INFRA_SELF = "self"  # orc.infra of a solo pod's one container
 CONTAINERS = "orc.containers"
 REQUESTS = "orc.requests"
 HOST_PORTS = "orc.host-ports"

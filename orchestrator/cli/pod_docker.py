@@ -1,8 +1,8 @@
 """The docker commands `orc logs` and `orc exec` run on a pod's host, as data: every name and value is an
 argv element (quoted once when rendered), with `--` before the container name. Pure.
 
-A pod's containers are `orc_<pod>_<container>`; the infra container `orc_<pod>` lists them in spec order
-in its `orc.containers` label. Docker restarts a container in place (its restart policy, and the loop's
+A pod's containers are `orc_<pod>_<container>`; its infra container `orc_<pod>` (a solo pod's one
+container) lists them in spec order in its `orc.containers` label. Docker restarts a container in place (its restart policy, and the loop's
 `docker restart` on a failed liveness check) and keeps ONE log for all its runs, so the previous instance's
 output is what the log holds up to the end of the run before the current one: `docker logs --until
 <State.FinishedAt>` (for a running container that was restarted; else `<State.StartedAt>`).
@@ -18,19 +18,20 @@ from dataclasses import dataclass
 
 from orchestrator import docker_labels as L
 from orchestrator.commands.base import Command, cmd
-from orchestrator.commands.pod import container_name, infra_name
+from orchestrator.commands.pod import container_name
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 _RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 STATE_FORMAT = "{{.State.Running}} {{.RestartCount}} {{.State.StartedAt}} {{.State.FinishedAt}}"
 
 
-def containers_query(pod: str) -> Command:
+def containers_query(pod: str, uid: str) -> Command:
     """The pod's app containers, in spec order, then its init containers (for `-c` and `--all-containers`,
-    as kubectl), from its infra container's labels."""
-    return cmd(f"containers {pod}", "docker", "inspect", "-f",
-               f'{{{{index .Config.Labels "{L.CONTAINERS}"}}}},{{{{index .Config.Labels "{L.INIT_CONTAINERS}"}}}}',
-               "--", infra_name(pod))
+    as kubectl), from its sandbox's labels: its infra container's, or a solo pod's one container's (the
+    container of this pod instance that lists them); no line when the pod is gone."""
+    return cmd(f"containers {pod}", "docker", "ps", "-a", "--filter", f"label={L.POD_UID}={uid}",
+               "--filter", f"label={L.CONTAINERS}",
+               "--format", f'{{{{.Label "{L.CONTAINERS}"}}}},{{{{.Label "{L.INIT_CONTAINERS}"}}}}')
 
 
 def parse_containers(stdout: str) -> list[str]:

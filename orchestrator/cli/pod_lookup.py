@@ -85,7 +85,7 @@ def containers_of(transport: SSHTransport, cluster: Cluster, pods: Sequence[Obse
     for p in pods:
         by_host.setdefault(p.host, []).append(p)
     hosts = [host_of(cluster, by_host[h][0]) for h in by_host]
-    results = run_parallel(hosts, lambda h: transport.run_batch(h, [containers_query(p.name) for p in by_host[h.name]]))
+    results = run_parallel(hosts, lambda h: transport.run_batch(h, [containers_query(p.name, p.uid) for p in by_host[h.name]]))
     out: dict[str, list[str] | str] = {}
     for host_name, result in results.items():
         for p in by_host[host_name]:
@@ -93,8 +93,8 @@ def containers_of(transport: SSHTransport, cluster: Cluster, pods: Sequence[Obse
                 out[p.name] = str(result) if isinstance(result, OrcError) else f"{type(result).__name__}: {result}"
                 continue
             step = result[f"containers {p.name}"]
-            if step.ok:
+            if step.ok and parse_containers(step.stdout):
                 out[p.name] = parse_containers(step.stdout)
             else:
-                out[p.name] = f'pod "{p.name}" is gone from {host_name} ({step.stderr.strip() or "no infra container"})'
+                out[p.name] = f'pod "{p.name}" is gone from {host_name} ({step.stderr.strip() or "no container of it"})'
     return out

@@ -4,7 +4,11 @@ A pod is an infra container holding the network namespace (and publishing every 
 one container per spec container joined to it with `--network container:`. Names are deterministic, so
 docker itself refuses a duplicate: infra `orc_<pod>`, app containers `orc_<pod>_<container>` (neither pod
 nor container names may contain `_`, so the two never collide). emptyDir volumes are docker volumes
-labelled with the pod uid. Every container carries the labels the snapshot is rebuilt from."""
+labelled with the pod uid. Every container carries the labels the snapshot is rebuilt from.
+
+A solo pod (`solo`: one container, no init containers, no `status.podIP` in its env) has no infra
+container: nothing shares its network namespace, so its one container publishes the ports and carries
+the infra's labels itself (`orc.infra=self`), and a pod costs one `docker run`, not two."""
 
 from __future__ import annotations
 
@@ -34,6 +38,13 @@ def infra_name(pod: str) -> str:
 
 def container_name(pod: str, container: str) -> str:
     return f"orc_{pod}_{container}"
+
+
+def solo(spec: PodSpec) -> bool:
+    """A pod whose one container needs no infra container: no other container shares its network
+    namespace, and none was given the pod's IP at creation (`status.podIP`), which a restart of that
+    container could change (an infra container keeps it for the pod's life)."""
+    return len(spec.containers) == 1 and not spec.init_containers and not pod_ip_vars(spec.containers[0])
 
 
 def volume_name(uid: str, volume: str) -> str:
@@ -210,8 +221,9 @@ def _container_run(run: PodRun, c: Container, env_path: str, gpus: Sequence[str]
     policy = run.spec.restart_policy or "Always"
     # A pod with init containers has every container created first (`docker create`) and started in order.
     verb = ["create"] if inits else ["run", "-d"]
-    argv = ["docker", *verb, "--name", container_name(run.name, c.name),
-            "--network", f"container:{infra_name(run.name)}",
+    network = (["--hostname", run.name[:63], *_sandbox_labels(run, L.INFRA_SELF), *_ports(run)] if solo(run.spec)
+               else ["--network", f"container:{infra_name(run.name)}"])
+    argv = ["docker", *verb, "--name", container_name(run.name, c.name), *network,
             "--restart", INIT_RESTART[policy] if c.name in inits else RESTART[policy],
             "--env-file", env_path, *pod_labels(run, c.name, cluster), *_resources(c, gpus), *_health(c, ports),
             *pre_stop_label(c, ports)]
@@ -277,18 +289,11 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = (),
             lines.append(q(["docker", "volume", "create", "--label", f"{L.POD_UID}={run.uid}", "--label", f"{L.CLUSTER}={cluster}",
                             "--label", f"{L.MANAGED}=true", *opts,
                             volume_name(run.uid, v.name)]) + " >/dev/null || orc_fail 'volume " + v.name + "'")
-    infra = ["docker", "run", "-d", "--name", infra_name(run.name), "--hostname", run.name[:63],
-             "--restart", "unless-stopped", *pod_labels(run, "", cluster), "--label", f"{L.INFRA}=true",
-             "--label", f"{L.CONTAINERS}={','.join(c.name for c in run.spec.containers)}",
-             "--label", f"{L.REQUESTS}={json.dumps(run.requests, sort_keys=True, separators=(',', ':'))}",
-             "--label", f"{L.HOST_PORTS}={','.join(f'{p}/{proto}' for p, proto in host_ports(run.spec))}",
-             *infra_labels(run.spec),  # orc.port-names / orc.http-check: what services need (proxy.pod_labels)
-             *(["--label", f"{L.INIT_CONTAINERS}={','.join(c.name for c in run.spec.init_containers)}"]
-               if run.spec.init_containers else []),
-             "--label", f"{L.GRACE}={grace_label(run.spec)}",
-             "--label", f"{L.GPUS}={','.join(run.gpu_devices)}",  # the devices it was given (accounting)
-             *_ports(run), "--", infra_image, *infra_command]
-    lines.append(q(infra) + " >/dev/null || orc_fail 'infra container'")
+    if not solo(run.spec):
+        infra = ["docker", "run", "-d", "--name", infra_name(run.name), "--hostname", run.name[:63],
+                 "--restart", "unless-stopped", *pod_labels(run, "", cluster), *_sandbox_labels(run, "true"),
+                 *_ports(run), "--", infra_image, *infra_command]
+        lines.append(q(infra) + " >/dev/null || orc_fail 'infra container'")
     if any(pod_ip_vars(c) for c in run.spec.all_containers):  # fieldRef status.podIP: known now, not before
         lines.append("orc_pod_ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "
                      f"-- {shlex.quote(infra_name(run.name))}) || orc_fail 'pod IP'")
@@ -321,6 +326,20 @@ def create_pod(run: PodRun, infra_image: str, infra_command: Sequence[str] = (),
     lines.append(f"echo created {shlex.quote(run.name)}")
     allowance = INIT_WAIT * len(run.spec.init_containers or [])
     return sh(f"create pod/{run.name}", "\n".join(lines), allowance=allowance)
+
+
+def _sandbox_labels(run: PodRun, infra: str) -> list[str]:
+    """What the pod's sandbox container carries (its infra container, or a solo pod's one container with
+    `infra` "self"): what the snapshot rebuilds the pod from beside its containers' own labels."""
+    return ["--label", f"{L.INFRA}={infra}",
+            "--label", f"{L.CONTAINERS}={','.join(c.name for c in run.spec.containers)}",
+            "--label", f"{L.REQUESTS}={json.dumps(run.requests, sort_keys=True, separators=(',', ':'))}",
+            "--label", f"{L.HOST_PORTS}={','.join(f'{p}/{proto}' for p, proto in host_ports(run.spec))}",
+            *infra_labels(run.spec),  # orc.port-names / orc.http-check: what services need (proxy.pod_labels)
+            *(["--label", f"{L.INIT_CONTAINERS}={','.join(c.name for c in run.spec.init_containers)}"]
+              if run.spec.init_containers else []),
+            "--label", f"{L.GRACE}={grace_label(run.spec)}",
+            "--label", f"{L.GPUS}={','.join(run.gpu_devices)}"]  # the devices it was given (accounting)
 
 
 def _start_in_order(pod: str, inits: Sequence[str], apps: Sequence[str]) -> list[str]:

@@ -1,7 +1,8 @@
 """The cluster as observed: every host's facts and the pods rebuilt from docker labels alone
 (`docker_labels.py` is the contract).
 
-A pod instance is identified by its uid (label `orc.pod-uid`); its infra container lists the app
+A pod instance is identified by its uid (label `orc.pod-uid`); its infra container (a solo pod's one
+container, `orc.infra=self`: `infra` below is then that container, also among `containers`) lists the app
 containers it should have (`orc.containers`), so a pod missing one is seen as Incomplete. Only containers
 labelled with this cluster's name (`orc.cluster`) are this cluster's pods and orphans; the others (another
 project's, or made before containers carried a cluster) are `foreign`: never counted, adopted, proxied or
@@ -80,7 +81,7 @@ class ObservedPod:
         if not self.initialized:  # a failed init container docker does not retry (restartPolicy Never) fails it
             return "Failed" if any(c.state in ("exited", "dead") and c.exit_code != 0 for c in self.inits) \
                 else "Pending"
-        every = (self.infra, *self.containers)
+        every = (self.infra, *(c for c in self.containers if c is not self.infra))
         if all(c.running for c in every):
             return "Running"
         if any(c.state in ("exited", "dead") and c.exit_code != 0 for c in every):
@@ -201,7 +202,8 @@ def pods_of(facts: HostFacts, containers: tuple[ContainerInfo, ...] | None = Non
             groups[uid].append(c)
     pods = []
     for uid, cs in groups.items():
-        infra = next((c for c in cs if c.labels.get(L.INFRA) == "true"), None)
+        # the sandbox: an infra container, or a solo pod's one container (orc.infra=self), an app container too
+        infra = next((c for c in cs if c.labels.get(L.INFRA) in ("true", L.INFRA_SELF)), None)
         apps = tuple(sorted((c for c in cs if c.labels.get(L.INFRA) != "true" and L.INIT not in c.labels),
                             key=lambda c: c.name))
         inits = tuple(sorted((c for c in cs if L.INIT in c.labels),

@@ -125,12 +125,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 def lab_pods(lab: Lab, owner: str | None = None) -> dict[str, list[str]]:
-    """host -> pod names running there (by their infra containers), straight from each dockerd."""
+    """host -> pod names running there (by their sandboxes: infra containers, and solo pods' one container,
+    the containers that list a pod's containers), straight from each dockerd."""
     from orchestrator.lab import daemons
 
     out = {}
     for h in lab.spec.lab_hosts():
-        args = ["ps", "-a", "--filter", "label=orc.infra=true", "--format", '{{.Label "orc.pod"}}']
+        args = ["ps", "-a", "--filter", "label=orc.containers", "--format", '{{.Label "orc.pod"}}']
         if owner:
             args[2:2] = ["--filter", f"label=orc.owner={owner}"]
         cp = daemons.docker(h, *args, check=False)

@@ -72,7 +72,7 @@ def infra(lab, cluster: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """container id -> pod name of every pod of `cluster` on the lab, straight from each dockerd."""
     out = {}
     for h in lab.spec.lab_hosts():
-        cp = daemons.docker(h, "ps", "-a", "--filter", "label=orc.infra=true", "--filter",
+        cp = daemons.docker(h, "ps", "-a", "--filter", "label=orc.containers", "--filter",
                             f"label=orc.cluster={cluster}", "--format", '{{.ID}} {{.Label "orc.pod"}}')
         for line in cp.stdout.decode().split("\n"):
             if line.strip():

@@ -124,7 +124,7 @@ def test_pod_ports_are_published_on_the_hosts_cluster_address_only(lab, project:
     cp = orc("reconcile", cwd=project)
     assert cp.returncode == 0, cp.stderr
     for h in lab.spec.lab_hosts():
-        out = daemons.docker(h, "ps", "--filter", "label=orc.infra=true", "--format", "{{.Ports}}").stdout.decode()
+        out = daemons.docker(h, "ps", "--filter", "label=orc.containers", "--format", "{{.Ports}}").stdout.decode()
         for line in filter(None, out.splitlines()):
             assert line.startswith(f"{h.address}:"), f"{h.name}: {line}"
             assert "0.0.0.0" not in line and ":::" not in line

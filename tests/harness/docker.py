@@ -214,8 +214,10 @@ class DockerHost:
                 if all(label_matches(c.labels, f) for f in filters) and (c.running or not running_only)]
 
     def pod_names(self) -> list[str]:
-        """Pod names of the infra containers here (one per pod instance)."""
-        return sorted(c.labels.get("orc.pod", "") for c in self.containers.values() if c.labels.get("orc.infra") == "true")
+        """Pod names of the pods' sandboxes here (one per pod instance: an infra container, or a solo pod's
+        one container)."""
+        return sorted(c.labels.get("orc.pod", "") for c in self.containers.values()
+                      if c.labels.get("orc.infra") in ("true", "self"))
 
     def haproxy_pid(self, pidfile: str) -> int | None:
         text = self.files.get(pidfile, b"").decode().strip()

@@ -239,14 +239,14 @@ class SimLab:
     # -- what a user would see -------------------------------------------------------------------------
 
     def pods(self, *, reachable_only: bool = False, cluster: str | None = None) -> list[tuple[str, str, str, str | None]]:
-        """(host, pod, uid, owner) of every pod instance (an infra container) on the hosts (of `cluster` only,
-        when given)."""
+        """(host, pod, uid, owner) of every pod instance (an infra container, or a solo pod's one container)
+        on the hosts (of `cluster` only, when given)."""
         out = []
         for name, h in self.docker.items():
             if reachable_only and name in self.transport.unreachable:
                 continue
             for c in h.containers.values():
-                if c.labels.get("orc.infra") == "true" and cluster in (None, c.labels.get("orc.cluster")):
+                if c.labels.get("orc.infra") in ("true", "self") and cluster in (None, c.labels.get("orc.cluster")):
                     out.append((name, c.labels["orc.pod"], c.labels["orc.pod-uid"], c.labels.get("orc.owner") or None))
         return sorted(out)
 

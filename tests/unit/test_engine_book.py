@@ -14,7 +14,8 @@ from orchestrator.plan.types import CreatePod, DeletePod
 from orchestrator.plan.views import PodView
 from tests.unit.plan_fixtures import GRACE, T0, config, desired, host, rc_doc, running_pod, unreachable
 
-D = desired(rc_doc("web", 3, host_port=8080))
+# a sidecar: the pods have an infra container, so one whose app container is gone is still seen (Incomplete)
+D = desired(rc_doc("web", 3, host_port=8080, sidecar=True))
 
 
 def results(p, failed: set[int] = frozenset()) -> list[ActionResult]:

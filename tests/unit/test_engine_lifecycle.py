@@ -90,7 +90,7 @@ def test_a_deleted_pod_runs_its_pre_stop_hook_first(lab: SimLab) -> None:
     lab.apply(doc)
     lab.reconcile()
     ((host, *_),) = lab.pods()
-    app = lab.containers(host, "p")[1]
+    app = lab.containers(host, "p")[-1]  # the app container (a solo pod's only one)
     lab.delete(doc)
     lab.reconcile()
     assert lab.docker[host].hooks_run == [("orc_p_app", ("sh", "-c", "echo bye"))]
@@ -103,7 +103,7 @@ def test_parallel_stops_run_every_pods_hooks(lab: SimLab) -> None:
                 containers=[{"name": "app", "image": IMAGE, "lifecycle": hook}]) for n in ("p", "q")]
     lab.apply(*docs)
     lab.reconcile()
-    apps = [lab.containers("h1", n)[1] for n in ("p", "q")]
+    apps = [lab.containers("h1", n)[-1] for n in ("p", "q")]
     for d in docs:
         lab.delete(d)
     lab.reconcile()

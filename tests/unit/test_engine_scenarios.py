@@ -44,11 +44,10 @@ def test_an_rc_converges_from_empty_in_one_pass(lab: SimLab) -> None:
     assert not r.failed and not r.plan.pending
     pods = lab.pods_of("rc/web")
     assert sorted(h for h, *_ in pods) == ["h1", "h2", "h3"]  # spread, one per host
-    for host, name, _, _ in pods:
-        infra, app = lab.containers(host, name)
-        assert (infra.name, infra.running, infra.image) == (f"orc_{name}", True, "registry.k8s.io/pause:3.9")
-        assert (app.name, app.running, app.image, app.network) == (f"orc_{name}_app", True, "nginx:1.25",
-                                                                   f"container:orc_{name}")
+    for host, name, _, _ in pods:  # a solo pod: one container, no infra container
+        (app,) = lab.containers(host, name)
+        assert (app.name, app.running, app.image, app.network) == (f"orc_{name}_app", True, "nginx:1.25", "bridge")
+        assert app.labels["orc.infra"] == "self" and app.labels["orc.containers"] == "app"
     # One probe and one act round trip per host; `orc get pods` lists them.
     assert r.round_trips == {"h1": 2, "h2": 2, "h3": 2}
     assert [(h, n) for h, n, _ in lab.stored_pods()] == [(h, n) for h, n, *_ in pods]
@@ -86,7 +85,7 @@ def test_scale_up_and_down_converge_in_one_pass_each(lab: SimLab) -> None:
 
 
 def test_a_killed_container_is_replaced(lab: SimLab) -> None:
-    lab.apply(rc_doc("web", 3))
+    lab.apply(rc_doc("web", 3, sidecar=True))  # two containers: an infra container holds their namespace
     lab.reconcile()
     host, victim, uid, _ = lab.pods_of("rc/web")[0]
     lab.kill(host, victim)  # `docker rm -f orc_<pod>_app` behind orc's back
@@ -96,6 +95,21 @@ def test_a_killed_container_is_replaced(lab: SimLab) -> None:
     pods = lab.pods_of("rc/web")
     assert len(pods) == 3 and uid not in {p[2] for p in pods}
     assert not [c for c in lab.docker[host].containers if c.startswith(f"orc_{victim}")]  # its infra went too
+    assert not lab.reconcile().changed
+
+
+def test_a_killed_solo_pod_is_made_again(lab: SimLab) -> None:
+    """A one-container pod has no infra container: its container removed behind orc's back, the pod is gone,
+    and one create replaces it (nothing is left to delete)."""
+    lab.apply(rc_doc("web", 3))
+    lab.reconcile()
+    host, victim, uid, _ = lab.pods_of("rc/web")[0]
+    assert [c.name for c in lab.containers(host, victim)] == [f"orc_{victim}_app"]
+    lab.kill(host, victim)
+    r = lab.reconcile()
+    assert not [a for a in r.plan.actions if isinstance(a, DeletePod)] and len(creates(r)) == 1 and not r.failed
+    pods = lab.pods_of("rc/web")
+    assert len(pods) == 3 and uid not in {p[2] for p in pods}
     assert not lab.reconcile().changed
 
 
@@ -169,8 +183,8 @@ def test_failed_creations_slow_down_then_speed_up_again(lab: SimLab) -> None:
     # 8 tried and failed; then one at a time while they fail; then doubling batches: 1, 2, 4 ...
     assert tried == [(8, 8), (1, 1), (1, 0), (2, 0), (4, 0), (1, 0)]
     assert len(lab.pods_of("rc/web")) == 8
-    # A failed create left nothing behind (its script removed the infra container it had made).
-    assert sum(len(h.containers) for h in lab.docker.values()) == 16
+    # A failed create left nothing behind: one container per (solo) pod.
+    assert sum(len(h.containers) for h in lab.docker.values()) == 8
     failed = [x for p in lab.history[:2] for x in p.failed]
     assert all("exec format error" in x.error and "container app" in x.error for x in failed)
     assert "slow start" in lab.history[1].plan.pending["rc/web"]
@@ -180,9 +194,9 @@ def test_a_bare_pod_is_recreated_on_its_host(lab: SimLab) -> None:
     lab.apply(pod_doc("db"))
     lab.reconcile()
     ((host, _, uid, _),) = lab.pods()
-    lab.kill(host, "db")
+    lab.kill(host, "db")  # its one container: the (solo) pod is gone
     r = lab.reconcile()
-    assert [(type(a).__name__, a.host) for a in r.plan.actions] == [("DeletePod", host), ("CreatePod", host)]
+    assert [(type(a).__name__, a.host) for a in r.plan.actions] == [("CreatePod", host)]
     ((again, _, new_uid, _),) = lab.pods()
     assert again == host and new_uid != uid
     lab.wipe(host)  # the host comes back empty: the pod is made again there, nowhere else

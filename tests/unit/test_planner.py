@@ -82,7 +82,7 @@ def test_converged_cluster_plans_nothing() -> None:
 
 
 def test_pod_missing_its_app_container_is_deleted_and_replaced() -> None:
-    d = desired(rc_doc("web", 3))
+    d = desired(rc_doc("web", 3, sidecar=True))  # an infra container: the pod without its app is Incomplete
     r1, c1 = running_pod(d, "rc/web", "h1", name="web-aaaaa")
     r2, c2 = running_pod(d, "rc/web", "h2", name="web-bbbbb", missing=("app",))
     r3, c3 = running_pod(d, "rc/web", "h3", name="web-ccccc")
@@ -398,7 +398,7 @@ def test_a_pod_whose_infra_restarted_is_made_again() -> None:
 
     from tests.unit.plan_fixtures import iso
 
-    d = desired(rc_doc("web", 1))
+    d = desired(rc_doc("web", 1, sidecar=True))  # a pod with an infra container (a solo pod has none)
     run, cs = running_pod(d, "rc/web", "h1", name="web-aaaaa", uid="u1")
     later = iso(T0 + 60)
     cs = [dataclasses.replace(c, started_at=later) if c.labels.get("orc.infra") == "true" else c for c in cs]

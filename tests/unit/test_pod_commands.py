@@ -517,3 +517,53 @@ def test_a_host_path_sub_path_mounts_the_folder_under_it_and_an_empty_dir_one_is
     text = str(e.value)
     assert "spec.containers[0].volumeMounts[0].subPath" in text and "emptyDir" in text
     assert "spec.initContainers[0].volumeMounts[0].subPath" in text
+
+
+SOLO = {"containers": [{"name": "app", "image": "nginx:1.25", "ports": [{"containerPort": 80, "name": "http"}],
+                        "resources": {"requests": {"cpu": "250m"}}}], "terminationGracePeriodSeconds": 7}
+
+
+def test_a_solo_pod_is_one_container_that_carries_the_infra_labels_and_publishes_its_ports(docker) -> None:
+    """One container, no init containers, no status.podIP: no infra container. Its one `docker run` has its
+    own network namespace (no --network), the pod's hostname and ports, and what the infra container would
+    carry (orc.infra=self), so the snapshot rebuilds the pod from it alone."""
+    from orchestrator.commands.pod import solo
+
+    run = pod_run(SOLO)
+    assert solo(run.spec)
+    script = create_pod(run, "local/busybox:1", ("sleep", "2147483647"), cluster="c1").render()
+    runs = [line for line in script.splitlines() if line.startswith("docker run ")]
+    (line,) = runs
+    argv = shlex.split(line.split(" >/dev/null", 1)[0])
+    assert argv[:5] == ["docker", "run", "-d", "--name", "orc_web-x7k2p_app"] and "--network" not in argv
+    assert argv[argv.index("--hostname") + 1] == "web-x7k2p"
+    labels = dict(a.split("=", 1) for a, prev in zip(argv[1:], argv, strict=False) if prev == "--label")
+    assert (labels["orc.infra"], labels["orc.containers"], labels["orc.container"], labels["orc.grace"]) == (
+        "self", "app", "app", "7")
+    assert labels["orc.requests"] == '{"cpu":250,"ephemeral":0,"gpus":0,"memory":0}'
+    assert labels["orc.port-names"] == "http=80/tcp"
+    assert argv[argv.index("-p") + 1] == f"{HOST_IP}:20000:80/tcp"
+    assert argv[argv.index("--restart") + 1] == "unless-stopped"
+    assert "orc_web-x7k2p " in script.splitlines()[0]  # the undo's `rm -f` may name the absent infra: harmless
+    step, calls = docker(create_pod(run, "local/busybox:1", cluster="c1"))
+    assert step.ok and [c["argv"][:2] for c in calls] == [["run", "-d"]]
+
+
+@pytest.mark.parametrize("change", ["sidecar", "init", "pod ip"])
+def test_a_pod_that_shares_or_keeps_a_sandbox_still_gets_its_infra_container(change: str) -> None:
+    from orchestrator.commands.pod import solo
+
+    spec = json.loads(json.dumps(SOLO))
+    if change == "sidecar":
+        spec["containers"].append({"name": "side", "image": "busybox:1"})
+    elif change == "init":
+        spec["initContainers"] = [{"name": "first", "image": "busybox:1"}]
+    else:  # its env holds the pod's IP, which only an infra container keeps across restarts
+        spec["containers"][0]["env"] = [{"name": "MY_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]
+    run = pod_run(spec)
+    assert not solo(run.spec)
+    script = create_pod(run, "local/busybox:1", ("sleep", "2147483647"), cluster="c1").render()
+    assert "docker run -d --name orc_web-x7k2p --hostname web-x7k2p" in script
+    assert all("--network container:orc_web-x7k2p" in line for line in script.splitlines()
+               if line.lstrip("( ").startswith(("docker run -d --name orc_web-x7k2p_", "docker create --name"))
+               or '"$orc_docker" run' in line or '"$orc_docker" create' in line)

@@ -107,9 +107,10 @@ def test_logs_argv_is_quoted_with_double_dash_before_the_container() -> None:
         "docker logs --since 91s -- orc_p_c 2>&1"
     until = logs_command("p", "c", LogOptions(), until="2026-01-01T10:00:00.5Z").render()
     assert until == "docker logs --until 2026-01-01T10:00:00.5Z -- orc_p_c 2>&1"
-    q = containers_query("web-1").render()
-    assert shlex.split(q) == ["docker", "inspect", "-f", '{{index .Config.Labels "orc.containers"}},'
-                              '{{index .Config.Labels "orc.init-containers"}}', "--", "orc_web-1"]
+    q = containers_query("web-1", "u-1").render()  # by the pod instance: its infra or solo container
+    assert shlex.split(q) == ["docker", "ps", "-a", "--filter", "label=orc.pod-uid=u-1", "--filter",
+                              "label=orc.containers", "--format",
+                              '{{.Label "orc.containers"}},{{.Label "orc.init-containers"}}']
     assert parse_containers("app,side\n") == ["app", "side"] and parse_containers("\n") == []
     assert parse_containers("app,side,\n") == ["app", "side"]  # a pod without init containers
     assert parse_containers("app,first,second\n") == ["app", "first", "second"]

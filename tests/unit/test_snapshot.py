@@ -145,3 +145,22 @@ def test_container_info_pod_labels_strip_the_prefix() -> None:
         {},
     )
     assert c.pod_labels == {"app": "web", "example.com/tier": "fe"}
+
+
+def test_a_solo_pod_is_rebuilt_from_its_one_container() -> None:
+    """A one-container pod's container is its sandbox too (orc.infra=self): the pod is complete, runs, and
+    has its ports, requests and grace from it; it is counted once."""
+    from tests.unit.plan_fixtures import T0, desired, rc_doc, running_pod
+
+    d = desired(rc_doc("web", 1, host_port=8080))
+    _, cs = running_pod(d, "rc/web", "h1", name="web-aaaaa", uid="u1")
+    (c,) = cs
+    assert c.labels["orc.infra"] == "self" and c.ports
+    (pod,) = ClusterSnapshot.build([host("h1", containers=cs)], T0, cluster="c1").pods
+    assert pod.complete and pod.phase == "Running" and pod.ready and not pod.sandbox_changed
+    assert pod.infra is c and pod.containers == (c,) and pod.ports == dict(c.ports)
+    assert pod.requests == {"cpu": 100, "ephemeral": 0, "gpus": 0, "memory": 0} and pod.grace == 30
+    assert pod.host_ports == [(8080, "TCP")] and pod.started_at is not None
+    _, crashed = running_pod(d, "rc/web", "h1", name="web-bbbbb", uid="u2", state="exited", exit_code=1)
+    (failed,) = ClusterSnapshot.build([host("h1", containers=crashed)], T0, cluster="c1").pods
+    assert failed.phase == "Failed" and not failed.ready
