@@ -2,10 +2,11 @@
 argv element (quoted once when rendered), with `--` before the container name. Pure.
 
 A pod's containers are `orc_<pod>_<container>`; its infra container `orc_<pod>` (a solo pod's one
-container) lists them in spec order in its `orc.containers` label. Docker restarts a container in place (its restart policy, and the loop's
-`docker restart` on a failed liveness check) and keeps ONE log for all its runs, so the previous instance's
-output is what the log holds up to the end of the run before the current one: `docker logs --until
-<State.FinishedAt>` (for a running container that was restarted; else `<State.StartedAt>`).
+container) lists them in spec order in its `orc.containers` label. Docker restarts a container in place
+(its restart policy, and the loop's `docker restart` on a failed liveness check) and keeps ONE log for all
+its runs, so the previous instance's output is what the log holds up to the end of the run before the
+current one: `docker logs --until <State.FinishedAt>` (for a running container that was restarted; else
+`<State.StartedAt>`).
 """
 
 from __future__ import annotations
