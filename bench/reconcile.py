@@ -375,7 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lab", default=LAB_NAME, help=f"the lab's name (default {LAB_NAME})")
     parser.add_argument("--subnet", type=int, default=LAB_SUBNET, help=f"X of 10.99.X.0/24 (default {LAB_SUBNET})")
     parser.add_argument("--compare-python", metavar="PYTHON",
-                        help="also time the cron pass of another checkout's orc (its venv's python), interleaved")
+                        help="also time the cron pass of another checkout's orc (its venv's python), interleaved;"
+                             " it acts on the same pods, so it must know them: an orc from before solo pods"
+                             " (one-container pods without an infra container) replaces them")
     args = parser.parse_args(argv)
 
     def progress(msg: str) -> None:
