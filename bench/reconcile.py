@@ -42,7 +42,7 @@ from orchestrator.transport.parallel import run_parallel
 from orchestrator.transport.ssh import SSHTransport
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ssh_floor import _sweep, floor  # noqa: E402  (a sibling script, not a package)
+from ssh_floor import floor, sweep  # noqa: E402  (a sibling script, not a package)
 
 # The floor of a cron pass, as a whole process: Python, paramiko, one thread per host that connects and runs
 # `docker ps` once (what any tool must do at the least). Connection parameters come on argv, so the floor
@@ -259,7 +259,7 @@ def measure(n: int, runs: int, progress: Callable[[str], None], lab: str = LAB_N
                         figures.errors.append(f"no-op (open) pass acted: {len(result.results)} actions")
                     figures.noop_open.append(elapsed)
                     figures.noop_trips = max(result.round_trips.values(), default=0)
-                    figures.ps_open.append(_sweep(t, hosts, settings.max_parallel, fails, "docker ps -q"))
+                    figures.ps_open.append(sweep(t, hosts, settings.max_parallel, fails, "docker ps -q"))
                 figures.errors += [f"docker ps floor: {h}: {err}" for h, err in sorted(fails.items())]
                 progress(f"[{n} hosts] quiet --watch passes (every host's event stream open and silent)")
                 unchanged = {h: f for h, f in result.snapshot.hosts.items() if f.ready}

@@ -49,7 +49,7 @@ class Floor:
         return "\n".join(lines)
 
 
-def _sweep(
+def sweep(
     transport: SSHTransport, hosts: Sequence[Host], max_workers: int, failures: dict[str, str],
     command: str = "true",
 ) -> float:
@@ -86,14 +86,14 @@ def floor(
     for _ in range(runs):
         t = transport()
         try:
-            result.fresh.append(_sweep(t, hosts, settings.max_parallel, result.failures))
+            result.fresh.append(sweep(t, hosts, settings.max_parallel, result.failures))
         finally:
             t.close()
     t = transport()
     try:
-        _sweep(t, hosts, settings.max_parallel, result.failures)  # warm the pool
+        sweep(t, hosts, settings.max_parallel, result.failures)  # warm the pool
         for _ in range(runs):
-            result.reused.append(_sweep(t, hosts, settings.max_parallel, result.failures))
+            result.reused.append(sweep(t, hosts, settings.max_parallel, result.failures))
     finally:
         t.close()
     return result

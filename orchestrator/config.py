@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from orchestrator.errors import ConfigError
 
 CONFIG_NAME = "orc.yaml"
+STATE_DIR = ".orc"  # beside orc.yaml: the SQLite store, the secret values, the cache
 CACHE_DIR = "cache"  # under .orc/: validations kept for the next run (validated_cache.py)
 CLUSTER_NAME_MAX = 40
 
@@ -171,11 +172,11 @@ class Project:
 
     @property
     def state_dir(self) -> Path:
-        return self.root / ".orc"
+        return self.root / STATE_DIR
 
     @property
     def cache_dir(self) -> Path:
-        return self.state_dir / CACHE_DIR
+        return cache_dir(self.root)
 
     @property
     def inventory_path(self) -> Path:
@@ -229,6 +230,11 @@ class Project:
         return store
 
 
+def cache_dir(root: Path) -> Path:
+    """A project's folder of validations kept for the next run (validated_cache.py)."""
+    return root / STATE_DIR / CACHE_DIR
+
+
 def find_config(start: Path) -> Path | None:
     for d in [start, *start.parents]:
         f = d / CONFIG_NAME
@@ -260,7 +266,7 @@ def load_project(config_path: str | None = None, cwd: Path | None = None) -> Pro
 
     root = f.parent.resolve()
     try:
-        settings = ValidatedCache(root / ".orc" / CACHE_DIR).get("settings", raw, lambda: Settings.model_validate(raw))
+        settings = ValidatedCache(cache_dir(root)).get("settings", raw, lambda: Settings.model_validate(raw))
     except ValidationError as e:
         msgs = [f"{f}: {'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors()]
         raise ConfigError("\n".join(msgs)) from e

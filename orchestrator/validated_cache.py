@@ -18,6 +18,7 @@ ignored too: the cache only saves time."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -53,6 +54,13 @@ def code_key(root: Path = _PACKAGE) -> str:
     return h.hexdigest()
 
 
+@functools.cache
+def package_code_key() -> str:
+    """`code_key()` of the installed package, computed once per process: the settings and the desired
+    state are read through separate caches in one run, and the code does not change under a process."""
+    return code_key()
+
+
 def _pydantic_version() -> str:
     try:
         from pydantic_core import __version__  # light: pydantic itself is not imported for this
@@ -68,20 +76,17 @@ def input_key(value: Any) -> str:
 
 class ValidatedCache:
     """One folder of cached validations (`.orc/cache`), one file per kind of input, each holding the last
-    input's objects. `code` is computed once per process, on first use."""
+    input's objects."""
 
     def __init__(self, folder: Path | None):
         self.folder = folder
-        self._code: str | None = None
 
     def get(self, kind: str, value: Any, build: Callable[[], T]) -> T:
         """`build()`'s result for `value`: from the cache when it holds this input under this code, else
         built (an error of `build` is raised as it is, nothing cached) and cached."""
         if self.folder is None:
             return build()
-        if self._code is None:
-            self._code = code_key()
-        key = f"{self._code}:{input_key(value)}"
+        key = f"{package_code_key()}:{input_key(value)}"
         path = self.folder / f"{kind}.pickle"
         found = _read(path, key)
         if found is not None:

@@ -93,8 +93,9 @@ def containers_of(transport: SSHTransport, cluster: Cluster, pods: Sequence[Obse
                 out[p.name] = str(result) if isinstance(result, OrcError) else f"{type(result).__name__}: {result}"
                 continue
             step = result[f"containers {p.name}"]
-            if step.ok and parse_containers(step.stdout):
-                out[p.name] = parse_containers(step.stdout)
+            names = parse_containers(step.stdout) if step.ok else []
+            if names:
+                out[p.name] = names
             else:
                 out[p.name] = f'pod "{p.name}" is gone from {host_name} ({step.stderr.strip() or "no container of it"})'
     return out

@@ -92,7 +92,7 @@ def test_other_code_validates_afresh(tmp_path: Path) -> None:
 def test_a_cache_written_by_other_code_is_not_used(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     docs = svc_docs(2)
     ValidatedCache(folder).get("desired", docs, Counting(docs))
-    monkeypatch.setattr("orchestrator.validated_cache.code_key", lambda: "another orc")
+    monkeypatch.setattr("orchestrator.validated_cache.package_code_key", lambda: "another orc")
     build = Counting(docs)
     ValidatedCache(folder).get("desired", docs, build)
     assert build.calls == 1
