@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import re
 import sys
+from typing import NoReturn
 
 import click
 
@@ -194,5 +195,17 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(rv if isinstance(rv, int) else 0)
 
 
+def run() -> NoReturn:
+    """The `orc` program (console script and `python -m`): `main`, then leave without the interpreter's
+    teardown (`process_exit`). Tests call `main`, which only raises SystemExit."""
+    from orchestrator.cli.process_exit import exit_code, exit_now
+
+    try:
+        main()
+    except SystemExit as e:
+        exit_now(exit_code(e))
+    exit_now(0)
+
+
 if __name__ == "__main__":
-    main()
+    run()
