@@ -1,15 +1,20 @@
-"""Adapters between the model / observed hosts and the scheduler's own types."""
+"""Adapters between the model / observed hosts and the scheduler's own types.
+
+The scheduler's types are imported by the adapters that build them: a pass that places nothing (a cron
+no-op) never creates their classes (tests/unit/test_noop_imports.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.model.helpers import host_ports, pod_requests
 from orchestrator.model.pod import PodSpec
 from orchestrator.observe.facts import HostFacts
 from orchestrator.resources import cpu_millis, parse_quantity, to_bytes
-from orchestrator.scheduler import types as st
+
+if TYPE_CHECKING:
+    from orchestrator.scheduler import types as st
 
 
 def requests_of(spec: PodSpec) -> dict[str, int]:
@@ -20,20 +25,24 @@ def requests_of(spec: PodSpec) -> dict[str, int]:
 
 
 def _resources(d: Mapping[str, int]) -> st.Resources:
+    from orchestrator.scheduler import types as st
     return st.Resources(cpu=d.get("cpu", 0), memory=d.get("memory", 0), ephemeral=d.get("ephemeral", 0),
                         gpus=d.get("gpus", 0))
 
 
 def _selector(raw: dict[str, Any] | None) -> st.PodSelector:
+    from orchestrator.scheduler import types as st
     return st.PodSelector.from_dict(raw or {})
 
 
 def _term(t: Any) -> st.NodeSelectorTerm:
+    from orchestrator.scheduler import types as st
     return tuple(st.NodeSelectorRequirement(e.key, e.operator, tuple(e.values or ()))
                  for e in t.match_expressions or [])
 
 
 def pod_request(name: str, owner: str | None, labels: Mapping[str, str], spec: PodSpec) -> st.PodRequest:
+    from orchestrator.scheduler import types as st
     aff = spec.affinity
     node_aff = aff.node_affinity if aff else None
     anti = aff.pod_anti_affinity if aff else None
@@ -75,6 +84,7 @@ def _quantity(v: Any, unit: str) -> int:
 def node_info(f: HostFacts, placed: Iterable[st.PlacedPod], *, cordoned: bool = False,
               taints: tuple[st.Taint, ...] | None = None) -> st.NodeInfo:
     """The scheduler's view of a probed host; its taints are the inventory's unless given."""
+    from orchestrator.scheduler import types as st
     if taints is None:
         taints = tuple(st.Taint(k, v, e) for k, v, e in f.taints)  # type: ignore[arg-type]
     cap = f.capacity
@@ -92,5 +102,6 @@ def node_info(f: HostFacts, placed: Iterable[st.PlacedPod], *, cordoned: bool = 
 
 def placed_pod(name: str, owner: str | None, labels: Mapping[str, str], requests: Mapping[str, int],
                ports: Iterable[tuple[int, str]], gpus: tuple[str, ...] = ()) -> st.PlacedPod:
+    from orchestrator.scheduler import types as st
     return st.PlacedPod(name=name, owner=owner, labels=dict(labels), requests=_resources(requests),
                         host_ports=frozenset(ports), gpu_devices=gpus)

@@ -5,36 +5,15 @@ result.placements      # Placement(pod, node, score, gpu_devices)
 result.unschedulable   # Unschedulable(pod, reasons).message == "0/5 hosts are available: ..."
 explain(pod, nodes)    # one Explanation per host
 
-`schedule`, `explain` and `Pipeline` (numpy) are imported on first use: a pass that places nothing, and a
-command that only reads SchedulerConfig, never loads numpy.
+`schedule`, `explain` and `Pipeline` (numpy), and the types of scheduler.types, are imported on first use:
+a pass that places nothing, and a command that only reads SchedulerConfig, never loads numpy or creates
+the types' classes.
 """
 
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.scheduler.config import DEFAULT_WEIGHTS, SchedulerConfig
-from orchestrator.scheduler.types import (
-    HOSTNAME_LABEL,
-    RACK_LABEL,
-    ZONE_LABEL,
-    Explanation,
-    LabelRequirement,
-    NodeInfo,
-    NodeSelectorRequirement,
-    NodeSelectorTerm,
-    PlacedPod,
-    Placement,
-    PodAffinityTerm,
-    PodRequest,
-    PodSelector,
-    PreferredSchedulingTerm,
-    Resources,
-    ScheduleResult,
-    Taint,
-    Toleration,
-    TopologySpreadConstraint,
-    Unschedulable,
-    WeightedPodAffinityTerm,
-)
+from orchestrator.scheduler.well_known import HOSTNAME_LABEL, RACK_LABEL, ZONE_LABEL
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -69,9 +48,49 @@ __all__ = [
 if TYPE_CHECKING:
     from orchestrator.scheduler.framework import Pipeline
     from orchestrator.scheduler.scheduler import explain, schedule
+    from orchestrator.scheduler.types import (
+        Explanation,
+        LabelRequirement,
+        NodeInfo,
+        NodeSelectorRequirement,
+        NodeSelectorTerm,
+        PlacedPod,
+        Placement,
+        PodAffinityTerm,
+        PodRequest,
+        PodSelector,
+        PreferredSchedulingTerm,
+        Resources,
+        ScheduleResult,
+        Taint,
+        Toleration,
+        TopologySpreadConstraint,
+        Unschedulable,
+        WeightedPodAffinityTerm,
+    )
 
+_TYPES = (
+    "Explanation",
+    "LabelRequirement",
+    "NodeInfo",
+    "NodeSelectorRequirement",
+    "NodeSelectorTerm",
+    "PlacedPod",
+    "Placement",
+    "PodAffinityTerm",
+    "PodRequest",
+    "PodSelector",
+    "PreferredSchedulingTerm",
+    "Resources",
+    "ScheduleResult",
+    "Taint",
+    "Toleration",
+    "TopologySpreadConstraint",
+    "Unschedulable",
+    "WeightedPodAffinityTerm",
+)
 _LAZY = {"schedule": "orchestrator.scheduler.scheduler", "explain": "orchestrator.scheduler.scheduler",
-         "Pipeline": "orchestrator.scheduler.framework"}
+         "Pipeline": "orchestrator.scheduler.framework", **dict.fromkeys(_TYPES, "orchestrator.scheduler.types")}
 
 
 def __getattr__(name: str) -> Any:

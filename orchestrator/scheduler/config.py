@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from orchestrator.errors import ConfigError
-from orchestrator.scheduler.types import RACK_LABEL, ZONE_LABEL
+from orchestrator.scheduler.well_known import RACK_LABEL, ZONE_LABEL
 
 DEFAULT_WEIGHTS: Mapping[str, int] = MappingProxyType(
     {

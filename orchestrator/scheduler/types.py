@@ -10,12 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from orchestrator.scheduler.well_known import HOSTNAME_LABEL as HOSTNAME_LABEL
+from orchestrator.scheduler.well_known import RACK_LABEL as RACK_LABEL
+from orchestrator.scheduler.well_known import ZONE_LABEL as ZONE_LABEL
+
 if TYPE_CHECKING:
     from orchestrator.labels import Selector
-
-HOSTNAME_LABEL = "kubernetes.io/hostname"
-ZONE_LABEL = "topology.kubernetes.io/zone"
-RACK_LABEL = "rack"
 
 TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 NodeOperator = Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]

@@ -379,9 +379,11 @@ def _exchange(chan: paramiko.Channel, stdin: bytes, deadline: float) -> tuple[by
     chan.settimeout(_POLL)
     stop = threading.Event()
     err_chunks: list[bytes] = []
-    writer = threading.Thread(target=_feed, args=(chan, stdin, deadline, stop), daemon=True)
+    if len(stdin) <= chan.out_window_size:  # it fits the window the server granted: sent without blocking
+        _feed(chan, stdin, deadline, stop)  # (a batch script is a few KB; the window OpenSSH grants 2 MB)
+    else:
+        threading.Thread(target=_feed, args=(chan, stdin, deadline, stop), daemon=True).start()
     reader = threading.Thread(target=_read_stderr, args=(chan, err_chunks, deadline, stop), daemon=True)
-    writer.start()
     reader.start()
     out_chunks: list[bytes] = []
     try:
