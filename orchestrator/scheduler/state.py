@@ -326,6 +326,8 @@ class ClusterState:
             counts[i] -= 1
         hosts = self._hosts_by_labels[label_set]
         del hosts[len(hosts) - 1 - hosts[::-1].index(i)]
+        if not hosts:  # no pod of this label set left: as if none had been placed
+            del self._hosts_by_labels[label_set], self._counts_by_labels[label_set]
         self._changed.append(i)
         self._used_share[i] = (self.allocatable[i, :2] - self.free[i, :2]) * self._inverse_alloc[i]
         return pod, at
