@@ -200,6 +200,9 @@ def test_running_and_pinned_pods_are_never_moved() -> None:
     result = schedule(batch, hosts)
     assert [(p.pod.name, p.node) for p in result.placements] == [("pin", "h0")]
     assert [u.pod.name for u in result.unschedulable] == ["u"]
+    repair = Repair(ClusterState(hosts), Pipeline.build(SchedulerConfig()), np.random.default_rng(0),
+                    {p.name: p for p in batch}, {p.name: k for k, p in enumerate(batch)}, {})
+    assert not repair.movable(batch[0])  # not even tried (putting it back would need its own host)
 
 
 def test_pods_matching_a_hard_spread_constraint_are_never_moved() -> None:
