@@ -242,7 +242,7 @@ def _milp_max_placed(pods: list[PodRequest], nodes: list[NodeInfo]) -> int:
     for p in range(P):
         rows.append(({var(p, h): 1.0 for h in range(H)}, 1.0))
     for h, node in enumerate(nodes):
-        for r in range(3 if any(n.allocatable.gpus for n in nodes) else 2):
+        for r in range(3):  # gpus too: a gpu pod fits no host without free gpus
             cap = (node.allocatable.cpu, node.allocatable.memory, node.allocatable.gpus)[r]
             req = [
                 (pods[p].requests.cpu, pods[p].requests.memory, pods[p].requests.gpus)[r] for p in range(P)

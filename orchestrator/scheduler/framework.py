@@ -39,6 +39,8 @@ from orchestrator.scheduler.scorers import (
 from orchestrator.scheduler.state import ClusterState
 from orchestrator.scheduler.types import Explanation, PodRequest
 
+TIE = 1e-9  # scores closer than this are a tie, broken by the seeded generator
+
 
 class Filter(Protocol):
     name: str
@@ -165,6 +167,28 @@ class Pipeline:
                 parts[scorer.name] = s
                 total += weight * s
         return total, parts
+
+    def best_host(
+        self, pod: PodRequest, state: ClusterState, rng: np.random.Generator
+    ) -> tuple[int, float] | None:
+        """The best-scoring feasible host for `pod` now and its score (ties broken by `rng`), or None."""
+        idx = np.flatnonzero(self.feasible(pod, state))
+        if len(idx) == 0:
+            return None
+        total, _ = self.score(pod, state, idx)
+        best = np.flatnonzero(total >= total.max() - TIE)
+        k = int(best[rng.integers(len(best))]) if len(best) > 1 else int(best[0])
+        return int(idx[k]), round(float(total[k]), 4)
+
+    def score_on(self, pod: PodRequest, state: ClusterState, i: int) -> float | None:
+        """The score `pod` gets on host i now (scaled among every feasible host, as `best_host` scores), or
+        None when host i cannot take it."""
+        ok = self.feasible(pod, state)
+        if not ok[i]:
+            return None
+        idx = np.flatnonzero(ok)
+        total, _ = self.score(pod, state, idx)
+        return round(float(total[int(np.searchsorted(idx, i))]), 4)
 
     def explain(self, pod: PodRequest, state: ClusterState) -> list[Explanation]:
         outcome = self.run_filters(pod, state, explain=True)

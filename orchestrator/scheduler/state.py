@@ -2,7 +2,8 @@
 
 Host i is row i of every array. Fixed facts (labels, taints, images) are encoded once, lazily, as
 integer columns so that filters and scorers work on whole arrays; what placements change (free resources,
-host ports, GPU devices, pod counts per owner and per selector) is updated in place by `place()`.
+host ports, GPU devices, pod counts per owner and per selector) is updated in place by `place()`, and
+undone exactly by `remove()` for a pod placed in this run (the repair phase moves such pods).
 """
 
 from __future__ import annotations
@@ -122,6 +123,8 @@ class ClusterState:
         for i, node in enumerate(self.nodes):
             for pod in node.pods:
                 self._account(i, pod)
+        self._running = [len(n.pods) for n in self.nodes]  # pods_on[i][:k] run there: never removed
+        self.running_used = self.allocatable - self.free  # what the pods running before this run use
 
     # fixed facts ---------------------------------------------------------------------------------
 
@@ -278,6 +281,56 @@ class ClusterState:
         devices = tuple(self.free_devices[i][: pod.requests.gpus])
         self._account(i, pod.placed(devices))
         return devices
+
+    def add(self, i: int, pod: PlacedPod, at: int | None = None) -> None:
+        """Account a pod placed in this run with the GPU devices it already holds (to put back a pod that
+        `remove` took off, at its old position `at` in pods_on[i])."""
+        self._account(i, pod)
+        if at is not None:
+            self.pods_on[i].insert(at, self.pods_on[i].pop())
+
+    def placed_here(self, i: int) -> list[PlacedPod]:
+        """The pods placed on host i in this run (not those running there before it)."""
+        return self.pods_on[i][self._running[i]:]
+
+    def remove(self, i: int, name: str) -> tuple[PlacedPod, int]:
+        """Undo the placement of pod `name` on host i in this run, exactly: free resources, GPU devices (in
+        their host's order), host ports, owner, anti-affinity and selector counts, allocation scores. Returns
+        the pod (with its devices) and its position in pods_on[i], for `add`. A pod running on the host
+        before this run is never removed. Anti-affinity terms left with no pod keep a zero count (the terms
+        matched per label set are memoised by position); every filter and score reads them as absent."""
+        on = self.pods_on[i]
+        at = next((k for k in range(len(on) - 1, self._running[i] - 1, -1) if on[k].name == name), None)
+        if at is None:
+            raise ValueError(f"scheduler: pod {name} was not placed on host {self.nodes[i].name} in this run")
+        pod = on.pop(at)
+        self.free[i] += np.array(pod.requests.as_tuple(), dtype=np.int64)
+        if pod.gpu_devices:
+            keep = set(self.free_devices[i]) | set(pod.gpu_devices)
+            self.free_devices[i] = [d for d in self.devices[i] if d in keep]
+        for port in pod.host_ports:
+            if not any(port in q.host_ports for q in on):
+                used = self.ports[port]
+                used[i] = False
+                if not used.any():
+                    del self.ports[port]
+        if pod.owner:
+            counts = self.owner_counts[pod.owner]
+            counts[i] -= 1
+            if not counts.any():
+                del self.owner_counts[pod.owner]
+        for term in pod.anti_affinity:
+            self.anti_affinity_counts[term][i] -= 1
+        label_set = frozenset(pod.labels.items())
+        for counts in self._counts_by_labels[label_set]:
+            counts[i] -= 1
+        hosts = self._hosts_by_labels[label_set]
+        del hosts[len(hosts) - 1 - hosts[::-1].index(i)]
+        if not hosts:  # no pod of this label set left: as if none had been placed
+            del self._hosts_by_labels[label_set], self._counts_by_labels[label_set]
+        self._changed.append(i)
+        self._used_share[i] = (self.allocatable[i, :2] - self.free[i, :2]) * self._inverse_alloc[i]
+        return pod, at
 
     def _account(self, i: int, pod: PlacedPod) -> None:
         self.free[i] -= np.array(pod.requests.as_tuple(), dtype=np.int64)
