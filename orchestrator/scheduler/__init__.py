@@ -69,28 +69,11 @@ if TYPE_CHECKING:
         WeightedPodAffinityTerm,
     )
 
-_TYPES = (
-    "Explanation",
-    "LabelRequirement",
-    "NodeInfo",
-    "NodeSelectorRequirement",
-    "NodeSelectorTerm",
-    "PlacedPod",
-    "Placement",
-    "PodAffinityTerm",
-    "PodRequest",
-    "PodSelector",
-    "PreferredSchedulingTerm",
-    "Resources",
-    "ScheduleResult",
-    "Taint",
-    "Toleration",
-    "TopologySpreadConstraint",
-    "Unschedulable",
-    "WeightedPodAffinityTerm",
-)
 _LAZY = {"schedule": "orchestrator.scheduler.scheduler", "explain": "orchestrator.scheduler.scheduler",
-         "Pipeline": "orchestrator.scheduler.framework", **dict.fromkeys(_TYPES, "orchestrator.scheduler.types")}
+         "Pipeline": "orchestrator.scheduler.framework"}
+# every other name of __all__ not defined above is one of scheduler.types' (listed for mypy just above)
+_LAZY.update(dict.fromkeys((n for n in __all__ if n not in _LAZY and n not in globals()),
+                           "orchestrator.scheduler.types"))
 
 
 def __getattr__(name: str) -> Any:
