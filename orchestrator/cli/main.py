@@ -196,10 +196,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run() -> NoReturn:
-    """The `orc` program (console script and `python -m`): `main`, then leave without the interpreter's
-    teardown (`process_exit`). Tests call `main`, which only raises SystemExit."""
+    """The `orc` program (console script and `python -m`): `main` with garbage collection deferred while its
+    modules load (`process_gc`), then leave without the interpreter's teardown (`process_exit`). Tests call
+    `main`, which only raises SystemExit."""
+    from orchestrator.cli import process_gc
     from orchestrator.cli.process_exit import exit_code, exit_now
 
+    process_gc.defer()
     try:
         main()
     except SystemExit as e:

@@ -28,13 +28,16 @@ def _fatal() -> tuple[type[BaseException], ...]:
 def _engine(obj: AppContext, events_out: IO[str] | None = None, reap_orphans: bool = False,
             write: bool = True) -> Any:
     from orchestrator.act.events import EventLog
+    from orchestrator.cli import process_gc
     from orchestrator.cli.services import load_hosts, make_transport
     from orchestrator.engine import Engine
 
     project = obj.project
     store = project.open_store(write=write)
-    return Engine(project, load_hosts(obj), make_transport(obj), store, EventLog(events_out),
-                  reap_orphans=reap_orphans)
+    engine = Engine(project, load_hosts(obj), make_transport(obj), store, EventLog(events_out),
+                    reap_orphans=reap_orphans)
+    process_gc.settle()  # the pass's modules are loaded (a few, such as the scheduler's, load when used)
+    return engine
 
 
 def _action_rows(result: Any) -> list[list[str]]:
