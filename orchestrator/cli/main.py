@@ -197,14 +197,14 @@ def main(argv: list[str] | None = None) -> None:
 
 def run() -> NoReturn:
     """The `orc` program (console script and `python -m`): `main` with garbage collection deferred while its
-    modules load (`process_gc`) and dataclasses' methods compiled once for all runs (`dataclass_code`), then
+    modules load (`process_gc`) and dataclasses' methods compiled once for all runs (`generated_code`), then
     leave without the interpreter's teardown (`process_exit`). Tests call `main`, which only raises
     SystemExit."""
-    from orchestrator.cli import dataclass_code, process_gc
+    from orchestrator.cli import generated_code, process_gc
     from orchestrator.cli.process_exit import exit_code, exit_now
 
     process_gc.defer()
-    dataclass_code.install()
+    generated_code.install()
     try:
         main()
     except SystemExit as e:

@@ -1,23 +1,24 @@
-"""The methods `@dataclass` writes for each class, compiled once and kept for the next `orc` process.
+"""Code Python generates while modules load, compiled once and kept for the next `orc` process.
 
 For every dataclass, Python writes its `__init__`, `__repr__`, `__eq__`, `__hash__` (and a frozen class's
-`__setattr__`/`__delattr__`) as source text, and compiles each with `exec`. A reconcile loads ~140
-dataclasses (ours, pydantic's, annotated_types'): ~640 compilations, about 40 ms of a cron pass's CPU,
-measured by importing the engine with and without this (`bench/reconcile.py` gives the whole-process
-figure). The text is the same on every run for the same class, so `install` routes the `exec` of the
-`dataclasses` module through a table from that text to its compiled code: loaded from one file when
-`orc` starts, the texts it had not seen written back when it ends.
+`__setattr__`/`__delattr__`) as source text and compiles each with `exec`; for every string annotation a
+pydantic model's fields have (`from __future__ import annotations`), `typing.ForwardRef` compiles it. A
+reconcile loads ~140 dataclasses (ours, pydantic's, annotated_types') and 72 models: ~640 method texts and
+~1,000 annotations, about 50 ms of a cron pass's CPU (importing the engine with and without this; the
+whole-process figure is `bench/reconcile.py`'s). The texts are the same on every run, so `install` routes
+the `exec` of the `dataclasses` module and the `compile` of the `typing` module through a table from text to
+compiled code: loaded from one file when `orc` starts, the texts it had not seen written back when it ends.
 
-The classes come out as they would without it: the code is what `exec` would compile from the same text
-(file name "<string>", the caller's `__future__` flags and no others), run in the same namespaces. Only the
-compilation is skipped, so a class whose text changed (an edited or upgraded orc) compiles its new text,
-and a text no class writes any more costs only its bytes in the file (at most MAX_ENTRIES are kept).
+What comes out is what Python makes without it: the code is what `exec` or `compile` would compile from
+the same text (file name "<string>", the caller's `__future__` flags and no others), and it runs in the same
+namespaces. Only the compilation is skipped, so a text that changed (an edited or upgraded orc) is simply
+compiled, and a text no class writes any more costs only its bytes in the file (at most MAX_ENTRIES kept).
 
-The file is `$XDG_CACHE_HOME/orc/dataclass-code-TAG.marshal` (default `~/.cache/orc/`), TAG a digest of the
-Python build (its version, its bytecode's magic number, the dataclasses module's file), as marshal'd code is
-only that build's. Loading it runs code, so it is read only when this user owns it and nobody else can
-write it, and written owner-only (orchestrator/private_file.py); a missing, foreign or damaged file is
-ignored, and so is a write that fails (a read-only home): each class then compiles as usual.
+The file is `$XDG_CACHE_HOME/orc/generated-code-TAG.marshal` (default `~/.cache/orc/`), TAG a digest of the
+Python build (its version, its bytecode's magic number, the dataclasses and typing modules' files), as
+marshal'd code is only that build's. Loading it runs code, so it is read only when this user owns it and
+nobody else can write it, and written owner-only (orchestrator/private_file.py); a missing, foreign or
+damaged file is ignored, and so is a write that fails (a read-only home): the code is then compiled as usual.
 Only `main.run` (the real `orc` process) installs it; tests calling `main()` compile as Python does.
 """
 
@@ -34,11 +35,12 @@ import marshal
 import operator
 import os
 import sys
+import typing
 from pathlib import Path
 from types import CodeType
 from typing import Any
 
-FORMAT = "1"
+FORMAT = "2"
 MAX_ENTRIES = 20_000
 # The flags `exec` passes on from its caller to what it compiles (CPython's PyCF_MASK): every __future__
 # feature's, but nested_scopes' (CO_NESTED, a code flag only) and generators' (none)
@@ -51,16 +53,17 @@ def cache_path() -> Path | None:
     base = os.environ.get("XDG_CACHE_HOME", "")
     try:
         folder = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
-        st = os.stat(dataclasses.__file__)
+        modules = [(m.__file__, os.stat(m.__file__)) for m in (dataclasses, typing) if m.__file__]
     except (RuntimeError, KeyError, OSError):  # no HOME and no passwd entry; a Python without its sources
         return None
-    build = f"{FORMAT}\0{sys.version}\0{importlib.util.MAGIC_NUMBER.hex()}\0{dataclasses.__file__}\0" \
-            f"{st.st_size}\0{st.st_mtime_ns}"
-    return folder / "orc" / f"dataclass-code-{hashlib.sha256(build.encode()).hexdigest()[:16]}.marshal"
+    build = "\0".join([FORMAT, sys.version, importlib.util.MAGIC_NUMBER.hex(),
+                       *(f"{f}:{st.st_size}:{st.st_mtime_ns}" for f, st in modules)])
+    return folder / "orc" / f"generated-code-{hashlib.sha256(build.encode()).hexdigest()[:16]}.marshal"
 
 
 class CodeTable:
-    """Source text -> code object, as `exec` would compile it; `save` writes the table back when it grew."""
+    """Maps "MODE:FLAGS:source text" to the code `exec` or `compile` would make of it; `save` writes the
+    table back when it grew."""
 
     def __init__(self, path: Path):
         from orchestrator.private_file import read_private
@@ -88,7 +91,7 @@ class CodeTable:
             builtins.exec(source, globals, locals)
             return
         flags = caller.f_code.co_flags & _FUTURE_FLAGS
-        key = f"{flags}:{source}"
+        key = f"exec:{flags}:{source}"  # as `compile` keys it, below
         code = self.known.get(key)
         if type(code) is CodeType:
             self.used.add(key)
@@ -97,6 +100,22 @@ class CodeTable:
             if code is None:
                 code = self.new[key] = compile(source, "<string>", "exec", flags, dont_inherit=True)
         builtins.exec(code, globals, locals)
+
+    def compile(self, source: Any, filename: Any, mode: str, flags: int = 0, dont_inherit: bool = False,
+                optimize: int = -1) -> CodeType:
+        """`compile` as `typing` calls it for a string annotation (a ForwardRef), from the table when seen."""
+        if not isinstance(source, str) or flags or dont_inherit or optimize != -1 or filename != "<string>":
+            return builtins.compile(source, filename, mode, flags, dont_inherit, optimize)  # type: ignore[no-any-return]
+        inherited = sys._getframe(1).f_code.co_flags & _FUTURE_FLAGS
+        key = f"{mode}:{inherited}:{source}"
+        code = self.known.get(key)
+        if type(code) is CodeType:
+            self.used.add(key)
+            return code
+        code = self.new.get(key)
+        if code is None:
+            code = self.new[key] = builtins.compile(source, filename, mode, inherited, dont_inherit=True)
+        return code
 
     def save(self) -> None:
         if not self.new:
@@ -110,11 +129,13 @@ class CodeTable:
 
 
 def install() -> CodeTable | None:
-    """Compile dataclasses' methods through the kept table from now on, and keep what is new at exit."""
+    """Compile dataclasses' methods and typing's string annotations through the kept table from now on, and
+    keep what is new at exit."""
     path = cache_path()
     if path is None:
         return None
     table = CodeTable(path)
     dataclasses.exec = table.exec  # type: ignore[attr-defined]  # found before the builtin by its functions
+    typing.compile = table.compile  # type: ignore[attr-defined]  # the same for typing.ForwardRef
     atexit.register(table.save)
     return table

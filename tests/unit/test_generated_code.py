@@ -1,6 +1,6 @@
-"""Dataclasses' generated methods are compiled once and kept for the next `orc` process
-(`orchestrator/cli/dataclass_code.py`): the classes behave exactly as Python's own, the second process
-compiles nothing, and a file anyone else could have written, or a damaged one, is never loaded. Each run is
+"""Dataclasses' generated methods and typing's string annotations are compiled once and kept for the next
+`orc` process (`orchestrator/cli/generated_code.py`): the classes behave exactly as Python's own, the second
+process compiles nothing, and a file anyone else could have written, or a damaged one, is never loaded. Each run is
 a fresh interpreter with its own XDG_CACHE_HOME under tmp_path."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 # A class of every kind of method dataclasses writes: defaults, a factory, a keyword-named field, frozen
 # (its own __setattr__/__delattr__ and __hash__), order, kw_only, an InitVar, __post_init__.
 CLASSES = """
-import dataclasses, json, sys
+import dataclasses, json, sys, typing
 from dataclasses import InitVar, dataclass, field
 
 @dataclass(frozen=True, order=True)
@@ -39,6 +39,11 @@ class Named:
     name: str
     size: int = 0
 
+class Hinted:  # string annotations: typing.ForwardRef compiles each
+    a: "int | None"
+    b: "list[Point]"
+    c: "dict[str, Box]"
+
 p, q = Point(1), Point(1, 3, ("a",))
 try:
     p.x = 5
@@ -57,6 +62,7 @@ behaviour = {
     "hash": hash(p) == hash(Point(1)),
     "frozen": frozen, "kw_only": kw,
     "total": Box([1, 2], 3).total,
+    "hints": {k: str(v) for k, v in typing.get_type_hints(Hinted).items()},
     "annotations": {c.__name__: {k: str(v) for k, v in c.__init__.__annotations__.items()}
                     for c in (Point, Box, Named)},
     "files": sorted({f.__code__.co_filename for c in (Point, Box, Named) for f in vars(c).values()
@@ -69,12 +75,12 @@ import builtins, sys
 compiled = []
 real = builtins.compile
 def counting(source, *a, **k):
-    if isinstance(source, str) and "__create_fn__" in source:
+    if isinstance(source, str):
         compiled.append(1)
     return real(source, *a, **k)
 builtins.compile = counting
-from orchestrator.cli import dataclass_code
-table = dataclass_code.install() if sys.argv[1] == "cached" else None
+from orchestrator.cli import generated_code
+table = generated_code.install() if sys.argv[1] == "cached" else None
 """ + CLASSES + """
 if table is not None:
     table.save()
@@ -93,7 +99,7 @@ def _run(tmp_path: Path, mode: str) -> dict:
 
 
 def _file(tmp_path: Path) -> Path:
-    files = list((tmp_path / "cache" / "orc").glob("dataclass-code-*.marshal"))
+    files = list((tmp_path / "cache" / "orc").glob("generated-code-*.marshal"))
     assert len(files) == 1, files
     return files[0]
 
@@ -109,7 +115,8 @@ def test_classes_behave_as_pythons_own_and_the_second_process_compiles_nothing(t
     second = _run(tmp_path, "cached")
     assert plain["frozen"] == "refused" and plain["kw_only"] == "refused" and plain["total"] == 6
     assert _same(first, plain) and _same(second, plain)
-    assert first["compiled"] >= 10  # every generated method of the three classes, compiled and kept
+    assert plain["hints"] == {"a": "int | None", "b": "list[__main__.Point]", "c": "dict[str, __main__.Box]"}
+    assert first["compiled"] >= 13  # every generated method of the three classes and 3 annotations, kept
     assert second["loaded"] >= first["compiled"] and second["compiled"] == 0
     assert plain["files"] == ["<string>"]  # tracebacks name the generated code as Python does
     mode = _file(tmp_path).stat().st_mode
