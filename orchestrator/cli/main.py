@@ -197,9 +197,9 @@ def main(argv: list[str] | None = None) -> None:
 
 def run() -> NoReturn:
     """The `orc` program (console script and `python -m`): `main` with garbage collection deferred while its
-    modules load (`process_gc`) and dataclasses' methods compiled once for all runs (`generated_code`), then
-    leave without the interpreter's teardown (`process_exit`). Tests call `main`, which only raises
-    SystemExit."""
+    modules load (`process_gc`) and the code Python generates for them (dataclasses' methods, string
+    annotations) compiled once for all runs (`generated_code`), then leave without the interpreter's
+    teardown (`process_exit`). Tests call `main`, which only raises SystemExit."""
     from orchestrator.cli import generated_code, process_gc
     from orchestrator.cli.process_exit import exit_code, exit_now
 
