@@ -36,6 +36,7 @@ import operator
 import os
 import sys
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from types import CodeType
 from typing import Any
@@ -91,14 +92,8 @@ class CodeTable:
             builtins.exec(source, globals, locals)
             return
         flags = caller.f_code.co_flags & _FUTURE_FLAGS
-        key = f"exec:{flags}:{source}"  # as `compile` keys it, below
-        code = self.known.get(key)
-        if type(code) is CodeType:
-            self.used.add(key)
-        else:
-            code = self.new.get(key)
-            if code is None:
-                code = self.new[key] = compile(source, "<string>", "exec", flags, dont_inherit=True)
+        code = self._code(f"exec:{flags}:{source}",  # as `compile` keys it, below
+                          lambda: compile(source, "<string>", "exec", flags, dont_inherit=True))
         builtins.exec(code, globals, locals)
 
     def compile(self, source: Any, filename: Any, mode: str, flags: int = 0, dont_inherit: bool = False,
@@ -107,14 +102,18 @@ class CodeTable:
         if not isinstance(source, str) or flags or dont_inherit or optimize != -1 or filename != "<string>":
             return builtins.compile(source, filename, mode, flags, dont_inherit, optimize)  # type: ignore[no-any-return]
         inherited = sys._getframe(1).f_code.co_flags & _FUTURE_FLAGS
-        key = f"{mode}:{inherited}:{source}"
+        return self._code(f"{mode}:{inherited}:{source}",
+                          lambda: builtins.compile(source, filename, mode, inherited, dont_inherit=True))
+
+    def _code(self, key: str, make: Callable[[], CodeType]) -> CodeType:
+        """The code kept for `key` (a hit marks it used), else `make()`'s, kept as new."""
         code = self.known.get(key)
         if type(code) is CodeType:
             self.used.add(key)
             return code
         code = self.new.get(key)
         if code is None:
-            code = self.new[key] = builtins.compile(source, filename, mode, inherited, dont_inherit=True)
+            code = self.new[key] = make()
         return code
 
     def save(self) -> None:
